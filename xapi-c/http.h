@@ -1,0 +1,59 @@
+/* The HTTP(S) front end of xapi (libmicrohttpd): listens on TCP for HTTP and
+ * for HTTPS and on an optional Unix socket, reads request bodies up to a
+ * limit (413 beyond it), and hands each complete POST to the RPC layer.
+ * Every connection has its own thread, so a handler may block (event.from
+ * waits on a condition variable for up to its timeout) without stalling
+ * other clients. Responses carry the headers xapi sends (xenapi.md 1.1). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/strbuf.h"
+
+/* What a handler learns of the request. Borrowed for the call. */
+struct http_request {
+    const char *method;       /* "POST" */
+    const char *path;         /* "/jsonrpc", without the query string */
+    const char *body;
+    size_t body_len;
+    const char *originator;   /* the originator header, or NULL */
+    const char *user_agent;   /* or NULL */
+    bool local;               /* arrived on the Unix socket (root on the host) */
+    bool tls;
+    const char *peer;         /* the client's address as text */
+};
+
+/* What a handler answers. The handler fills body (initialised, empty) and
+ * sets status and content_type (static strings); close asks to end the
+ * connection after this response. */
+struct http_response {
+    int status;
+    const char *content_type;
+    struct strbuf body;
+    bool close;
+};
+
+typedef void (*http_handler_fn)(const struct http_request *req, struct http_response *resp,
+                                void *userdata);
+
+struct http_config {
+    const char *address;    /* listen address for TCP, e.g. "127.0.0.1" or "0.0.0.0" */
+    int http_port;          /* 0: no plain HTTP */
+    int https_port;         /* 0: no HTTPS */
+    const char *tls_pem;    /* path of a PEM file holding the key and certificate */
+    const char *unix_path;  /* NULL: no Unix socket */
+    size_t max_body;        /* bodies above this get 413 */
+    unsigned max_connections;
+    unsigned idle_timeout;  /* seconds a connection may stay idle */
+};
+
+struct http_server;
+
+/* Starts listening; returns 0 and the server, or a negative errno (logged by
+ * the caller). The handler is called on connection threads concurrently. */
+int http_server_start(const struct http_config *cfg, http_handler_fn fn, void *userdata,
+                      struct http_server **ret);
+/* Stops listening, waits for connection threads to finish, frees. NULL is
+ * fine. */
+void http_server_stop(struct http_server *s);

@@ -1,0 +1,332 @@
+/* The response value writer (see out.h): every result is written once,
+ * through these calls, and comes out as XML-RPC exactly as xapi's
+ * serialiser writes it, or as compact JSON. This is the hot path of
+ * get_all_records on large pools, so values are appended straight into the
+ * writer's buffer, without allocating or formatting through printf except
+ * for doubles. */
+#include "xapi-c/out.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/cleanup.h"
+#include "lib/strlist.h"
+
+#define ADD_LIT(sb, lit) strbuf_add((sb), (lit), sizeof(lit) - 1)
+
+void out_init(struct out *o, enum wire w)
+{
+    o->wire = w;
+    strbuf_init(&o->sb, 1024);
+    o->depth = 0;
+    o->after_key = false;
+    memset(o->has_elem, 0, sizeof(o->has_elem));
+}
+
+void out_done(struct out *o)
+{
+    strbuf_done(&o->sb);
+}
+
+void out_reset(struct out *o)
+{
+    strbuf_reset(&o->sb);
+    o->depth = 0;
+    o->after_key = false;
+}
+
+/* How xml_escape treats each byte: copied, dropped, or replaced by an
+ * entity. Bytes from 0x7f up are copied, so UTF-8 passes through. */
+enum { X_COPY, X_DROP, X_LT, X_GT, X_AMP, X_QUOT };
+static const unsigned char xml_class[256] = {
+    [0x00 ... 0x08] = X_DROP, [0x0b ... 0x0c] = X_DROP, [0x0e ... 0x1f] = X_DROP,
+    ['<'] = X_LT,             ['>'] = X_GT,             ['&'] = X_AMP,
+    ['"'] = X_QUOT,
+};
+
+/* Appends s as XML character data, the way xapi's Xmlrpc.encode does. */
+static void xml_escape(struct strbuf *sb, const char *s, size_t len)
+{
+    size_t start = 0;
+    strbuf_grow(sb, len);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char cls = xml_class[(unsigned char)s[i]];
+        if (cls == X_COPY)
+            continue;
+        strbuf_add(sb, s + start, i - start);
+        start = i + 1;
+        switch (cls) {
+        case X_LT:
+            ADD_LIT(sb, "&lt;");
+            break;
+        case X_GT:
+            ADD_LIT(sb, "&gt;");
+            break;
+        case X_AMP:
+            ADD_LIT(sb, "&amp;");
+            break;
+        case X_QUOT:
+            ADD_LIT(sb, "&quot;");
+            break;
+        default:
+            break;
+        }
+    }
+    strbuf_add(sb, s + start, len - start);
+}
+
+/* JSON needs a separator before every value but the first of a container,
+ * except right after a member name, which wrote its own. */
+static inline void json_before_value(struct out *o)
+{
+    if (o->after_key) {
+        o->after_key = false;
+        return;
+    }
+    if (o->depth > 0) {
+        if (o->has_elem[o->depth - 1])
+            strbuf_addc(&o->sb, ',');
+        o->has_elem[o->depth - 1] = true;
+    }
+}
+
+/* Formats v in decimal into the end of buf (at least 20 bytes); returns
+ * where the digits start. */
+static char *fmt_i64(char *end, int64_t v)
+{
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    char *p = end;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
+/* Bare scalars (ints, numbers, literals) are <value>text</value> in XML,
+ * the text itself in JSON. */
+static inline void scalar_begin(struct out *o, size_t len)
+{
+    if (o->wire == WIRE_JSON) {
+        json_before_value(o);
+        strbuf_grow(&o->sb, len);
+    } else {
+        strbuf_grow(&o->sb, len + 15);
+        ADD_LIT(&o->sb, "<value>");
+    }
+}
+
+static inline void scalar_end(struct out *o)
+{
+    if (o->wire == WIRE_XML)
+        ADD_LIT(&o->sb, "</value>");
+}
+
+/* Writes an already safe token (digits, a number, a literal) as a value. */
+static void scalar_raw(struct out *o, const char *text, size_t len)
+{
+    scalar_begin(o, len);
+    strbuf_add(&o->sb, text, len);
+    scalar_end(o);
+}
+
+void out_string_len(struct out *o, const char *s, size_t len)
+{
+    if (o->wire == WIRE_JSON) {
+        json_before_value(o);
+        strlist_add_quoted(&o->sb, s, len);
+        return;
+    }
+    strbuf_grow(&o->sb, len + 15);
+    ADD_LIT(&o->sb, "<value>");
+    xml_escape(&o->sb, s, len);
+    ADD_LIT(&o->sb, "</value>");
+}
+
+void out_string(struct out *o, const char *s)
+{
+    out_string_len(o, s, strlen(s));
+}
+
+void out_int(struct out *o, int64_t v)
+{
+    char buf[24];
+    char *end = buf + sizeof(buf);
+    char *p = fmt_i64(end, v);
+    scalar_raw(o, p, (size_t)(end - p));
+}
+
+void out_int_text(struct out *o, const char *text)
+{
+    /* The text comes from the database, but a malformed one must not break
+     * the document (or, in JSON, its syntax), so anything but an optional
+     * minus and digits is written as 0. Leading zeros are dropped because
+     * JSON does not allow them. */
+    const char *p = text + (text[0] == '-');
+    size_t n = strspn(p, "0123456789");
+    if (n == 0 || p[n] != '\0') {
+        scalar_raw(o, "0", 1);
+        return;
+    }
+    while (n > 1 && *p == '0') {
+        p++;
+        n--;
+    }
+    scalar_begin(o, n + 1);
+    if (text[0] == '-')
+        strbuf_addc(&o->sb, '-');
+    strbuf_add(&o->sb, p, n);
+    scalar_end(o);
+}
+
+void out_i4(struct out *o, int32_t v)
+{
+    char buf[16];
+    char *end = buf + sizeof(buf);
+    char *p = fmt_i64(end, v);
+    if (o->wire == WIRE_JSON) {
+        scalar_raw(o, p, (size_t)(end - p));
+        return;
+    }
+    ADD_LIT(&o->sb, "<value><i4>");
+    strbuf_add(&o->sb, p, (size_t)(end - p));
+    ADD_LIT(&o->sb, "</i4></value>");
+}
+
+void out_double(struct out *o, double v)
+{
+    char buf[40];
+    /* inf and nan have no spelling that strict XML-RPC or JSON parsers
+     * accept, so a non-finite value is written as 0. */
+    int n = isfinite(v) ? snprintf(buf, sizeof(buf), "%.16g", v) : 0;
+    if (n <= 0 || (size_t)n >= sizeof(buf)) {
+        buf[0] = '0';
+        n = 1;
+    }
+    if (o->wire == WIRE_JSON) {
+        scalar_raw(o, buf, (size_t)n);
+        return;
+    }
+    ADD_LIT(&o->sb, "<value><double>");
+    strbuf_add(&o->sb, buf, (size_t)n);
+    ADD_LIT(&o->sb, "</double></value>");
+}
+
+void out_bool(struct out *o, bool v)
+{
+    if (o->wire == WIRE_JSON) {
+        if (v)
+            scalar_raw(o, "true", 4);
+        else
+            scalar_raw(o, "false", 5);
+        return;
+    }
+    if (v)
+        ADD_LIT(&o->sb, "<value><boolean>1</boolean></value>");
+    else
+        ADD_LIT(&o->sb, "<value><boolean>0</boolean></value>");
+}
+
+void out_datetime(struct out *o, const char *text)
+{
+    size_t len = strlen(text);
+    if (o->wire == WIRE_JSON) {
+        json_before_value(o);
+        strlist_add_quoted(&o->sb, text, len);
+        return;
+    }
+    ADD_LIT(&o->sb, "<value><dateTime.iso8601>");
+    xml_escape(&o->sb, text, len);
+    ADD_LIT(&o->sb, "</dateTime.iso8601></value>");
+}
+
+void out_void(struct out *o)
+{
+    if (o->wire == WIRE_JSON)
+        scalar_raw(o, "\"\"", 2);
+    else
+        ADD_LIT(&o->sb, "<value></value>");
+}
+
+/* Opens a container level. Deeper nesting than has_elem can track is a
+ * programming error: no XenAPI value comes near it. */
+static void push(struct out *o)
+{
+    assert(o->depth < (int)ELEMENTSOF(o->has_elem));
+    o->has_elem[o->depth++] = false;
+}
+
+static void pop(struct out *o)
+{
+    assert(o->depth > 0);
+    o->depth--;
+}
+
+void out_array_begin(struct out *o)
+{
+    if (o->wire == WIRE_JSON) {
+        json_before_value(o);
+        strbuf_addc(&o->sb, '[');
+    } else
+        ADD_LIT(&o->sb, "<value><array><data>");
+    push(o);
+}
+
+void out_array_end(struct out *o)
+{
+    pop(o);
+    if (o->wire == WIRE_JSON)
+        strbuf_addc(&o->sb, ']');
+    else
+        ADD_LIT(&o->sb, "</data></array></value>");
+}
+
+void out_struct_begin(struct out *o)
+{
+    if (o->wire == WIRE_JSON) {
+        json_before_value(o);
+        strbuf_addc(&o->sb, '{');
+    } else
+        ADD_LIT(&o->sb, "<value><struct>");
+    push(o);
+}
+
+void out_member(struct out *o, const char *name)
+{
+    assert(o->depth > 0);
+    bool *has = &o->has_elem[o->depth - 1];
+    size_t len = strlen(name);
+    if (o->wire == WIRE_JSON) {
+        if (*has)
+            strbuf_addc(&o->sb, ',');
+        strlist_add_quoted(&o->sb, name, len);
+        strbuf_addc(&o->sb, ':');
+        o->after_key = true;
+    } else {
+        /* A member is closed when the next one starts or the struct ends,
+         * since the value in between may itself be a container. */
+        strbuf_grow(&o->sb, len + 40);
+        if (*has)
+            ADD_LIT(&o->sb, "</member>");
+        ADD_LIT(&o->sb, "<member><name>");
+        xml_escape(&o->sb, name, len);
+        ADD_LIT(&o->sb, "</name>");
+    }
+    *has = true;
+}
+
+void out_struct_end(struct out *o)
+{
+    bool had = o->depth > 0 && o->has_elem[o->depth - 1];
+    pop(o);
+    if (o->wire == WIRE_JSON)
+        strbuf_addc(&o->sb, '}');
+    else if (had)
+        ADD_LIT(&o->sb, "</member></struct></value>");
+    else
+        ADD_LIT(&o->sb, "</struct></value>");
+}

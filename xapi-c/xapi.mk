@@ -1,0 +1,11 @@
+# xapi-c/: the xapi daemon. Everything but main.c also goes into a library
+# that the unit tests and fuzz targets link.
+XAPI_SRCS := $(filter-out xapi-c/main.c,$(wildcard xapi-c/*.c xapi-c/api/*.c))
+XAPI_OBJS := $(XAPI_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/libxapi.a: $(XAPI_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/xapi: $(BUILD)/xapi-c/main.o $(BUILD)/libxapi.a $(BUILD)/libxenia.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
