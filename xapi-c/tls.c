@@ -388,9 +388,10 @@ int tls_certificate_fingerprint(const char *path, char **ret)
         return -EINVAL;
     }
 
+    /* Three characters per byte: two digits and a colon, or the NUL. */
     s = xmalloc(n * 3);
     for (unsigned int i = 0; i < n; i++)
-        snprintf(s + i * 3, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+        snprintf(s + i * 3, (n - i) * 3, "%02X%s", md[i], i + 1 < n ? ":" : "");
     *ret = s;
     return 0;
 }

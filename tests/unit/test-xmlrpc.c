@@ -925,8 +925,8 @@ static void test_xmlrpc_errors_not_printed(void **state)
         "<methodCall><methodName>&foo;</methodName></methodCall>",
         "<?xml version=\"1.0\" encoding=\"nonsense\"?><methodCall/>",
         "<?xml version=\"1.0\" encoding=\"UTF-16\"?><methodCall/>",
-        "<?xml version=\"1.0\" encoding=\"EUC-JP\"?><methodCall><methodName>\xff\xff\xff"
-        "</methodName></methodCall>",
+        ("<?xml version=\"1.0\" encoding=\"EUC-JP\"?><methodCall><methodName>\xff\xff\xff"
+         "</methodName></methodCall>"),
         "<!DOCTYPE x [<!ENTITY a \"&b;\"><!ENTITY b \"&a;\">]><x>&a;</x>",
     };
     char path[] = "/tmp/test-xmlrpc-stderr-XXXXXX";
