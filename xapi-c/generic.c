@@ -221,6 +221,7 @@ void event_register(void);
 void task_register(void);
 void message_register(void);
 void host_register(void);
+void vm_register(void);
 
 void api_init(void)
 {
@@ -247,6 +248,7 @@ void api_init(void)
     task_register();
     message_register();
     host_register();
+    vm_register();
 
     size_t it = 0;
     const char *k;

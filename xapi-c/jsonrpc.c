@@ -285,8 +285,8 @@ static int parse_envelope(struct json_object *root, const char *body, size_t len
     }
 
     c->method = xstrdup(m);
-    c->json_id = xstrdup(
-        json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    c->json_id = xstrdup(json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
     return 0;
 }
 

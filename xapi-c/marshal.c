@@ -248,6 +248,10 @@ void marshal_to_wire(struct out *o, const struct type *t, const char *s)
         struct strlist_iter it;
         const char *v;
         out_array_begin(o);
+        if (s[0] == '[' && s[1] == ']') { /* most sets are empty: skip the iterator */
+            out_array_end(o);
+            return;
+        }
         strlist_iter_init(&it, s);
         while (strlist_iter_next(&it, NULL, &v))
             marshal_to_wire(o, t->elem, v);
@@ -259,6 +263,10 @@ void marshal_to_wire(struct out *o, const struct type *t, const char *s)
         struct strlist_iter it;
         const char *k, *v;
         out_struct_begin(o);
+        if (s[0] == '{' && s[1] == '}') {
+            out_struct_end(o);
+            return;
+        }
         strlist_iter_init(&it, s);
         while (strlist_iter_next(&it, &k, &v)) {
             out_member(o, k);

@@ -41,8 +41,12 @@ void out_reset(struct out *o)
  * entity. Bytes from 0x7f up are copied, so UTF-8 passes through. */
 enum { X_COPY, X_DROP, X_LT, X_GT, X_AMP, X_QUOT };
 static const unsigned char xml_class[256] = {
-    [0x00 ... 0x08] = X_DROP, [0x0b ... 0x0c] = X_DROP, [0x0e ... 0x1f] = X_DROP,
-    ['<'] = X_LT,             ['>'] = X_GT,             ['&'] = X_AMP,
+    [0x00 ... 0x08] = X_DROP,
+    [0x0b ... 0x0c] = X_DROP,
+    [0x0e ... 0x1f] = X_DROP,
+    ['<'] = X_LT,
+    ['>'] = X_GT,
+    ['&'] = X_AMP,
     ['"'] = X_QUOT,
 };
 

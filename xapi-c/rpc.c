@@ -45,8 +45,8 @@ void rpc_write_failure(struct strbuf *sb, const struct rpc_call *call, enum wire
         xmlrpc_write_failure(sb, code, params, n_params);
 }
 
-void rpc_write_bare(struct strbuf *sb, const struct rpc_call *call, enum wire w,
-                    const char *value, size_t value_len)
+void rpc_write_bare(struct strbuf *sb, const struct rpc_call *call, enum wire w, const char *value,
+                    size_t value_len)
 {
     /* JSON-RPC has no Status struct to leave out: a bare answer is an
      * ordinary success there. */

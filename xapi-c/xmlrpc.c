@@ -90,12 +90,17 @@ static bool is_ignorable(const xmlNode *n)
     return n->type == XML_COMMENT_NODE || n->type == XML_PI_NODE;
 }
 
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 static bool all_blank(const xmlChar *s)
 {
     if (!s)
         return true;
     for (; *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+        if (!is_blank((char)*s))
             return false;
     return true;
 }
@@ -173,9 +178,9 @@ static int gather_text(const xmlNode *parent, char **ret, size_t *ret_len)
 
 static void trim(const char **s, size_t *len)
 {
-    while (*len > 0 && strchr(" \t\r\n", (*s)[0]))
+    while (*len > 0 && is_blank((*s)[0]))
         (*s)++, (*len)--;
-    while (*len > 0 && strchr(" \t\r\n", (*s)[*len - 1]))
+    while (*len > 0 && is_blank((*s)[*len - 1]))
         (*len)--;
 }
 
@@ -209,13 +214,13 @@ static int parse_int(const char *s, size_t len, int64_t *ret)
     return 0;
 }
 
-/* A decimal floating-point number. strtod alone would also take hex
- * floats, "inf" and "nan", which no XML-RPC client sends and which must not
- * reach the database. */
+/* A decimal floating-point number; s is NUL-terminated after len bytes.
+ * strtod alone would also take hex floats, "inf" and "nan", which no
+ * XML-RPC client sends and which must not reach the database. */
 static int parse_double(const char *s, size_t len, double *ret)
 {
     size_t i = 0, digits = 0;
-    char buf[128];
+    char *end;
 
     trim(&s, &len);
     if (i < len && (s[i] == '-' || s[i] == '+'))
@@ -237,11 +242,12 @@ static int parse_double(const char *s, size_t len, double *ret)
         if (exp_digits == 0)
             return -EINVAL;
     }
-    if (i != len || len >= sizeof(buf))
+    if (i != len)
         return -EINVAL;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    double d = strtod(buf, NULL);
+    /* Only trailing blanks can follow, and strtod stops at them. */
+    double d = strtod(s, &end);
+    if (end != s + len)
+        return -EINVAL;
     if (!isfinite(d))
         return -ERANGE;
     *ret = d;
@@ -288,8 +294,7 @@ static int parse_member(const xmlNode *member, int depth, char **ret_key, struct
     const xmlNode *name = NULL, *value = NULL;
     size_t n, len;
 
-    if (!is_named(member, "member") || scan_children(member, false, &n, NULL, NULL) < 0 ||
-        n != 2) {
+    if (!is_named(member, "member") || scan_children(member, false, &n, NULL, NULL) < 0 || n != 2) {
         *why = "a <struct> holds <member>s of one <name> and one <value>";
         return -EINVAL;
     }

@@ -150,8 +150,7 @@ static void test_jsonrpc_id_kept_as_json_text(void **state)
     assert_int_equal(parse("{\"method\":\"m\",\"params\":[],\"id\":\"a\\\"b/\\u00e9\"}", &c), 0);
     assert_string_equal(c.json_id, "\"a\\\"b/\xc3\xa9\"");
     rpc_call_done(&c);
-    assert_int_equal(parse("{\"method\":\"m\",\"params\":[],\"id\":-9223372036854775808}", &c),
-                     0);
+    assert_int_equal(parse("{\"method\":\"m\",\"params\":[],\"id\":-9223372036854775808}", &c), 0);
     assert_string_equal(c.json_id, "-9223372036854775808");
     rpc_call_done(&c);
 }

@@ -311,7 +311,7 @@ static void test_xmlrpc_string_entities_decoded(void **state)
     struct rpc_call c;
     (void)state;
     check_string(parse_one("<value>&lt;&amp;&gt;&quot;&apos;&#65;&#x263A;&#13;</value>", &c),
-                  "<&>\"'A\xe2\x98\xba\r", 10);
+                 "<&>\"'A\xe2\x98\xba\r", 10);
     rpc_call_done(&c);
 }
 
@@ -319,8 +319,8 @@ static void test_xmlrpc_string_cdata(void **state)
 {
     struct rpc_call c;
     (void)state;
-    check_string(parse_one("<value><string>a<![CDATA[<b>&c]]>d</string></value>", &c),
-                  "a<b>&cd", 7);
+    check_string(parse_one("<value><string>a<![CDATA[<b>&c]]>d</string></value>", &c), "a<b>&cd",
+                 7);
     rpc_call_done(&c);
 }
 
@@ -329,7 +329,7 @@ static void test_xmlrpc_string_utf8_byte_exact(void **state)
     struct rpc_call c;
     (void)state;
     check_string(parse_one("<value>\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80</value>", &c),
-                  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9);
+                 "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9);
     rpc_call_done(&c);
 }
 
@@ -445,6 +445,23 @@ static void test_xmlrpc_double_with_exponent(void **state)
     assert_int_equal(v->kind, XV_DOUBLE);
     assert_true(v->d == 1500.0);
     rpc_call_done(&c);
+}
+
+static void test_xmlrpc_double_with_many_digits(void **state)
+{
+    struct strbuf sb;
+    struct rpc_call c;
+    (void)state;
+    strbuf_init(&sb, 0);
+    strbuf_adds(&sb, "<value><double>0.");
+    for (int i = 0; i < 300; i++)
+        strbuf_addc(&sb, '0');
+    strbuf_adds(&sb, "5e300</double></value>");
+    const struct xv *v = parse_one(sb.buf, &c);
+    assert_int_equal(v->kind, XV_DOUBLE);
+    assert_true(v->d > 4.9e-1 && v->d < 5.1e-1);
+    rpc_call_done(&c);
+    strbuf_done(&sb);
 }
 
 static void test_xmlrpc_malformed_double_refused(void **state)
@@ -635,9 +652,8 @@ static void test_xmlrpc_member_name_decoded(void **state)
 {
     struct rpc_call c;
     (void)state;
-    const struct xv *v =
-        parse_one("<value><struct><member><name>a&amp;b</name><value/></member></struct></value>",
-                  &c);
+    const struct xv *v = parse_one(
+        "<value><struct><member><name>a&amp;b</name><value/></member></struct></value>", &c);
     assert_string_equal(v->agg.keys[0], "a&b");
     assert_non_null(xv_member(v, "a&b"));
     rpc_call_done(&c);
@@ -1214,6 +1230,7 @@ int main(void)
         cmocka_unit_test(test_xmlrpc_int_as_string_param),
         cmocka_unit_test(test_xmlrpc_double_param),
         cmocka_unit_test(test_xmlrpc_double_with_exponent),
+        cmocka_unit_test(test_xmlrpc_double_with_many_digits),
         cmocka_unit_test(test_xmlrpc_malformed_double_refused),
         cmocka_unit_test(test_xmlrpc_nonfinite_double_refused),
         cmocka_unit_test(test_xmlrpc_boolean_one_is_true),
