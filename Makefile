@@ -24,6 +24,7 @@ include lib/lib.mk
 include xapi-c/xapi.mk
 include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
+include bench/bench.mk
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -16,6 +16,9 @@
 
 LOG_MODULE("dispatch");
 
+/* Room for the longest success envelope in front of a value. */
+#define ENVELOPE_HEADROOM 256
+
 static const char http_500_body[] =
     "<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please "
     "wait a while and try again. If the problem persists, please contact your support "
@@ -153,6 +156,33 @@ static void write_error(struct strbuf *body, const struct rpc_call *rc, enum wir
     rpc_write_failure(body, rc, w, e->code, (const char *const *)e->params, e->n);
 }
 
+/* Wraps the value in its envelope where it lies: the writer left headroom
+ * for the text in front, so a large answer is never copied. */
+static void write_success(struct http_response *resp, const struct rpc_call *rc, enum wire w,
+                          struct out *o)
+{
+    struct strbuf prefix, suffix;
+    size_t len;
+    const char *v = out_value(o, &len);
+
+    strbuf_init(&prefix, 256);
+    strbuf_init(&suffix, 64);
+    rpc_success_parts(rc, w, &prefix, &suffix);
+    if (len > 0 && prefix.len <= o->base) {
+        size_t start = o->base - prefix.len;
+        memcpy(o->sb.buf + start, prefix.buf, prefix.len);
+        strbuf_add(&o->sb, suffix.buf, suffix.len);
+        strbuf_done(&resp->body);
+        resp->body = o->sb;
+        resp->body_offset = start;
+        strbuf_init(&o->sb, 0);
+        o->base = 0;
+    } else
+        rpc_write_success(&resp->body, rc, w, v, len);
+    strbuf_done(&prefix);
+    strbuf_done(&suffix);
+}
+
 static void list_methods(struct strbuf *body, const struct rpc_call *rc, enum wire w)
 {
     struct out o;
@@ -163,7 +193,9 @@ static void list_methods(struct strbuf *body, const struct rpc_call *rc, enum wi
     for (size_t i = 0; i < n; i++)
         out_string(&o, names[i]);
     out_array_end(&o);
-    rpc_write_bare(body, rc, w, o.sb.buf, o.sb.len);
+    size_t len;
+    const char *v = out_value(&o, &len);
+    rpc_write_bare(body, rc, w, v, len);
     out_done(&o);
 }
 
@@ -187,7 +219,7 @@ static void dispatch_call(const struct rpc_call *rc, enum wire w, const struct h
     const char *name = rc->method;
     bool async = false;
 
-    out_init(&o, w);
+    out_init_headroom(&o, w, ENVELOPE_HEADROOM);
     c->out = &o;
     c->wire_name = xstrdup(name);
     c->originator = req->originator ? xstrdup(req->originator) : NULL;
@@ -248,7 +280,7 @@ done:
     if (e)
         write_error(&resp->body, rc, w, e);
     else
-        rpc_write_success(&resp->body, rc, w, o.sb.buf, o.sb.len);
+        write_success(resp, rc, w, &o);
 out:
     api_error_free(e);
     call_free(c);

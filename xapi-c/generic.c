@@ -316,7 +316,7 @@ void api_write_record(struct out *o, const struct row *row)
     for (int i = 0; i < c->n_fields; i++) {
         if (c->fields[i].state == S_REMOVED)
             continue;
-        out_member(o, c->fields[i].name);
+        out_member_plain(o, c->fields[i].name, c->fields[i].name_len);
         marshal_to_wire(o, c->fields[i].type, db_value(row, i, &scratch));
     }
     out_struct_end(o);
@@ -332,6 +332,7 @@ static struct api_error *get_all_records(struct call *c, int cls, const struct f
         out_struct_begin(c->out);
     else
         out_array_begin(c->out);
+    size_t n = 0, start = c->out->sb.len;
     while (db_next(cls, &it, &r)) {
         if (f && !filter_match(f, r))
             continue;
@@ -340,6 +341,11 @@ static struct api_error *get_all_records(struct call *c, int cls, const struct f
             api_write_record(c->out, r);
         } else
             out_string(c->out, r->ref);
+        /* Size the buffer once from the first record rather than doubling
+         * it through a large answer: each doubling copies and faults in
+         * the whole answer again. */
+        if (++n == 1)
+            strbuf_grow(&c->out->sb, (c->out->sb.len - start) * db_count(cls) * 9 / 8);
     }
     if (with_records)
         out_struct_end(c->out);

@@ -139,9 +139,10 @@ static int add_common_headers(struct MHD_Response *r, bool close)
     return 0;
 }
 
-/* Queues a response; takes body (malloc'd, or NULL when len is 0). */
+/* Queues a response; takes body (malloc'd, or NULL when len is 0), whose
+ * answer starts offset bytes in. */
 static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *content_type,
-                             char *body, size_t len, bool close)
+                             char *body, size_t offset, size_t len, bool close)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
@@ -150,7 +151,8 @@ static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const
         free(body);
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     } else {
-        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        r = MHD_create_response_from_buffer_with_free_callback_cls(len, body + offset, free,
+                                                                   body);
         if (!r)
             free(body);
     }
@@ -171,7 +173,7 @@ static enum MHD_Result queue_too_large(struct MHD_Connection *conn)
 {
     static const char msg[] = "Request body too large\n";
 
-    return queue(conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", xstrdup(msg), sizeof(msg) - 1,
+    return queue(conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", xstrdup(msg), 0, sizeof(msg) - 1,
                  true);
 }
 
@@ -232,7 +234,7 @@ static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *con
     /* A pre-flight is answered here: xapi's answer does not depend on the
      * path, and the RPC layer never needs to see it. */
     if (streq(method, MHD_HTTP_METHOD_OPTIONS))
-        return queue(conn, MHD_HTTP_OK, NULL, NULL, 0, false);
+        return queue(conn, MHD_HTTP_OK, NULL, NULL, 0, 0, false);
 
     format_peer(conn, peer, sizeof(peer));
     req = (struct http_request){
@@ -257,9 +259,12 @@ static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *con
     if (resp.status < 100 || resp.status > 999) {
         log_error("Handler for %s %s answered invalid status %d", method, url, resp.status);
         free(body);
-        return queue(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0, true);
+        return queue(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0, 0, true);
     }
-    return queue(conn, (unsigned)resp.status, resp.content_type, body, len, resp.close);
+    if (resp.body_offset > len)
+        resp.body_offset = len;
+    return queue(conn, (unsigned)resp.status, resp.content_type, body, resp.body_offset,
+                 len - resp.body_offset, resp.close);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

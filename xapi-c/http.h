@@ -31,6 +31,7 @@ struct http_response {
     int status;
     const char *content_type;
     struct strbuf body;
+    size_t body_offset; /* the answer starts this far into body.buf */
     bool close;
 };
 

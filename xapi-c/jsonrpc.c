@@ -23,6 +23,8 @@
  * files that use them rather than in a header of their own. */
 void jsonrpc_write_success(struct strbuf *sb, const struct rpc_call *call, const char *value,
                            size_t value_len);
+void jsonrpc_success_parts(const struct rpc_call *call, struct strbuf *prefix,
+                           struct strbuf *suffix);
 void jsonrpc_write_failure(struct strbuf *sb, const struct rpc_call *call, const char *code,
                            const char *const *params, size_t n_params);
 
@@ -328,27 +330,37 @@ static void add_id(struct strbuf *sb, const struct rpc_call *call)
         strbuf_addc(sb, '0');
 }
 
-void jsonrpc_write_success(struct strbuf *sb, const struct rpc_call *call, const char *value,
-                           size_t value_len)
+void jsonrpc_success_parts(const struct rpc_call *call, struct strbuf *prefix,
+                           struct strbuf *suffix)
 {
     bool v1 = version_of(call) == 1;
 
-    strbuf_grow(sb, value_len + 64);
     if (v1)
-        ADD_LIT(sb, "{\"result\":");
+        ADD_LIT(prefix, "{\"result\":");
     else
-        ADD_LIT(sb, "{\"jsonrpc\":\"2.0\",\"result\":");
+        ADD_LIT(prefix, "{\"jsonrpc\":\"2.0\",\"result\":");
+    if (v1)
+        ADD_LIT(suffix, ",\"error\":null,\"id\":");
+    else
+        ADD_LIT(suffix, ",\"id\":");
+    add_id(suffix, call);
+    strbuf_addc(suffix, '}');
+}
+
+void jsonrpc_write_success(struct strbuf *sb, const struct rpc_call *call, const char *value,
+                           size_t value_len)
+{
+    struct strbuf suffix;
+    strbuf_init(&suffix, 64);
+    strbuf_grow(sb, value_len + 64);
+    jsonrpc_success_parts(call, sb, &suffix);
     /* A missing result is written as void, so the answer stays JSON. */
     if (value && value_len)
         strbuf_add(sb, value, value_len);
     else
         ADD_LIT(sb, "\"\"");
-    if (v1)
-        ADD_LIT(sb, ",\"error\":null,\"id\":");
-    else
-        ADD_LIT(sb, ",\"id\":");
-    add_id(sb, call);
-    strbuf_addc(sb, '}');
+    strbuf_add(sb, suffix.buf, suffix.len);
+    strbuf_done(&suffix);
 }
 
 void jsonrpc_write_failure(struct strbuf *sb, const struct rpc_call *call, const char *code,

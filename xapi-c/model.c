@@ -27,7 +27,8 @@ static struct field_desc all_fields[F__COUNT] = {
 #define CLASS(...)
 #define END_CLASS(...)
 #define FIELD(c, n, type, q, def, st, since, fl)                                                   \
-    [F_##c##_##n] = {#n, type, NULL, q, def, st, since, fl, C_##c, F_##c##_##n - FB_##c, -1, -1},
+    [F_##c##_##n] = {#n,  sizeof(#n) - 1, type, NULL, q, def, st, since, fl, C_##c,                \
+                     F_##c##_##n - FB_##c, -1, -1},
 #include "datamodel/classes.def"
 #undef CLASS
 #undef FIELD

@@ -98,6 +98,7 @@ struct class_desc;
 
 struct field_desc {
     const char *name;
+    size_t name_len;
     const char *type_text;
     const struct type *type;
     enum qualifier qual;

@@ -2,8 +2,9 @@
  * through these calls, and comes out as XML-RPC exactly as xapi's
  * serialiser writes it, or as compact JSON. This is the hot path of
  * get_all_records on large pools, so values are appended straight into the
- * writer's buffer, without allocating or formatting through printf except
- * for doubles. */
+ * writer's buffer with inline appends, strings that need no escaping (most
+ * of them) are copied in one piece, and nothing is allocated or formatted
+ * through printf except doubles. */
 #include "xapi-c/out.h"
 
 #include <assert.h>
@@ -14,15 +15,40 @@
 #include "lib/cleanup.h"
 #include "lib/strlist.h"
 
-#define ADD_LIT(sb, lit) strbuf_add((sb), (lit), sizeof(lit) - 1)
+/* strbuf_add, inlined: most appends are a few bytes, so the call would
+ * cost more than the copy. Keeps the buffer NUL-terminated as strbuf does. */
+static inline void put(struct strbuf *sb, const void *p, size_t n)
+{
+    if (sb->len + n >= sb->alloc)
+        strbuf_grow(sb, n);
+    memcpy(sb->buf + sb->len, p, n);
+    sb->len += n;
+    sb->buf[sb->len] = '\0';
+}
 
-void out_init(struct out *o, enum wire w)
+#define PUT_LIT(sb, lit) put((sb), (lit), sizeof(lit) - 1)
+
+void out_init_headroom(struct out *o, enum wire w, size_t headroom)
 {
     o->wire = w;
-    strbuf_init(&o->sb, 1024);
+    strbuf_init(&o->sb, 1024 + headroom);
+    memset(o->sb.buf, ' ', headroom);
+    o->sb.len = o->base = headroom;
+    o->sb.buf[o->sb.len] = '\0';
     o->depth = 0;
     o->after_key = false;
     memset(o->has_elem, 0, sizeof(o->has_elem));
+}
+
+void out_init(struct out *o, enum wire w)
+{
+    out_init_headroom(o, w, 0);
+}
+
+const char *out_value(const struct out *o, size_t *ret_len)
+{
+    *ret_len = o->sb.len - o->base;
+    return o->sb.buf + o->base;
 }
 
 void out_done(struct out *o)
@@ -32,12 +58,13 @@ void out_done(struct out *o)
 
 void out_reset(struct out *o)
 {
-    strbuf_reset(&o->sb);
+    o->sb.len = o->base;
+    o->sb.buf[o->sb.len] = '\0';
     o->depth = 0;
     o->after_key = false;
 }
 
-/* How xml_escape treats each byte: copied, dropped, or replaced by an
+/* How each byte is written in XML: copied, dropped, or replaced by an
  * entity. Bytes from 0x7f up are copied, so UTF-8 passes through. */
 enum { X_COPY, X_DROP, X_LT, X_GT, X_AMP, X_QUOT };
 static const unsigned char xml_class[256] = {
@@ -53,32 +80,64 @@ static const unsigned char xml_class[256] = {
 /* Appends s as XML character data, the way xapi's Xmlrpc.encode does. */
 static void xml_escape(struct strbuf *sb, const char *s, size_t len)
 {
-    size_t start = 0;
-    strbuf_grow(sb, len);
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+    while (i < len && xml_class[(unsigned char)s[i]] == X_COPY)
+        i++;
+    put(sb, s, i);
+    if (i == len)
+        return;
+
+    size_t start = i;
+    for (; i < len; i++) {
         unsigned char cls = xml_class[(unsigned char)s[i]];
         if (cls == X_COPY)
             continue;
-        strbuf_add(sb, s + start, i - start);
+        put(sb, s + start, i - start);
         start = i + 1;
         switch (cls) {
         case X_LT:
-            ADD_LIT(sb, "&lt;");
+            PUT_LIT(sb, "&lt;");
             break;
         case X_GT:
-            ADD_LIT(sb, "&gt;");
+            PUT_LIT(sb, "&gt;");
             break;
         case X_AMP:
-            ADD_LIT(sb, "&amp;");
+            PUT_LIT(sb, "&amp;");
             break;
         case X_QUOT:
-            ADD_LIT(sb, "&quot;");
+            PUT_LIT(sb, "&quot;");
             break;
         default:
             break;
         }
     }
-    strbuf_add(sb, s + start, len - start);
+    put(sb, s + start, len - start);
+}
+
+/* Bytes that JSON needs escaped. */
+static const bool json_special[256] = {
+    [0x00 ... 0x1f] = true,
+    ['"'] = true,
+    ['\\'] = true,
+};
+
+/* Appends s as a JSON string literal: copied between quotes when it needs
+ * no escaping, else through strlist_add_quoted. */
+static void json_quote(struct strbuf *sb, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && !json_special[(unsigned char)s[i]])
+        i++;
+    if (i < len) {
+        strlist_add_quoted(sb, s, len);
+        return;
+    }
+    if (sb->len + len + 2 >= sb->alloc)
+        strbuf_grow(sb, len + 2);
+    sb->buf[sb->len++] = '"';
+    put(sb, s, len);
+    sb->buf[sb->len++] = '"';
+    sb->buf[sb->len] = '\0';
 }
 
 /* JSON needs a separator before every value but the first of a container,
@@ -96,7 +155,7 @@ static inline void json_before_value(struct out *o)
     }
 }
 
-/* Formats v in decimal into the end of buf (at least 20 bytes); returns
+/* Formats v in decimal just before end (at least 20 bytes of room); returns
  * where the digits start. */
 static char *fmt_i64(char *end, int64_t v)
 {
@@ -113,28 +172,25 @@ static char *fmt_i64(char *end, int64_t v)
 
 /* Bare scalars (ints, numbers, literals) are <value>text</value> in XML,
  * the text itself in JSON. */
-static inline void scalar_begin(struct out *o, size_t len)
+static inline void scalar_begin(struct out *o)
 {
-    if (o->wire == WIRE_JSON) {
+    if (o->wire == WIRE_JSON)
         json_before_value(o);
-        strbuf_grow(&o->sb, len);
-    } else {
-        strbuf_grow(&o->sb, len + 15);
-        ADD_LIT(&o->sb, "<value>");
-    }
+    else
+        PUT_LIT(&o->sb, "<value>");
 }
 
 static inline void scalar_end(struct out *o)
 {
     if (o->wire == WIRE_XML)
-        ADD_LIT(&o->sb, "</value>");
+        PUT_LIT(&o->sb, "</value>");
 }
 
 /* Writes an already safe token (digits, a number, a literal) as a value. */
 static void scalar_raw(struct out *o, const char *text, size_t len)
 {
-    scalar_begin(o, len);
-    strbuf_add(&o->sb, text, len);
+    scalar_begin(o);
+    put(&o->sb, text, len);
     scalar_end(o);
 }
 
@@ -142,13 +198,12 @@ void out_string_len(struct out *o, const char *s, size_t len)
 {
     if (o->wire == WIRE_JSON) {
         json_before_value(o);
-        strlist_add_quoted(&o->sb, s, len);
+        json_quote(&o->sb, s, len);
         return;
     }
-    strbuf_grow(&o->sb, len + 15);
-    ADD_LIT(&o->sb, "<value>");
+    PUT_LIT(&o->sb, "<value>");
     xml_escape(&o->sb, s, len);
-    ADD_LIT(&o->sb, "</value>");
+    PUT_LIT(&o->sb, "</value>");
 }
 
 void out_string(struct out *o, const char *s)
@@ -180,10 +235,10 @@ void out_int_text(struct out *o, const char *text)
         p++;
         n--;
     }
-    scalar_begin(o, n + 1);
+    scalar_begin(o);
     if (text[0] == '-')
-        strbuf_addc(&o->sb, '-');
-    strbuf_add(&o->sb, p, n);
+        PUT_LIT(&o->sb, "-");
+    put(&o->sb, p, n);
     scalar_end(o);
 }
 
@@ -196,9 +251,9 @@ void out_i4(struct out *o, int32_t v)
         scalar_raw(o, p, (size_t)(end - p));
         return;
     }
-    ADD_LIT(&o->sb, "<value><i4>");
-    strbuf_add(&o->sb, p, (size_t)(end - p));
-    ADD_LIT(&o->sb, "</i4></value>");
+    PUT_LIT(&o->sb, "<value><i4>");
+    put(&o->sb, p, (size_t)(end - p));
+    PUT_LIT(&o->sb, "</i4></value>");
 }
 
 void out_double(struct out *o, double v)
@@ -215,9 +270,9 @@ void out_double(struct out *o, double v)
         scalar_raw(o, buf, (size_t)n);
         return;
     }
-    ADD_LIT(&o->sb, "<value><double>");
-    strbuf_add(&o->sb, buf, (size_t)n);
-    ADD_LIT(&o->sb, "</double></value>");
+    PUT_LIT(&o->sb, "<value><double>");
+    put(&o->sb, buf, (size_t)n);
+    PUT_LIT(&o->sb, "</double></value>");
 }
 
 void out_bool(struct out *o, bool v)
@@ -230,9 +285,9 @@ void out_bool(struct out *o, bool v)
         return;
     }
     if (v)
-        ADD_LIT(&o->sb, "<value><boolean>1</boolean></value>");
+        PUT_LIT(&o->sb, "<value><boolean>1</boolean></value>");
     else
-        ADD_LIT(&o->sb, "<value><boolean>0</boolean></value>");
+        PUT_LIT(&o->sb, "<value><boolean>0</boolean></value>");
 }
 
 void out_datetime(struct out *o, const char *text)
@@ -240,12 +295,12 @@ void out_datetime(struct out *o, const char *text)
     size_t len = strlen(text);
     if (o->wire == WIRE_JSON) {
         json_before_value(o);
-        strlist_add_quoted(&o->sb, text, len);
+        json_quote(&o->sb, text, len);
         return;
     }
-    ADD_LIT(&o->sb, "<value><dateTime.iso8601>");
+    PUT_LIT(&o->sb, "<value><dateTime.iso8601>");
     xml_escape(&o->sb, text, len);
-    ADD_LIT(&o->sb, "</dateTime.iso8601></value>");
+    PUT_LIT(&o->sb, "</dateTime.iso8601></value>");
 }
 
 void out_void(struct out *o)
@@ -253,7 +308,7 @@ void out_void(struct out *o)
     if (o->wire == WIRE_JSON)
         scalar_raw(o, "\"\"", 2);
     else
-        ADD_LIT(&o->sb, "<value></value>");
+        PUT_LIT(&o->sb, "<value></value>");
 }
 
 /* Opens a container level. Deeper nesting than has_elem can track is a
@@ -276,7 +331,7 @@ void out_array_begin(struct out *o)
         json_before_value(o);
         strbuf_addc(&o->sb, '[');
     } else
-        ADD_LIT(&o->sb, "<value><array><data>");
+        PUT_LIT(&o->sb, "<value><array><data>");
     push(o);
 }
 
@@ -286,7 +341,7 @@ void out_array_end(struct out *o)
     if (o->wire == WIRE_JSON)
         strbuf_addc(&o->sb, ']');
     else
-        ADD_LIT(&o->sb, "</data></array></value>");
+        PUT_LIT(&o->sb, "</data></array></value>");
 }
 
 void out_struct_begin(struct out *o)
@@ -295,8 +350,29 @@ void out_struct_begin(struct out *o)
         json_before_value(o);
         strbuf_addc(&o->sb, '{');
     } else
-        ADD_LIT(&o->sb, "<value><struct>");
+        PUT_LIT(&o->sb, "<value><struct>");
     push(o);
+}
+
+void out_member_plain(struct out *o, const char *name, size_t len)
+{
+    bool *has = &o->has_elem[o->depth - 1];
+    if (o->wire == WIRE_JSON) {
+        if (*has)
+            strbuf_addc(&o->sb, ',');
+        strbuf_grow(&o->sb, len + 3);
+        o->sb.buf[o->sb.len++] = '"';
+        put(&o->sb, name, len);
+        PUT_LIT(&o->sb, "\":");
+        o->after_key = true;
+    } else {
+        if (*has)
+            PUT_LIT(&o->sb, "</member>");
+        PUT_LIT(&o->sb, "<member><name>");
+        put(&o->sb, name, len);
+        PUT_LIT(&o->sb, "</name>");
+    }
+    *has = true;
 }
 
 void out_member(struct out *o, const char *name)
@@ -307,18 +383,17 @@ void out_member(struct out *o, const char *name)
     if (o->wire == WIRE_JSON) {
         if (*has)
             strbuf_addc(&o->sb, ',');
-        strlist_add_quoted(&o->sb, name, len);
+        json_quote(&o->sb, name, len);
         strbuf_addc(&o->sb, ':');
         o->after_key = true;
     } else {
         /* A member is closed when the next one starts or the struct ends,
          * since the value in between may itself be a container. */
-        strbuf_grow(&o->sb, len + 40);
         if (*has)
-            ADD_LIT(&o->sb, "</member>");
-        ADD_LIT(&o->sb, "<member><name>");
+            PUT_LIT(&o->sb, "</member>");
+        PUT_LIT(&o->sb, "<member><name>");
         xml_escape(&o->sb, name, len);
-        ADD_LIT(&o->sb, "</name>");
+        PUT_LIT(&o->sb, "</name>");
     }
     *has = true;
 }
@@ -330,7 +405,7 @@ void out_struct_end(struct out *o)
     if (o->wire == WIRE_JSON)
         strbuf_addc(&o->sb, '}');
     else if (had)
-        ADD_LIT(&o->sb, "</member></struct></value>");
+        PUT_LIT(&o->sb, "</member></struct></value>");
     else
-        ADD_LIT(&o->sb, "</struct></value>");
+        PUT_LIT(&o->sb, "</struct></value>");
 }

@@ -15,7 +15,8 @@ enum wire { WIRE_XML, WIRE_JSON };
 
 struct out {
     enum wire wire;
-    struct strbuf sb;
+    struct strbuf sb; /* the value starts at sb.buf + base */
+    size_t base;
     /* JSON: for each open array or struct, whether an element was written. */
     int depth;
     bool has_elem[64];
@@ -23,6 +24,11 @@ struct out {
 };
 
 void out_init(struct out *o, enum wire w);
+/* As out_init, leaving headroom bytes free before the value, so that an
+ * envelope can later be written in front of it without moving it. */
+void out_init_headroom(struct out *o, enum wire w, size_t headroom);
+/* The value written so far and its length (borrowed). */
+const char *out_value(const struct out *o, size_t *ret_len);
 void out_done(struct out *o);
 /* Drops what was written (e.g. when a handler fails half-way). */
 void out_reset(struct out *o);
@@ -45,4 +51,7 @@ void out_array_end(struct out *o);
 void out_struct_begin(struct out *o);
 /* Names the next member; follow with exactly one value. */
 void out_member(struct out *o, const char *name);
+/* The same for a name of len bytes known to need no escaping (field names:
+ * letters, digits and underscores). */
+void out_member_plain(struct out *o, const char *name, size_t len);
 void out_struct_end(struct out *o);

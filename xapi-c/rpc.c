@@ -11,6 +11,9 @@
  * files, so these are declared where they are used rather than in a header
  * of their own. */
 void xmlrpc_write_success(struct strbuf *sb, const char *value, size_t value_len);
+void xmlrpc_success_parts(struct strbuf *prefix, struct strbuf *suffix);
+void jsonrpc_success_parts(const struct rpc_call *call, struct strbuf *prefix,
+                           struct strbuf *suffix);
 void xmlrpc_write_failure(struct strbuf *sb, const char *code, const char *const *params,
                           size_t n_params);
 void xmlrpc_write_bare(struct strbuf *sb, const char *value, size_t value_len);
@@ -34,6 +37,15 @@ void rpc_write_success(struct strbuf *sb, const struct rpc_call *call, enum wire
         jsonrpc_write_success(sb, call, value, value_len);
     else
         xmlrpc_write_success(sb, value, value_len);
+}
+
+void rpc_success_parts(const struct rpc_call *call, enum wire w, struct strbuf *prefix,
+                       struct strbuf *suffix)
+{
+    if (w == WIRE_JSON)
+        jsonrpc_success_parts(call, prefix, suffix);
+    else
+        xmlrpc_success_parts(prefix, suffix);
 }
 
 void rpc_write_failure(struct strbuf *sb, const struct rpc_call *call, enum wire w,

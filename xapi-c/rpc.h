@@ -30,6 +30,11 @@ int jsonrpc_parse_call(const char *body, size_t len, struct rpc_call *ret, const
  * parameters. For JSON the call supplies the version and id. */
 void rpc_write_success(struct strbuf *sb, const struct rpc_call *call, enum wire w,
                        const char *value, size_t value_len);
+/* The success envelope as the text before and after the value (appended to
+ * prefix and suffix), for writing a large value in place. The value must
+ * not be empty: a void result is "<value></value>" or "\"\"". */
+void rpc_success_parts(const struct rpc_call *call, enum wire w, struct strbuf *prefix,
+                       struct strbuf *suffix);
 void rpc_write_failure(struct strbuf *sb, const struct rpc_call *call, enum wire w,
                        const char *code, const char *const *params, size_t n_params);
 /* system.listMethods answers a bare array, without the Status struct (XML). */

@@ -85,7 +85,8 @@ static void finish(const char *task, const struct out *o, const struct api_error
                           cancelled ? "cancelled" : "failure");
             strbuf_done(&sb);
         } else {
-            changeset_set(cs, C_task, task, FIDX(task, result), o->sb.buf);
+            size_t len;
+            changeset_set(cs, C_task, task, FIDX(task, result), out_value(o, &len));
             changeset_set(cs, C_task, task, FIDX(task, status), "success");
         }
         changeset_set(cs, C_task, task, FIDX(task, progress), "1");

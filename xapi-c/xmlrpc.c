@@ -26,6 +26,7 @@
  * face of rpc.c, xmlrpc.c and jsonrpc.c, so these are declared in the two
  * files that use them rather than in a header of their own. */
 void xmlrpc_write_success(struct strbuf *sb, const char *value, size_t value_len);
+void xmlrpc_success_parts(struct strbuf *prefix, struct strbuf *suffix);
 void xmlrpc_write_failure(struct strbuf *sb, const char *code, const char *const *params,
                           size_t n_params);
 void xmlrpc_write_bare(struct strbuf *sb, const char *value, size_t value_len);
@@ -590,15 +591,24 @@ static void add_value(struct strbuf *sb, const char *value, size_t value_len)
         ADD_LIT(sb, "<value></value>");
 }
 
+void xmlrpc_success_parts(struct strbuf *prefix, struct strbuf *suffix)
+{
+    ADD_LIT(prefix, response_head);
+    ADD_LIT(prefix, "<value><struct><member><name>Status</name><value>Success</value></member>"
+                    "<member><name>Value</name>");
+    ADD_LIT(suffix, "</member></struct></value>");
+    ADD_LIT(suffix, response_tail);
+}
+
 void xmlrpc_write_success(struct strbuf *sb, const char *value, size_t value_len)
 {
+    struct strbuf suffix;
+    strbuf_init(&suffix, 64);
     strbuf_grow(sb, value_len + 256);
-    ADD_LIT(sb, response_head);
-    ADD_LIT(sb, "<value><struct><member><name>Status</name><value>Success</value></member>"
-                "<member><name>Value</name>");
+    xmlrpc_success_parts(sb, &suffix);
     add_value(sb, value, value_len);
-    ADD_LIT(sb, "</member></struct></value>");
-    ADD_LIT(sb, response_tail);
+    strbuf_add(sb, suffix.buf, suffix.len);
+    strbuf_done(&suffix);
 }
 
 void xmlrpc_write_failure(struct strbuf *sb, const char *code, const char *const *params,

@@ -3,11 +3,10 @@
 # listed in FUZZ_SRCS_<name>, and are not part of `make all`. `make
 # fuzz-smoke` runs each for FUZZ_TIME seconds on a fresh corpus seeded from
 # tests/fuzz/corpus/<name>/ and fails on any finding; the input that caused
-# it is left in $(BUILD)/fuzz/. Warnings do not stop this build: the gcc and
-# clang builds of `make` enforce them.
+# it is left in $(BUILD)/fuzz/.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 20
-FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -I. $(filter-out -Werror,$(WARN)) -g -O1 \
+FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -I. $(WARN) -g -O1 \
              -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 
