@@ -25,7 +25,8 @@ void strbuf_done(struct strbuf *sb)
 void strbuf_reset(struct strbuf *sb)
 {
     sb->len = 0;
-    sb->buf[0] = '\0';
+    if (sb->buf)
+        sb->buf[0] = '\0';
 }
 
 void strbuf_grow(struct strbuf *sb, size_t extra)
@@ -80,6 +81,9 @@ char *strbuf_detach(struct strbuf *sb, size_t *ret_len)
     char *b = sb->buf;
     if (ret_len)
         *ret_len = sb->len;
-    strbuf_init(sb, 0);
+    /* Empty and unallocated: the next append allocates, strbuf_done is a
+     * no-op, so a detached buffer needs no further call. */
+    sb->buf = NULL;
+    sb->len = sb->alloc = 0;
     return b;
 }

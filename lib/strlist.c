@@ -162,6 +162,7 @@ void strlist_iter_init(struct strlist_iter *it, const char *text)
     strbuf_init(&it->val, 64);
     it->bad = false;
     it->is_map = false;
+    it->first = true;
     it->p = NULL;
     if (!text)
         return;
@@ -176,14 +177,22 @@ void strlist_iter_init(struct strlist_iter *it, const char *text)
 bool strlist_iter_next(struct strlist_iter *it, const char **ret_key, const char **ret_val)
 {
     const char *p = it->p;
+    char close = it->is_map ? '}' : ']';
     if (!p || it->bad)
         return false;
-    if (*p == ']' || *p == '}') {
+    if (*p == close) {
+        /* The end: nothing but white space may follow the container. */
         it->p = NULL;
+        if (*skip_ws(p + 1))
+            it->bad = true;
         return false;
     }
-    if (*p == ',')
+    if (!it->first) {
+        if (*p != ',')
+            goto bad;
         p = skip_ws(p + 1);
+    }
+    it->first = false;
     if (ret_key)
         *ret_key = NULL;
     if (it->is_map) {
@@ -199,7 +208,7 @@ bool strlist_iter_next(struct strlist_iter *it, const char **ret_key, const char
     if (!read_string(&p, &it->val))
         goto bad;
     p = skip_ws(p);
-    if (*p != ',' && *p != ']' && *p != '}')
+    if (*p != ',' && *p != close)
         goto bad;
     it->p = p;
     *ret_val = it->val.buf;

@@ -19,6 +19,7 @@ struct strlist_iter {
     const char *p;
     struct strbuf key, val;
     bool is_map;
+    bool first; /* no element read yet */
     bool bad;
 };
 

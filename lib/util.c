@@ -184,12 +184,15 @@ int datetime_parse(const char *s, time_t *ret)
         p += 2;
         if (*p == ':')
             p++;
-        if (digits(p, 2, &om) < 0)
+        if (digits(p, 2, &om) < 0 || oh > 23 || om > 59)
             return -EINVAL;
         p += 2;
         off = sign * (oh * 3600 + om * 60);
     }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 60)
         return -EINVAL;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;

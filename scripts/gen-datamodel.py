@@ -69,7 +69,7 @@ def canonical_default(ftype, d):
     if ftype == "string" and len(d) >= 2 and d[0] == '"' and d[-1] == '"':
         return d[1:-1]
     if ftype == "float":
-        return repr(float(d.rstrip(".") or "0")) if d.endswith(".") else d
+        return "%.16g" % float(d)
     return d
 
 
@@ -145,7 +145,9 @@ with open(os.path.join(out_dir, "messages.def"), "w") as f:
                 if not required:
                     key = "%s.%s.%s" % (c["name"], m["name"], pname)
                     d = opt_defaults.get(key, "")
-                    if ptype.endswith(" set") and d == "{}":
+                    if ptype == "float" and d:
+                        d = "%.16g" % float(d)
+                    elif ptype.endswith(" set") and d == "{}":
                         d = "[]"
                     elif ptype.endswith(" map") and d.startswith("{"):
                         d = json.dumps(json.loads(d), separators=(",", ":"))

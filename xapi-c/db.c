@@ -734,6 +734,16 @@ char *changeset_to_json(const struct changeset *cs)
     return s;
 }
 
+/* A member that must be a JSON string; NULL if absent or not a string. */
+static const char *json_string_member(json_object *j, const char *name)
+{
+    json_object *x;
+    if (!json_object_is_type(j, json_type_object) || !json_object_object_get_ex(j, name, &x) ||
+        !json_object_is_type(x, json_type_string))
+        return NULL;
+    return json_object_get_string(x);
+}
+
 int changeset_from_json(const char *text, struct changeset **ret)
 {
     json_object *arr = json_tokener_parse(text);
@@ -744,36 +754,39 @@ int changeset_from_json(const char *text, struct changeset **ret)
         goto out;
     cs = changeset_new();
     for (size_t i = 0; i < json_object_array_length(arr); i++) {
-        json_object *j = json_object_array_get_idx(arr, i), *x;
-        const char *op = json_object_object_get_ex(j, "op", &x) ? json_object_get_string(x) : "";
-        int cls = json_object_object_get_ex(j, "class", &x)
-                      ? model_class_by_name(json_object_get_string(x), false)
-                      : -1;
-        const char *ref =
-            json_object_object_get_ex(j, "ref", &x) ? json_object_get_string(x) : NULL;
-        if (cls < 0 || !ref)
+        json_object *j = json_object_array_get_idx(arr, i);
+        const char *op = json_string_member(j, "op");
+        const char *cname = json_string_member(j, "class");
+        const char *ref = json_string_member(j, "ref");
+        int cls = cname ? model_class_by_name(cname, false) : -1;
+        if (!op || cls < 0 || !ref)
             goto out;
         const struct class_desc *c = &model_classes[cls];
         if (streq(op, "set")) {
-            json_object *val;
-            int f = json_object_object_get_ex(j, "field", &x)
-                        ? model_field_by_name(c, json_object_get_string(x))
-                        : -1;
-            if (f < 0 || !json_object_object_get_ex(j, "value", &val))
+            const char *fname = json_string_member(j, "field");
+            const char *value = json_string_member(j, "value");
+            int f = fname ? model_field_by_name(c, fname) : -1;
+            if (f < 0 || !value)
                 goto out;
-            changeset_set(cs, cls, ref, f, json_object_get_string(val));
+            changeset_set(cs, cls, ref, f, value);
         } else if (streq(op, "create")) {
             json_object *vals;
-            if (!json_object_object_get_ex(j, "values", &vals))
+            if (!json_object_object_get_ex(j, "values", &vals) ||
+                !json_object_is_type(vals, json_type_object))
                 goto out;
             char **v = xcalloc((size_t)c->n_fields + 1, sizeof(char *));
+            bool ok = true;
             json_object_object_foreach(vals, key, val)
             {
                 int f = model_field_by_name(c, key);
-                if (f >= 0 && !v[f])
+                if (!json_object_is_type(val, json_type_string))
+                    ok = false;
+                else if (f >= 0 && !v[f])
                     v[f] = xstrdup(json_object_get_string(val));
             }
             changeset_create(cs, cls, ref, v);
+            if (!ok)
+                goto out;
         } else if (streq(op, "touch"))
             changeset_touch(cs, cls, ref);
         else if (streq(op, "delete"))
@@ -887,8 +900,7 @@ static int apply_op(struct op *o, int64_t gen, struct strbuf *dirty)
         for (int i = 0; i < c->n_fields; i++) {
             if (!stored(&c->fields[i]))
                 continue;
-            r->v[i] = o->values[i] ? TAKE_PTR(o->values[i])
-                                   : xstrdup(model_field_default(&c->fields[i]));
+            r->v[i] = xstrdup(o->values[i] ? o->values[i] : model_field_default(&c->fields[i]));
         }
         insert_row(r);
         index_row(r, true, -1, gen, dirty);
@@ -901,7 +913,7 @@ static int apply_op(struct op *o, int64_t gen, struct strbuf *dirty)
         if (o->field == c->uuid_field && r->v[o->field])
             hashmap_remove(&t->by_uuid, r->v[o->field]);
         free(r->v[o->field]);
-        r->v[o->field] = TAKE_PTR(o->value);
+        r->v[o->field] = xstrdup(o->value);
         if (o->field == c->uuid_field)
             hashmap_put(&t->by_uuid, r->v[o->field], r);
         r->gen = gen;
@@ -966,6 +978,13 @@ int db_apply(struct changeset *cs)
         int64_t gen = ++db.gen;
         r = apply_op(&cs->ops[i], gen, persist ? &dirty : NULL);
         if (r < 0)
+            goto fatal;
+    }
+    if (!persist && db.sql) {
+        /* Sessions and tasks are not kept, but the generation they used
+         * is: tokens handed out must stay valid across a restart. */
+        sqlite3_bind_int64(db.put_meta, 1, db.gen);
+        if ((r = sql_step_reset(db.put_meta)) < 0)
             goto fatal;
     }
     if (persist) {
@@ -1043,7 +1062,7 @@ size_t db_changes_since(int64_t since, const bool *want, const char *only_ref,
     } while (0)
 
     for (int c = 0; c < C__COUNT; c++) {
-        if (!want[c] || db.t[c].max_gen <= since)
+        if ((want && !want[c]) || db.t[c].max_gen <= since)
             continue;
         if (only_ref) {
             const struct row *r = db_get(c, only_ref);
@@ -1068,7 +1087,9 @@ size_t db_changes_since(int64_t since, const bool *want, const char *only_ref,
     }
     for (size_t i = lo; i < db.n_tombs; i++) {
         const struct tomb *t = &db.tombs[i];
-        if (!want[t->cls] || t->created_gen > since)
+        if ((want && !want[t->cls]) || t->created_gen > since)
+            continue;
+        if (db_get(t->cls, t->ref)) /* the ref lives again: its row speaks for it */
             continue;
         if (only_ref && !streq(only_ref, t->ref))
             continue;

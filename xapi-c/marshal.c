@@ -212,13 +212,44 @@ struct api_error *marshal_from_wire(const struct type *t, const struct xv *v, st
 
 struct api_error *marshal_from_text(const struct type *t, const char *s, struct strbuf *out)
 {
+    struct strlist_iter it;
+    struct strbuf elem;
+    struct api_error *e = NULL;
+    const char *k, *v;
+    bool first = true;
+
     if (!is_structured(t))
         return scalar_from_text(t, s, strlen(s), out);
-    long n = strlist_count(s);
-    if (n < 0 || (t->kind == T_SET && s[0] != '[') || (t->kind == T_MAP && s[0] != '{'))
+    if (t->kind == T_RECORD || (t->kind == T_SET && s[0] != '[') ||
+        (t->kind == T_MAP && s[0] != '{'))
         return type_error(t, "malformed text");
-    strbuf_adds(out, s);
-    return NULL;
+    /* Each element is checked and normalised against its own type. */
+    strbuf_init(&elem, 32);
+    strbuf_addc(out, t->kind == T_SET ? '[' : '{');
+    strlist_iter_init(&it, s);
+    while (!e && strlist_iter_next(&it, &k, &v)) {
+        if (!first)
+            strbuf_addc(out, ',');
+        first = false;
+        if (t->kind == T_MAP) {
+            strbuf_reset(&elem);
+            if ((e = marshal_from_text(t->key, k, &elem)))
+                break;
+            strlist_add_quoted(out, elem.buf, elem.len);
+            strbuf_addc(out, ':');
+        }
+        strbuf_reset(&elem);
+        if ((e = marshal_from_text(t->elem, v, &elem)))
+            break;
+        strlist_add_quoted(out, elem.buf, elem.len);
+    }
+    if (!e && it.bad)
+        e = type_error(t, "malformed text");
+    strlist_iter_done(&it);
+    strbuf_done(&elem);
+    if (!e)
+        strbuf_addc(out, t->kind == T_SET ? ']' : '}');
+    return e;
 }
 
 void marshal_to_wire(struct out *o, const struct type *t, const char *s)

@@ -101,7 +101,8 @@ static void test_quote_passes_utf8_through(void **state)
 {
     (void)state;
     /* é, €, U+1F600 */
-    expect_quoted("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+    expect_quoted("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+                  "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
 }
 
 static void test_quote_escapes_embedded_nul(void **state)
@@ -129,8 +130,17 @@ static void test_quote_appends_to_existing_text(void **state)
 static void test_quote_round_trips_through_iterator(void **state)
 {
     static const char *const samples[] = {
-        "", "plain", "with \"quotes\"", "back\\slash", "line\nbreak\r\n", "\ttab",
-        "\x01\x02\x1f ctl", "caf\xc3\xa9", "\xf0\x9f\x98\x80 emoji", "{\"json\":[1,2]}", "a/b",
+        "",
+        "plain",
+        "with \"quotes\"",
+        "back\\slash",
+        "line\nbreak\r\n",
+        "\ttab",
+        "\x01\x02\x1f ctl",
+        "caf\xc3\xa9",
+        "\xf0\x9f\x98\x80 emoji",
+        "{\"json\":[1,2]}",
+        "a/b",
     };
     (void)state;
     struct strbuf sb;

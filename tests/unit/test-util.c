@@ -189,8 +189,9 @@ static void test_datetime_parse_without_zone_is_utc(void **state)
 
 static void test_datetime_round_trips(void **state)
 {
-    static const time_t times[] = {0, 1, 951782400 /* 2000-02-29 */, T_20240420_1200,
-                                   1709208007, 4102444799 /* 2099-12-31T23:59:59 */};
+    static const time_t times[] = {
+        0,          1,         951782400 /* 2000-02-29 */, T_20240420_1200,
+        1709208007, 4102444799 /* 2099-12-31T23:59:59 */};
     (void)state;
     for (size_t i = 0; i < ELEMENTSOF(times); i++) {
         char buf[DATETIME_LEN], again[DATETIME_LEN];
@@ -307,17 +308,17 @@ static void test_utf8_accepts_ascii_and_empty(void **state)
 static void test_utf8_accepts_multibyte_sequences(void **state)
 {
     (void)state;
-    assert_true(valid("\xc2\x80"));             /* U+0080, smallest 2-byte */
-    assert_true(valid("caf\xc3\xa9"));          /* é */
-    assert_true(valid("\xdf\xbf"));             /* U+07FF */
-    assert_true(valid("\xe0\xa0\x80"));         /* U+0800, smallest 3-byte */
-    assert_true(valid("\xe2\x82\xac"));         /* € */
-    assert_true(valid("\xed\x9f\xbf"));         /* U+D7FF, below the surrogates */
-    assert_true(valid("\xee\x80\x80"));         /* U+E000, above them */
-    assert_true(valid("\xef\xbf\xbf"));         /* U+FFFF */
-    assert_true(valid("\xf0\x90\x80\x80"));     /* U+10000, smallest 4-byte */
-    assert_true(valid("\xf0\x9f\x98\x80"));     /* U+1F600 */
-    assert_true(valid("\xf4\x8f\xbf\xbf"));     /* U+10FFFF, the largest */
+    assert_true(valid("\xc2\x80"));         /* U+0080, smallest 2-byte */
+    assert_true(valid("caf\xc3\xa9"));      /* é */
+    assert_true(valid("\xdf\xbf"));         /* U+07FF */
+    assert_true(valid("\xe0\xa0\x80"));     /* U+0800, smallest 3-byte */
+    assert_true(valid("\xe2\x82\xac"));     /* € */
+    assert_true(valid("\xed\x9f\xbf"));     /* U+D7FF, below the surrogates */
+    assert_true(valid("\xee\x80\x80"));     /* U+E000, above them */
+    assert_true(valid("\xef\xbf\xbf"));     /* U+FFFF */
+    assert_true(valid("\xf0\x90\x80\x80")); /* U+10000, smallest 4-byte */
+    assert_true(valid("\xf0\x9f\x98\x80")); /* U+1F600 */
+    assert_true(valid("\xf4\x8f\xbf\xbf")); /* U+10FFFF, the largest */
 }
 
 static void test_utf8_accepts_embedded_nul(void **state)
@@ -329,8 +330,8 @@ static void test_utf8_accepts_embedded_nul(void **state)
 static void test_utf8_rejects_overlong_forms(void **state)
 {
     (void)state;
-    assert_false(valid("\xc0\x80"));         /* NUL in two bytes */
-    assert_false(valid("\xc0\xaf"));         /* '/' in two bytes */
+    assert_false(valid("\xc0\x80")); /* NUL in two bytes */
+    assert_false(valid("\xc0\xaf")); /* '/' in two bytes */
     assert_false(valid("\xc1\xbf"));
     assert_false(valid("\xe0\x80\xaf"));     /* '/' in three bytes */
     assert_false(valid("\xe0\x9f\xbf"));     /* U+07FF in three bytes */
@@ -341,10 +342,10 @@ static void test_utf8_rejects_overlong_forms(void **state)
 static void test_utf8_rejects_surrogates(void **state)
 {
     (void)state;
-    assert_false(valid("\xed\xa0\x80")); /* U+D800 */
-    assert_false(valid("\xed\xaf\xbf")); /* U+DBFF */
-    assert_false(valid("\xed\xb0\x80")); /* U+DC00 */
-    assert_false(valid("\xed\xbf\xbf")); /* U+DFFF */
+    assert_false(valid("\xed\xa0\x80"));             /* U+D800 */
+    assert_false(valid("\xed\xaf\xbf"));             /* U+DBFF */
+    assert_false(valid("\xed\xb0\x80"));             /* U+DC00 */
+    assert_false(valid("\xed\xbf\xbf"));             /* U+DFFF */
     assert_false(valid("\xed\xa0\xbd\xed\xb8\x80")); /* a CESU-8 pair */
 }
 
@@ -379,9 +380,9 @@ static void test_utf8_rejects_truncated_sequences(void **state)
     assert_false(valid("\xc3"));
     assert_false(valid("\xe2\x82"));
     assert_false(valid("\xf0\x9f\x98"));
-    assert_false(valid("\xc3" "A"));
-    assert_false(valid("\xe2\x82" "A"));
-    assert_false(valid("\xf0\x9f" "AB"));
+    assert_false(valid("\xc3\x41"));         /* then 'A' */
+    assert_false(valid("\xe2\x82\x41"));     /* then 'A' */
+    assert_false(valid("\xf0\x9f\x41\x42")); /* then "AB" */
 }
 
 static void test_utf8_stops_at_the_given_length(void **state)
