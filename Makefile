@@ -16,7 +16,7 @@ CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 LDFLAGS += -fsanitize=address,undefined
 endif
 ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE -I. $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) -MMD -MP
-LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LIBS = $(shell pkg-config --libs $(PKGS)) -lpam -lpthread -lm
 
 all: $(BUILD)/xapi
 
@@ -42,6 +42,7 @@ bench: all
 
 install: all
 	install -D -m 0755 $(BUILD)/xapi $(DESTDIR)$(PREFIX)/sbin/xapi
+	install -D -m 0644 xapi-c/pam.d-xapi $(DESTDIR)/etc/pam.d/xapi
 	install -d $(DESTDIR)/etc/xenia $(DESTDIR)/var/lib/xenia
 
 format:

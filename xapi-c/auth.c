@@ -3,11 +3,53 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/util.h"
+
+/* PAM asks its questions through this: every password prompt gets pwd. */
+static int pam_answer(int n, const struct pam_message **msg, struct pam_response **resp,
+                      void *data)
+{
+    struct pam_response *r = calloc((size_t)n, sizeof(*r));
+    if (!r)
+        return PAM_BUF_ERR;
+    for (int i = 0; i < n; i++)
+        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+            r[i].resp = strdup((const char *)data);
+    *resp = r;
+    return PAM_SUCCESS;
+}
+
+static int pam_check(const char *user, const char *pwd)
+{
+    struct pam_conv conv = {pam_answer, (void *)pwd};
+    pam_handle_t *h = NULL;
+    int rc = pam_start(AUTH_PAM_SERVICE, user, &conv, &h);
+    if (rc != PAM_SUCCESS)
+        return -EIO;
+    rc = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+    if (rc == PAM_SUCCESS)
+        rc = pam_acct_mgmt(h, PAM_SILENT);
+    pam_end(h, rc);
+    switch (rc) {
+    case PAM_SUCCESS:
+        return 0;
+    case PAM_USER_UNKNOWN:
+        return -ENOENT;
+    case PAM_AUTH_ERR:
+    case PAM_PERM_DENIED:
+    case PAM_ACCT_EXPIRED:
+    case PAM_NEW_AUTHTOK_REQD:
+    case PAM_MAXTRIES:
+        return -EACCES;
+    default:
+        return -EIO;
+    }
+}
 
 int auth_check_password(const char *credentials_path, const char *user, const char *pwd)
 {
@@ -17,7 +59,7 @@ int auth_check_password(const char *credentials_path, const char *user, const ch
     int r = -ENOENT;
 
     if (!credentials_path)
-        return -EOPNOTSUPP;
+        return pam_check(user, pwd);
     f = fopen(credentials_path, "re");
     if (!f)
         return -errno;

@@ -975,7 +975,7 @@ int db_apply(struct changeset *cs)
      * go on with memory and disk apart. */
     strbuf_init(&dirty, 0);
     for (size_t i = 0; i < cs->n; i++) {
-        int64_t gen = ++db.gen;
+        int64_t gen = __atomic_add_fetch(&db.gen, 1, __ATOMIC_RELEASE);
         r = apply_op(&cs->ops[i], gen, persist ? &dirty : NULL);
         if (r < 0)
             goto fatal;

@@ -144,7 +144,7 @@ static void usage(void)
            "  --https-port N         0 to disable (XENIA_HTTPS_PORT; 443)\n"
            "  --unix-socket PATH     local socket, root trusted (/run/xenia/xapi.sock)\n"
            "  --tls-pem PATH         key and certificate (/etc/xenia/xapi-ssl.pem)\n"
-           "  --credentials PATH     user:hash lines (XENIA_CREDENTIALS)\n"
+           "  --credentials PATH     user:hash lines (XENIA_CREDENTIALS; default: PAM)\n"
            "  --auth-fail-delay S    seconds before a failed login answers (5)\n"
            "  --hostname NAME        this host's name (the system's)\n"
            "  --log-level LEVEL      err, warn, notice, info, debug\n");
