@@ -101,6 +101,10 @@ with open(os.path.join(out_dir, "classes.def"), "w") as f:
         flags = []
         if c["name"] not in NOT_IN_DB:
             flags.append("CF_DB")
+            if not gm:
+                # A table without generated messages (message): every
+                # accessor it has is one of its custom messages.
+                flags.append("CF_CUSTOM_ACCESS")
         if "get_all" in gm:
             flags.append("CF_GET_ALL")
         if "create" in gm:

@@ -115,6 +115,11 @@ void api_set_val(char **vals, int i, const char *v);
 /* Copies the fields a create record gave (RW and RO/constructor) into vals. */
 void api_rec_to_vals(const struct call *c, char **vals);
 
+/* Marks the server as stopping: calls that wait (event.from, event.next)
+ * return at once with what they have, so the server can stop. */
+void api_stop(void);
+bool api_stopping(void);
+
 /* Builds the method table (model_init must have run); registers every
  * api/ handler. */
 void api_init(void);

@@ -24,6 +24,18 @@ static const char http_500_body[] =
     "wait a while and try again. If the problem persists, please contact your support "
     "representative.</body></html>";
 
+static bool stopping;
+
+void api_stop(void)
+{
+    __atomic_store_n(&stopping, true, __ATOMIC_RELEASE);
+}
+
+bool api_stopping(void)
+{
+    return __atomic_load_n(&stopping, __ATOMIC_ACQUIRE);
+}
+
 void call_free(struct call *c)
 {
     if (!c)

@@ -37,6 +37,13 @@ static struct param_desc *params_new(int n)
     return xcalloc((size_t)n, sizeof(struct param_desc));
 }
 
+static void params_free(struct param_desc *p, int n)
+{
+    for (int i = 0; i < n; i++)
+        free((char *)p[i].type_text);
+    free(p);
+}
+
 static void param_set(struct param_desc *p, const char *type_text, const char *name)
 {
     p->type_text = xstrdup(type_text);
@@ -61,6 +68,8 @@ static struct method *add_method(const char *cls_name, const char *name, enum me
     m->state = S_PUBLISHED;
     struct method *old = hashmap_put(&methods, m->wire, m);
     if (old) { /* a later declaration wins; the key now points into m */
+        if (old->msg < 0) /* generated parameters belong to the method */
+            params_free((struct param_desc *)old->params, old->n_params);
         free(old->wire);
         free(old);
     }
@@ -98,7 +107,7 @@ static void add_class_methods(int cls)
     const struct class_desc *c = &model_classes[cls];
     char ref_t[128], rec_t[128], refs_t[128], map_t[160], buf[160];
 
-    if (!(c->flags & CF_DB))
+    if (!(c->flags & CF_DB) || (c->flags & CF_CUSTOM_ACCESS))
         return;
     snprintf(ref_t, sizeof(ref_t), "%s ref", c->name);
     snprintf(rec_t, sizeof(rec_t), "%s record", c->name);
@@ -190,7 +199,8 @@ static void generic_kind_of(const struct msg_desc *md, enum method_kind *kind, i
         /* Only when the parameters are the generic ones: an explicit
          * setter of an RO field with the shape (self, value) is generic in
          * effect, but may need validation, so it stays custom. */
-        if (per_field[i].kind == MK_SET_FIELD && c->fields[f].qual != Q_RW)
+        if (per_field[i].kind == MK_SET_FIELD && c->fields[f].qual != Q_RW &&
+            !streq(c->fields[f].type_text, "(string -> string) map"))
             continue;
         *kind = per_field[i].kind;
         *field = f;
@@ -222,6 +232,7 @@ void task_register(void);
 void message_register(void);
 void host_register(void);
 void vm_register(void);
+void network_register(void);
 
 void api_init(void)
 {
@@ -249,6 +260,7 @@ void api_init(void)
     message_register();
     host_register();
     vm_register();
+    network_register();
 
     size_t it = 0;
     const char *k;

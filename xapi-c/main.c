@@ -311,6 +311,8 @@ int main(int argc, char **argv)
         tasks_gc();
     }
     log_notice("stopping");
+    api_stop();
+    db_kick(); /* wakes calls waiting for events, so their connections end */
     http_server_stop(server);
     tasks_shutdown();
     sessions_shutdown();

@@ -58,6 +58,7 @@ enum qualifier { Q_RW, Q_RO_CTOR, Q_RO_RUN };
 #define CF_BY_NAME 0x08   /* get_by_name_label */
 #define CF_BY_UUID 0x10   /* get_by_uuid */
 #define CF_NOPERSIST 0x20 /* rows live in memory only (sessions, tasks) */
+#define CF_CUSTOM_ACCESS 0x40 /* no generated messages: all are custom (message) */
 /* Field flags */
 #define FF_COMPUTED 0x01 /* the set side of a relation: derived, not stored */
 /* Message flags */

@@ -8,10 +8,6 @@ import pytest
 from xeniatest import Host, xapi_binary
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes several seconds")
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -24,17 +20,26 @@ def _failed(request):
     return rep is not None and rep.failed
 
 
-def _teardown(host, show_log):
+def _teardown(host, show_log, expect_running=False):
+    problems = []
     try:
+        if expect_running:
+            if not host.alive():
+                problems.append("xapi died while the tests ran")
+            else:
+                rc = host.stop()
+                if rc != 0:
+                    problems.append("run-host exited %r after SIGTERM" % rc)
         host.close()
     finally:
         reports = host.sanitizer_reports()
-        if show_log or reports:
+        if show_log or reports or problems:
             print("--- %r xapi.log (tail) ---\n%s" % (host, host.log_tail(40)))
         else:
             host.remove_state()
     assert not reports, "the sanitizers reported errors in %s:\n%s" % (
         host.log_path, "\n".join(reports[:20]))
+    assert not problems, "%r: %s" % (host, "; ".join(problems))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,10 +51,11 @@ def _built():
 @pytest.fixture(scope="module")
 def host(request):
     """A host shared by the tests of one module, for read-mostly tests."""
+    failed_before = request.session.testsfailed
     h = Host()
     h.start()
     yield h
-    _teardown(h, False)
+    _teardown(h, request.session.testsfailed > failed_before, expect_running=True)
 
 
 @pytest.fixture
@@ -85,12 +91,5 @@ def host_factory(request):
 def session(host):
     """A root session on the shared host, logged out afterwards."""
     s = host.session()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def fresh_session(fresh_host):
-    s = fresh_host.session()
     yield s
     s.close()

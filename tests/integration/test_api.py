@@ -3,6 +3,7 @@ XenAPI bindings of Debian's python3-os-xenapi (xenapi.md sections 2-4)."""
 
 import os
 import re
+import threading
 import xmlrpc.client
 
 import pytest
@@ -48,8 +49,10 @@ def dom0(host, this_host):
 
 def wait_task(s, task, timeout=20):
     """Polls a task until it leaves pending (bounded); its record."""
-    return wait_until(lambda: (lambda r: r if r["status"] != "pending" else None)(
-        s("task.get_record", task)), timeout, what="task %s to finish" % task)
+    def finished():
+        rec = s("task.get_record", task)
+        return rec if rec["status"] != "pending" else None
+    return wait_until(finished, timeout, what="task %s to finish" % task)
 
 
 # ---- sessions ---------------------------------------------------------------
@@ -88,6 +91,27 @@ def test_logout_then_calls_are_session_invalid(host):
     with pytest.raises(XenAPIError) as e:
         s("pool.get_all")
     assert e.value.details == ["SESSION_INVALID", ref]
+
+
+def test_failed_login_delay_does_not_hold_up_other_clients(host_factory):
+    slow = host_factory(env={"XENIA_AUTH_FAIL_DELAY": "5"})
+    outcome = {}
+
+    def bad_login():
+        try:
+            Session(slow.url, password="wrong")
+        except XenAPIError as e:
+            outcome["error"] = e.details
+
+    bad = threading.Thread(target=bad_login, daemon=True)
+    bad.start()
+    wait_until(lambda: "failed login" in slow.log_text(), 10, what="the failed login")
+    with slow.session() as s:
+        assert len(s("host.get_all")) == 1
+    assert bad.is_alive(), "the failed login answered before its delay"
+    bad.join(30)
+    assert outcome.get("error") == ["SESSION_AUTHENTICATION_FAILED", "root",
+                                    "Authentication failure"]
 
 
 def test_session_record_names_this_host(session, this_host):
@@ -175,7 +199,7 @@ def test_exactly_one_control_domain(session):
     assert len(doms) == 1
 
 
-@pytest.mark.parametrize("cls", classes_with("get_all_records"))
+@pytest.mark.parametrize("cls", classes_with("get_all"))
 def test_get_all_records_answers_a_map(session, cls):
     records = session("%s.get_all_records" % cls)
     assert isinstance(records, dict)
@@ -248,6 +272,53 @@ def test_vm_destroy_removes_it(session):
     assert ref not in session("VM.get_all")
     assert session.error("VM.get_record", ref) == ["HANDLE_INVALID", "VM", ref]
     assert session.error("VM.get_by_uuid", uuid) == ["UUID_INVALID", "VM", uuid]
+
+
+def test_created_vm_is_halted_with_domid_minus_1(session, vm):
+    rec = session("VM.get_record", vm)
+    assert rec["power_state"] == "Halted"
+    assert rec["domid"] == "-1"
+
+
+def test_created_vm_has_metrics_of_its_own(session, vm, dom0):
+    metrics = session("VM.get_metrics", vm)
+    assert metrics in session("VM_metrics.get_all")
+    assert metrics != session("VM.get_metrics", dom0)
+
+
+def test_vm_destroy_removes_its_vbds_and_metrics(session):
+    vm = session("VM.create", vm_record())
+    vbd = session("VBD.create", vbd_record(vm))
+    metrics = session("VM.get_metrics", vm)
+    session("VM.destroy", vm)
+    assert vbd not in session("VBD.get_all")
+    assert metrics not in session("VM_metrics.get_all")
+
+
+def test_control_domain_cannot_be_destroyed(session, dom0):
+    with pytest.raises(XenAPIError):
+        session("VM.destroy", dom0)
+    assert session("VM.get_is_control_domain", dom0) is True
+
+
+def test_destroying_a_running_vm_is_vm_bad_power_state_in_lower_case(session):
+    ref = session("VM.create", vm_record(power_state="Running"))
+    err = session.error("VM.destroy", ref)
+    assert err[:2] == ["VM_BAD_POWER_STATE", ref] and len(err) == 4
+    assert "halted" in err[2].split(", ")
+    assert err[3] == "running"
+
+
+def test_destroying_a_running_vm_is_refused(session):
+    ref = session("VM.create", vm_record(power_state="Running"))
+    assert session.error("VM.destroy", ref)[:2] == ["VM_BAD_POWER_STATE", ref]
+    assert ref in session("VM.get_all")
+
+
+def test_suspended_vm_can_be_destroyed(session):
+    ref = session("VM.create", vm_record(power_state="Suspended"))
+    session("VM.destroy", ref)
+    assert ref not in session("VM.get_all")
 
 
 def test_vm_create_without_a_mandatory_field_is_internal_error(session):
@@ -434,6 +505,62 @@ def test_vbd_destroy_removes_it_from_vm_vbds(session, vm):
     assert session("VM.get_VBDs", vm) == [b]
     session("VBD.destroy", b)
     assert session("VM.get_VBDs", vm) == []
+
+
+def network_record(**over):
+    rec = {"name_label": "test net", "name_description": "", "other_config": {}}
+    rec.update(over)
+    return rec
+
+
+def vif_record(vm, network, **over):
+    rec = {"device": "0", "network": network, "VM": vm, "MAC": "aa:bb:cc:dd:ee:01",
+           "MTU": "1500", "other_config": {}, "qos_algorithm_type": "",
+           "qos_algorithm_params": {}}
+    rec.update(over)
+    return rec
+
+
+def test_network_create_defaults(session):
+    net = session("network.create", {"other_config": {}})
+    try:
+        rec = session("network.get_record", net)
+        assert rec["MTU"] == "1500" and rec["bridge"] == "" and rec["managed"] is True
+        assert rec["VIFs"] == [] and rec["PIFs"] == []
+    finally:
+        session("network.destroy", net)
+
+
+def test_vif_create_links_into_vm_and_network(session, vm):
+    net = session("network.create", network_record())
+    vif = session("VIF.create", vif_record(vm, net))
+    try:
+        assert session("VM.get_VIFs", vm) == [vif]
+        assert session("network.get_VIFs", net) == [vif]
+    finally:
+        session("VIF.destroy", vif)
+    assert session("VM.get_VIFs", vm) == [] and session("network.get_VIFs", net) == []
+    session("network.destroy", net)
+
+
+def test_network_destroy_with_a_vif_is_network_contains_vif(session, vm):
+    net = session("network.create", network_record())
+    vif = session("VIF.create", vif_record(vm, net))
+    try:
+        assert session.error("network.destroy", net)[0] == "NETWORK_CONTAINS_VIF"
+        assert net in session("network.get_all")
+    finally:
+        session("VIF.destroy", vif)
+        if net in session("network.get_all"):
+            session("network.destroy", net)
+
+
+@pytest.mark.parametrize("method", ["session.get_all", "user.get_all", "event.get_all",
+                                    "event.get_record", "pool.get_by_name_label",
+                                    "pool.create", "host.create", "SM.create",
+                                    "VM_metrics.create", "host_cpu.destroy"])
+def test_messages_the_model_does_not_generate_are_unknown(session, method):
+    assert session.error(method, "x") == ["MESSAGE_METHOD_UNKNOWN", method]
 
 
 # ---- message ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 of the XenAPI (xenapi-model.json, published with the reference): classes,
 fields, defaults, enums, custom messages and generated messages."""
 
+import http.client
 import json
 
 import pytest
@@ -240,10 +241,33 @@ def test_every_custom_message_is_served(ref_classes, our_classes):
     assert not diffs, report(diffs, "custom messages (not served)")
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: message.get_uuid/get_name/get_priority/"
-                   "get_cls/get_obj_uuid/get_timestamp/get_body are served as generic getters, "
-                   "which xapi does not have (message is not a database class there; its "
-                   "generated_messages are empty)")
+def test_custom_message_signatures_match_the_reference(ref_classes, host):
+    """Every custom message, called with one parameter too few, answers
+    MESSAGE_PARAMETER_COUNT_MISMATCH with the reference's count of
+    mandatory parameters (not counting the session)."""
+    diffs = []
+    conn = http.client.HTTPConnection("127.0.0.1", host.http_port, timeout=30)
+    try:
+        for name, rc in sorted(ref_classes.items()):
+            for m in rc["messages"]:
+                params = m["params"]
+                required = sum(1 for p in params if p[2])
+                base = 1 if params and params[0][0] == "session ref" else 0
+                wire = "%s.%s" % (name, m["name"])
+                body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": wire,
+                                   "params": [""] * (required - 1)})
+                conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+                r = json.loads(conn.getresponse().read())
+                err = r.get("error") or {}
+                got = [err.get("message")] + list(err.get("data") or [])
+                want = ["MESSAGE_PARAMETER_COUNT_MISMATCH", wire, str(required - base)]
+                if got[:3] != want:
+                    diffs.append("%s: %r, expected %r" % (wire, got, want))
+    finally:
+        conn.close()
+    assert not diffs, report(diffs, "custom message signatures")
+
+
 def test_generated_messages_match_the_reference(ref_classes, our_classes):
     diffs = []
     for name, rc in sorted(ref_classes.items()):

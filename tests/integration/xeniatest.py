@@ -4,6 +4,7 @@ XML-RPC and JSON-RPC (xmlrpc.client, http.client, urllib; nothing else).
 
 Every wait here is bounded, and a Host always tears down its processes."""
 
+import atexit
 import http.client
 import json
 import os
@@ -130,17 +131,47 @@ class UnixTransport(xmlrpc.client.Transport):
         return UnixHTTPConnection(self.unix_path)
 
 
+class TimeoutTransport(xmlrpc.client.Transport):
+    """Bounds every socket operation, so that a hung server cannot hang a
+    test."""
+
+    def __init__(self, timeout):
+        super().__init__()
+        self.timeout = timeout
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = self.timeout
+        return conn
+
+
+class TimeoutSafeTransport(xmlrpc.client.SafeTransport):
+    def __init__(self, timeout, context):
+        super().__init__(context=context)
+        self.timeout = timeout
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = self.timeout
+        return conn
+
+
+CALL_TIMEOUT = 90.0
+
+
 class Session:
     """A logged-in XML-RPC session with xmlrpc.client. Not thread-safe:
     give each thread its own."""
 
     def __init__(self, url, user="root", password=PASSWORD, login=True, transport=None,
-                 context=None):
+                 context=None, timeout=CALL_TIMEOUT):
         kw = {"allow_none": True}
-        if transport is not None:
-            kw["transport"] = transport
-        if context is not None:
-            kw["context"] = context
+        if transport is None:
+            if url.startswith("https:"):
+                transport = TimeoutSafeTransport(timeout, context)
+            else:
+                transport = TimeoutTransport(timeout)
+        kw["transport"] = transport
         self.proxy = xmlrpc.client.ServerProxy(url, **kw)
         self.ref = None
         if login:
@@ -165,7 +196,10 @@ class Session:
             v = self(method, *args)
         except XenAPIError as e:
             return e.details
-        raise AssertionError("%s succeeded with %r; a failure was expected" % (method, v))
+        shown = repr(v)
+        if len(shown) > 600:
+            shown = shown[:600] + "..."
+        raise AssertionError("%s succeeded with %s; a failure was expected" % (method, shown))
 
     def logout(self):
         if self.ref:
@@ -234,6 +268,15 @@ def vm_record(**over):
 
 # ---------------------------------------------------------------------------
 # The host
+
+_running = set()  # hosts that may have processes, for the exit handler
+
+
+@atexit.register
+def _kill_leftovers():
+    """Whatever ended the tests, no host outlives them."""
+    for h in list(_running):
+        h._kill_group(signal.SIGKILL)
 
 
 class Host:
@@ -311,6 +354,7 @@ class Host:
         self._reader = threading.Thread(target=self._read_output, args=(self.proc, self._ready),
                                         daemon=True)
         self._reader.start()
+        _running.add(self)
         self.starts += 1
         if not self._ready.wait(timeout) or not any(READY_LINE in l for l in self.output):
             out = "\n".join(self.output[-20:])
@@ -320,7 +364,9 @@ class Host:
         return self
 
     def _kill_group(self, sig):
-        if self.proc is None:
+        # Only a group that still has processes: once run-host is reaped
+        # and its group empty, the number is no longer ours.
+        if self.proc is None or (self.proc.poll() is not None and not self.group_pids()):
             return
         try:
             os.killpg(self.proc.pid, sig)
@@ -408,6 +454,7 @@ class Host:
                 self.stop()
         finally:
             self._kill_group(signal.SIGKILL)
+            _running.discard(self)
 
     def remove_state(self):
         if self.own_dir and not os.environ.get("XENIA_KEEP_STATE"):
@@ -500,8 +547,14 @@ class Host:
 
 
 def dump_model():
-    out = subprocess.run([str(xapi_binary()), "dump-model"], check=True, capture_output=True,
-                         timeout=60)
+    # Leak checking is not what the model is read for (the runner turns it
+    # off for the integration tests too).
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+    out = subprocess.run([str(xapi_binary()), "dump-model"], capture_output=True, timeout=60,
+                         env=env)
+    assert out.returncode == 0, "xapi dump-model failed (%d):\n%s" % (
+        out.returncode, out.stderr.decode(errors="replace")[-3000:])
     return json.loads(out.stdout)
 
 

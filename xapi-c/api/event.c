@@ -83,6 +83,8 @@ static struct api_error *subscription_parse(const char *set_text, struct subscri
     return e;
 }
 
+/* A token is "" or two decimal numbers joined by a comma, as xapi writes
+ * them ("%020d,%020d"); the first is the database generation. */
 static int parse_token(const char *t, int64_t *ret)
 {
     if (!*t) {
@@ -90,15 +92,15 @@ static int parse_token(const char *t, int64_t *ret)
         return 0;
     }
     const char *comma = strchr(t, ',');
-    if (!comma)
+    if (!comma || comma == t || comma[1] == '\0' || strlen(comma + 1) > 20 || comma - t > 20)
         return -EINVAL;
-    char *end;
+    for (const char *p = t; *p; p++)
+        if (p != comma && (*p < '0' || *p > '9'))
+            return -EINVAL;
     errno = 0;
-    long long a = strtoll(t, &end, 10);
-    if (errno || end != comma || a < 0)
-        return -EINVAL;
-    long long b = strtoll(comma + 1, &end, 10);
-    if (errno || *end || comma[1] == '\0' || b < 0)
+    long long a = strtoll(t, NULL, 10);
+    (void)strtoll(comma + 1, NULL, 10);
+    if (errno)
         return -EINVAL;
     *ret = a;
     return 0;
@@ -179,7 +181,7 @@ static struct api_error *from(struct call *c)
         db_rdlock();
         int64_t gen = db_generation();
         size_t n = collect(&s, since, &ev);
-        if (n > 0 || now_monotonic() >= deadline) {
+        if (n > 0 || now_monotonic() >= deadline || api_stopping()) {
             char token[48];
             format_token(token, gen);
             out_struct_begin(c->out);
@@ -297,7 +299,7 @@ static struct api_error *next(struct call *c)
             subscription_done(&s);
             return api_fail(SESSION_INVALID, c->session.ref);
         }
-        if (now_monotonic() >= deadline) {
+        if (now_monotonic() >= deadline || api_stopping()) {
             out_array_begin(c->out);
             out_array_end(c->out);
             break;

@@ -33,6 +33,7 @@ static struct api_error *vm_create(struct call *c)
     api_set_val(m, FIDX(VM_metrics, install_time), when);
     api_set_val(m, FIDX(VM_metrics, last_updated), when);
     api_set_val(vals, FIDX(VM, metrics), mref);
+    api_set_val(vals, FIDX(VM, domid), "-1"); /* no domain until it runs */
     changeset_create(cs, C_VM_metrics, mref, m);
     changeset_create(cs, C_VM, ref, vals);
     db_wrlock();
@@ -69,7 +70,8 @@ static struct api_error *vm_destroy(struct call *c)
             e = api_fail(OPERATION_NOT_ALLOWED, "The control domain cannot be destroyed");
         else if (!streq(vm->v[FIDX(VM, power_state)], "Halted") &&
                  !streq(vm->v[FIDX(VM, power_state)], "Suspended"))
-            e = api_fail(VM_BAD_POWER_STATE, vm->ref, "halted", vm->v[FIDX(VM, power_state)]);
+            e = api_fail(VM_BAD_POWER_STATE, vm->ref, "halted",
+                         streq(vm->v[FIDX(VM, power_state)], "Running") ? "running" : "paused");
         if (e) {
             changeset_free(cs);
         } else {
