@@ -38,6 +38,9 @@ struct relidx {
 struct table {
     struct hashmap by_ref;
     struct hashmap by_uuid;
+    /* Rows from the oldest change to the newest: event queries walk back
+     * from the newest and stop at the first row older than their token. */
+    struct row *oldest, *newest;
     int64_t max_gen; /* of its rows and tombstones: lets event queries skip it */
     bool persist;
     sqlite3_stmt *insert, *delete, *touch;
@@ -138,15 +141,47 @@ static void reflist_remove(struct relidx *ri, const char *target, const char *re
     }
 }
 
+static void order_unlink(struct table *t, struct row *r)
+{
+    if (r->older)
+        r->older->newer = r->newer;
+    else if (t->oldest == r)
+        t->oldest = r->newer;
+    if (r->newer)
+        r->newer->older = r->older;
+    else if (t->newest == r)
+        t->newest = r->older;
+    r->older = r->newer = NULL;
+}
+
+static void order_append(struct table *t, struct row *r)
+{
+    r->older = t->newest;
+    r->newer = NULL;
+    if (t->newest)
+        t->newest->newer = r;
+    else
+        t->oldest = r;
+    t->newest = r;
+}
+
+/* Gives r the newest generation. */
+static void bump(struct table *t, struct row *r, int64_t gen)
+{
+    r->gen = gen;
+    if (gen > t->max_gen)
+        t->max_gen = gen;
+    order_unlink(t, r);
+    order_append(t, r);
+}
+
 /* Records that the object target changed because a ref to it changed. */
 static void touch_target(int cls, const char *target, int64_t gen, struct strbuf *dirty)
 {
     struct row *t = hashmap_get(&db.t[cls].by_ref, target);
     if (!t)
         return;
-    t->gen = gen;
-    if (gen > db.t[cls].max_gen)
-        db.t[cls].max_gen = gen;
+    bump(&db.t[cls], t, gen);
     if (dirty) {
         /* Remember it for the SQL pass: class and ref, NUL separated. */
         strbuf_addf(dirty, "%d", cls);
@@ -179,9 +214,12 @@ const char *db_value(const struct row *r, int field, struct strbuf *scratch)
     const struct field_desc *f = &model_classes[r->cls].fields[field];
     if (!(f->flags & FF_COMPUTED))
         return r->v[field] ? r->v[field] : model_field_default(f);
+    const struct hashmap *index = &db.rel[db.rel_for[r->cls][field]].by_target;
+    if (index->count == 0) /* most relations of most pools are empty */
+        return "[]";
     strbuf_reset(scratch);
     strbuf_addc(scratch, '[');
-    struct reflist *l = hashmap_get(&db.rel[db.rel_for[r->cls][field]].by_target, r->ref);
+    struct reflist *l = hashmap_get(index, r->ref);
     for (size_t i = 0; l && i < l->n; i++) {
         if (i)
             strbuf_addc(scratch, ',');
@@ -240,6 +278,7 @@ static void insert_row(struct row *r)
     struct table *t = &db.t[r->cls];
     const struct class_desc *c = &model_classes[r->cls];
     hashmap_put(&t->by_ref, r->ref, r);
+    order_append(t, r);
     if (c->uuid_field >= 0 && r->v[c->uuid_field] && *r->v[c->uuid_field])
         hashmap_put(&t->by_uuid, r->v[c->uuid_field], r);
     if (r->gen > t->max_gen)
@@ -389,6 +428,30 @@ static int prepare_class(int cls)
     return t->insert && t->delete && t->touch ? 0 : -EIO;
 }
 
+static int cmp_gen(const void *a, const void *b)
+{
+    const struct row *x = *(const struct row *const *)a, *y = *(const struct row *const *)b;
+    return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+/* Rows come back from SQLite in no particular order: put them in
+ * generation order. */
+static void order_sort(struct table *t)
+{
+    size_t n = 0;
+    for (struct row *r = t->oldest; r; r = r->newer)
+        n++;
+    struct row **all = xcalloc(n + 1, sizeof(*all));
+    n = 0;
+    for (struct row *r = t->oldest; r; r = r->newer)
+        all[n++] = r;
+    qsort(all, n, sizeof(*all), cmp_gen);
+    t->oldest = t->newest = NULL;
+    for (size_t i = 0; i < n; i++)
+        order_append(t, all[i]);
+    free(all);
+}
+
 static int load_class(int cls)
 {
     const struct class_desc *c = &model_classes[cls];
@@ -424,6 +487,7 @@ static int load_class(int cls)
         if (row->gen > db.gen)
             db.gen = row->gen;
     }
+    order_sort(&db.t[cls]);
     sqlite3_finalize(st);
     strbuf_done(&sb);
     free(col_of);
@@ -916,23 +980,20 @@ static int apply_op(struct op *o, int64_t gen, struct strbuf *dirty)
         r->v[o->field] = xstrdup(o->value);
         if (o->field == c->uuid_field)
             hashmap_put(&t->by_uuid, r->v[o->field], r);
-        r->gen = gen;
-        if (gen > t->max_gen)
-            t->max_gen = gen;
+        bump(t, r, gen);
         index_row(r, true, o->field, gen, dirty);
         if (t->persist)
             rc = sql_write_set(r, o->field);
         break;
     case OP_TOUCH:
         r = hashmap_get(&t->by_ref, o->ref);
-        r->gen = gen;
-        if (gen > t->max_gen)
-            t->max_gen = gen;
+        bump(t, r, gen);
         if (t->persist)
             rc = sql_write_touch(o->cls, r->ref, gen);
         break;
     case OP_DELETE:
         r = hashmap_remove(&t->by_ref, o->ref);
+        order_unlink(t, r);
         if (c->uuid_field >= 0 && r->v[c->uuid_field])
             hashmap_remove(&t->by_uuid, r->v[c->uuid_field]);
         index_row(r, false, -1, gen, dirty);
@@ -1070,11 +1131,8 @@ size_t db_changes_since(int64_t since, const bool *want, const char *only_ref,
                 PUSH(c, r->ref, r->created_gen > since ? DB_ADD : DB_MOD, r, r->gen);
             continue;
         }
-        size_t it = 0;
-        const struct row *r;
-        while (db_next(c, &it, &r))
-            if (r->gen > since)
-                PUSH(c, r->ref, r->created_gen > since ? DB_ADD : DB_MOD, r, r->gen);
+        for (const struct row *r = db.t[c].newest; r && r->gen > since; r = r->older)
+            PUSH(c, r->ref, r->created_gen > since ? DB_ADD : DB_MOD, r, r->gen);
     }
     /* Tombstones are in generation order: find the first one after since. */
     size_t lo = 0, hi = db.n_tombs;

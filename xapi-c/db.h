@@ -31,6 +31,7 @@ struct row {
     int cls;
     int64_t gen;         /* generation of the last change */
     int64_t created_gen; /* generation of the create */
+    struct row *older, *newer; /* the class's rows in generation order (db.c's) */
     char *v[];           /* canonical value per field; NULL for computed fields */
 };
 

@@ -328,8 +328,10 @@ void api_write_record(struct out *o, const struct row *row)
     for (int i = 0; i < c->n_fields; i++) {
         if (c->fields[i].state == S_REMOVED)
             continue;
-        out_member_plain(o, c->fields[i].name, c->fields[i].name_len);
-        marshal_to_wire(o, c->fields[i].type, db_value(row, i, &scratch));
+        const struct field_desc *f = &c->fields[i];
+        out_member_spelled(o, f->xml_member, f->xml_member_len, f->json_member,
+                           f->json_member_len);
+        marshal_to_wire(o, f->type, db_value(row, i, &scratch));
     }
     out_struct_end(o);
     strbuf_done(&scratch);

@@ -264,7 +264,7 @@ void marshal_to_wire(struct out *o, const struct type *t, const char *s)
         out_int_text(o, s);
         return;
     case T_FLOAT:
-        out_double(o, strtod(s, NULL));
+        out_double_text(o, s);
         return;
     case T_BOOL:
         out_bool(o, streq(s, "true"));

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "lib/util.h"
+#include "out.h"
 
 #define ENUM(n, ...) static const char *const enum_values_##n[] = {__VA_ARGS__};
 #include "datamodel/enums.def"
@@ -27,8 +28,8 @@ static struct field_desc all_fields[F__COUNT] = {
 #define CLASS(...)
 #define END_CLASS(...)
 #define FIELD(c, n, type, q, def, st, since, fl)                                                   \
-    [F_##c##_##n] = {#n,  sizeof(#n) - 1, type, NULL, q, def, st, since, fl, C_##c,                \
-                     F_##c##_##n - FB_##c, -1, -1},
+    [F_##c##_##n] = {#n,    sizeof(#n) - 1, NULL, NULL, 0, 0, type, NULL, q, def, st, since, fl,    \
+                     C_##c, F_##c##_##n - FB_##c, -1, -1},
 #include "datamodel/classes.def"
 #undef CLASS
 #undef FIELD
@@ -356,6 +357,9 @@ void model_init(void)
                 fprintf(stderr, "model: %s.%s: bad type '%s'\n", cd->name, f->name, f->type_text);
                 abort();
             }
+            out_member_spell(f->name, &f->xml_member, &f->json_member);
+            f->xml_member_len = strlen(f->xml_member);
+            f->json_member_len = strlen(f->json_member);
             if (streq(f->name, "uuid"))
                 cd->uuid_field = i;
             if (streq(f->name, "name_label"))

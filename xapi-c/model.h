@@ -100,6 +100,9 @@ struct class_desc;
 struct field_desc {
     const char *name;
     size_t name_len;
+    /* The member opening of this field in records, per wire. */
+    char *xml_member, *json_member;
+    size_t xml_member_len, json_member_len;
     const char *type_text;
     const struct type *type;
     enum qualifier qual;

@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/cleanup.h"
@@ -208,7 +209,40 @@ void out_string_len(struct out *o, const char *s, size_t len)
 
 void out_string(struct out *o, const char *s)
 {
-    out_string_len(o, s, strlen(s));
+    if (o->wire == WIRE_JSON) {
+        out_string_len(o, s, strlen(s));
+        return;
+    }
+    /* One pass over a C string: NUL is in the dropped class, so the copy
+     * loop stops on it as on any byte that needs an entity. */
+    struct strbuf *sb = &o->sb;
+    const char *p = s;
+    PUT_LIT(sb, "<value>");
+    for (;;) {
+        const char *start = p;
+        while (xml_class[(unsigned char)*p] == X_COPY)
+            p++;
+        put(sb, start, (size_t)(p - start));
+        if (!*p)
+            break;
+        switch (xml_class[(unsigned char)*p++]) {
+        case X_LT:
+            PUT_LIT(sb, "&lt;");
+            break;
+        case X_GT:
+            PUT_LIT(sb, "&gt;");
+            break;
+        case X_AMP:
+            PUT_LIT(sb, "&amp;");
+            break;
+        case X_QUOT:
+            PUT_LIT(sb, "&quot;");
+            break;
+        default:
+            break;
+        }
+    }
+    PUT_LIT(sb, "</value>");
 }
 
 void out_int(struct out *o, int64_t v)
@@ -254,6 +288,24 @@ void out_i4(struct out *o, int32_t v)
     PUT_LIT(&o->sb, "<value><i4>");
     put(&o->sb, p, (size_t)(end - p));
     PUT_LIT(&o->sb, "</i4></value>");
+}
+
+void out_double_text(struct out *o, const char *text)
+{
+    /* Canonical floats are already %.16g of a finite value; anything else
+     * is written through out_double, which checks. */
+    size_t n = strspn(text, "0123456789+-.e");
+    if (n == 0 || text[n] != '\0' || n > 32) {
+        out_double(o, strtod(text, NULL));
+        return;
+    }
+    if (o->wire == WIRE_JSON) {
+        scalar_raw(o, text, n);
+        return;
+    }
+    PUT_LIT(&o->sb, "<value><double>");
+    put(&o->sb, text, n);
+    PUT_LIT(&o->sb, "</double></value>");
 }
 
 void out_double(struct out *o, double v)
@@ -373,6 +425,36 @@ void out_member_plain(struct out *o, const char *name, size_t len)
         PUT_LIT(&o->sb, "</name>");
     }
     *has = true;
+}
+
+void out_member_spelled(struct out *o, const char *xml, size_t xml_len, const char *json,
+                        size_t json_len)
+{
+    bool *has = &o->has_elem[o->depth - 1];
+    if (o->wire == WIRE_JSON) {
+        if (*has)
+            strbuf_addc(&o->sb, ',');
+        put(&o->sb, json, json_len);
+        o->after_key = true;
+    } else {
+        if (*has)
+            PUT_LIT(&o->sb, "</member>");
+        put(&o->sb, xml, xml_len);
+    }
+    *has = true;
+}
+
+void out_member_spell(const char *name, char **ret_xml, char **ret_json)
+{
+    struct strbuf sb;
+    strbuf_init(&sb, 64);
+    PUT_LIT(&sb, "<member><name>");
+    xml_escape(&sb, name, strlen(name));
+    PUT_LIT(&sb, "</name>");
+    *ret_xml = strbuf_detach(&sb, NULL);
+    json_quote(&sb, name, strlen(name));
+    strbuf_addc(&sb, ':');
+    *ret_json = strbuf_detach(&sb, NULL);
 }
 
 void out_member(struct out *o, const char *name)

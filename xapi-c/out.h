@@ -41,6 +41,8 @@ void out_int_text(struct out *o, const char *text);
 /* XML-RPC <i4> (only event.from's counts use it); a number in JSON. */
 void out_i4(struct out *o, int32_t v);
 void out_double(struct out *o, double v);
+/* Writes a float given as canonical text (%.16g). */
+void out_double_text(struct out *o, const char *text);
 void out_bool(struct out *o, bool v);
 /* text is already "YYYYMMDDTHH:MM:SSZ". */
 void out_datetime(struct out *o, const char *text);
@@ -54,4 +56,10 @@ void out_member(struct out *o, const char *name);
 /* The same for a name of len bytes known to need no escaping (field names:
  * letters, digits and underscores). */
 void out_member_plain(struct out *o, const char *name, size_t len);
+/* The same with the member's opening already spelled for each wire:
+ * "<member><name>N</name>" and "\"N\":" (see out_member_spell). */
+void out_member_spelled(struct out *o, const char *xml, size_t xml_len, const char *json,
+                        size_t json_len);
+/* Spells a plain name's member opening for both wires; newly allocated. */
+void out_member_spell(const char *name, char **ret_xml, char **ret_json);
 void out_struct_end(struct out *o);

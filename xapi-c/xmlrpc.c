@@ -37,11 +37,34 @@ void xmlrpc_write_bare(struct strbuf *sb, const char *value, size_t value_len);
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+/* Each thread keeps one parser context: making one costs more than
+ * parsing a typical call. It is freed when the thread ends. */
+static pthread_key_t ctxt_key;
+
+static void free_ctxt(void *p)
+{
+    xmlFreeParserCtxt(p);
+}
+
 static void init_libxml(void)
 {
     /* libxml2 sets up its global tables lazily, which is not safe when the
      * first documents arrive on several threads at once. */
     xmlInitParser();
+    pthread_key_create(&ctxt_key, free_ctxt);
+}
+
+static xmlParserCtxtPtr thread_ctxt(void)
+{
+    xmlParserCtxtPtr ctxt = pthread_getspecific(ctxt_key);
+    if (!ctxt) {
+        ctxt = xmlNewParserCtxt();
+        if (ctxt && pthread_setspecific(ctxt_key, ctxt) != 0) {
+            xmlFreeParserCtxt(ctxt);
+            ctxt = NULL;
+        }
+    }
+    return ctxt;
 }
 
 static void ignore_generic_error(void *ctx, const char *msg, ...)
@@ -522,7 +545,7 @@ static xmlDocPtr read_doc(const char *body, int len, bool *ret_doctype)
     xmlSetGenericErrorFunc(NULL, ignore_generic_error);
     xmlSetStructuredErrorFunc(NULL, ignore_structured_error);
 
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    xmlParserCtxtPtr ctxt = thread_ctxt();
     if (ctxt) {
         ctxt->_private = &p;
         ctxt->sax->internalSubset = refuse_doctype;
@@ -532,7 +555,7 @@ static xmlDocPtr read_doc(const char *body, int len, bool *ret_doctype)
         doc = xmlCtxtReadMemory(ctxt, body, len, NULL, NULL,
                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                                     XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
-        xmlFreeParserCtxt(ctxt);
+        ctxt->_private = NULL;
     }
 
     xmlSetGenericErrorFunc(saved_generic_ctx, saved_generic);

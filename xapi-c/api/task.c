@@ -97,19 +97,7 @@ static struct api_error *cancel(struct call *c)
 
 static struct api_error *destroy(struct call *c)
 {
-    const struct row *r = NULL;
-    struct api_error *e;
-    db_wrlock();
-    if (!(e = api_lookup(C_task, arg_str(c, 1), &r))) {
-        struct changeset *cs = changeset_new();
-        changeset_delete(cs, C_task, r->ref);
-        db_apply(cs);
-        changeset_free(cs);
-    }
-    db_unlock();
-    if (!e)
-        out_void(c->out);
-    return e;
+    return generic_call(c, MK_DESTROY, C_task, -1);
 }
 
 void task_register(void);
