@@ -12,7 +12,7 @@ struct hashmap {
         const char *key; /* NULL: empty; HM_TOMBSTONE: deleted */
         void *value;
         unsigned hash;
-    } *slots;
+    } * slots;
     size_t cap;   /* a power of two */
     size_t count; /* live entries */
     size_t used;  /* live entries and tombstones */

@@ -20,8 +20,10 @@ static struct {
 static int n_overrides;
 static __thread const char *request_id;
 
-static const char *const names[] = {[LOG_ERR] = "err",   [LOG_WARN] = "warn",
-                                    [LOG_NOTICE] = "notice", [LOG_INFO] = "info",
+static const char *const names[] = {[LOG_ERR] = "err",
+                                    [LOG_WARN] = "warn",
+                                    [LOG_NOTICE] = "notice",
+                                    [LOG_INFO] = "info",
                                     [LOG_DEBUG] = "debug"};
 
 void log_set_request_id(const char *id)

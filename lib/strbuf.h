@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 struct strbuf {
-    char *buf;   /* owned; NULL only after strbuf_detach */
-    size_t len;  /* bytes used, not counting the NUL */
+    char *buf;  /* owned; NULL only after strbuf_detach */
+    size_t len; /* bytes used, not counting the NUL */
     size_t alloc;
 };
 
@@ -20,7 +20,8 @@ void strbuf_grow(struct strbuf *sb, size_t extra);
 void strbuf_add(struct strbuf *sb, const void *data, size_t len);
 void strbuf_adds(struct strbuf *sb, const char *s);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Returns the buffer, which the caller now owns, and leaves sb empty and
  * unallocated but usable: no strbuf_done is needed after it. */
 char *strbuf_detach(struct strbuf *sb, size_t *ret_len);

@@ -41,8 +41,8 @@ struct method {
     char *wire; /* "VM.get_name_label" */
     enum method_kind kind;
     int cls;
-    int field;                 /* MK_*_FIELD, map and set ops */
-    int msg;                   /* MK_CUSTOM: model message id; else -1 */
+    int field;                       /* MK_*_FIELD, map and set ops */
+    int msg;                         /* MK_CUSTOM: model message id; else -1 */
     const struct param_desc *params; /* including the session when it takes one */
     int n_params, n_required;
     const struct type *result;
@@ -69,11 +69,11 @@ struct call {
      * are in rec. */
     char **args;
     int n_args;
-    char **rec;  /* MK_CREATE: canonical value per field of the class */
+    char **rec;      /* MK_CREATE: canonical value per field of the class */
     bool *rec_given; /* which fields the record named */
     struct session_info session;
-    const char *task; /* the task this call runs under (Async), or NULL */
-    struct out *out;  /* where the result goes */
+    const char *task;        /* the task this call runs under (Async), or NULL */
+    struct out *out;         /* where the result goes */
     const char *originator;  /* from the HTTP header, or NULL */
     bool local;              /* arrived on the host's Unix socket */
     const char *client_addr; /* the peer, for logs and auth */

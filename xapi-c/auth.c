@@ -11,8 +11,7 @@
 #include "lib/util.h"
 
 /* PAM asks its questions through this: every password prompt gets pwd. */
-static int pam_answer(int n, const struct pam_message **msg, struct pam_response **resp,
-                      void *data)
+static int pam_answer(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
     struct pam_response *r = calloc((size_t)n, sizeof(*r));
     if (!r)

@@ -169,8 +169,7 @@ static void refresh_host(struct changeset *cs, const struct row *h, const struct
     free(ci);
 }
 
-static void new_host(struct changeset *cs, const char *uuid, char ref[64],
-                     const char *metrics_ref)
+static void new_host(struct changeset *cs, const char *uuid, char ref[64], const char *metrics_ref)
 {
     char **v = api_new_row(C_host, ref);
     api_set_val(v, FIDX(host, uuid), uuid);
@@ -248,8 +247,9 @@ static void new_control_domain(struct changeset *cs, const char *host_ref,
 
     snprintf(label, sizeof(label), "Control domain on host: %s", xapi_cfg.hostname);
     api_set_val(v, FIDX(VM, name_label), label);
-    api_set_val(v, FIDX(VM, name_description), "The domain which manages physical devices and "
-                                               "manages other domains");
+    api_set_val(v, FIDX(VM, name_description),
+                "The domain which manages physical devices and "
+                "manages other domains");
     api_set_val(v, FIDX(VM, power_state), "Running");
     api_set_val(v, FIDX(VM, is_control_domain), "true");
     api_set_val(v, FIDX(VM, resident_on), host_ref);

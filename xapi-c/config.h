@@ -6,12 +6,12 @@
 #include <stdbool.h>
 
 struct xapi_config {
-    char *state_dir;    /* the database and certificates live here */
+    char *state_dir; /* the database and certificates live here */
     char *db_path;
     char *tls_pem;
-    char *credentials;  /* "user:crypt-hash" lines; NULL: PAM */
-    char *listen;       /* TCP address */
-    char *unix_socket;  /* NULL: none */
+    char *credentials; /* "user:crypt-hash" lines; NULL: PAM */
+    char *listen;      /* TCP address */
+    char *unix_socket; /* NULL: none */
     int http_port, https_port;
     double auth_fail_delay; /* seconds before a failed login answers */
     int task_workers;

@@ -425,7 +425,7 @@ static int prepare_class(int cls)
     t->set = xcalloc((size_t)c->n_fields + 1, sizeof(*t->set));
     strbuf_done(&sb);
     strbuf_done(&vals);
-    return t->insert && t->delete && t->touch ? 0 : -EIO;
+    return t->insert && t->delete &&t->touch ? 0 : -EIO;
 }
 
 static int cmp_gen(const void *a, const void *b)
@@ -497,8 +497,8 @@ static int load_class(int cls)
 static int load_tombstones(void)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db.sql, "SELECT class, ref, gen, cgen FROM _tombstones ORDER BY gen",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db.sql, "SELECT class, ref, gen, cgen FROM _tombstones ORDER BY gen", -1,
+                           &st, NULL) != SQLITE_OK)
         return -EIO;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int cls = model_class_by_name((const char *)sqlite3_column_text(st, 0), false);
@@ -589,8 +589,8 @@ int db_open(const char *path)
     for (int c = 0; c < C__COUNT; c++) {
         hashmap_init(&db.t[c].by_ref);
         hashmap_init(&db.t[c].by_uuid);
-        db.t[c].persist = (model_classes[c].flags & CF_DB) &&
-                          !(model_classes[c].flags & CF_NOPERSIST) && path;
+        db.t[c].persist =
+            (model_classes[c].flags & CF_DB) && !(model_classes[c].flags & CF_NOPERSIST) && path;
     }
     /* Relation indexes, from the computed fields' declarations. */
     for (int c = 0; c < C__COUNT; c++)
@@ -698,8 +698,7 @@ int db_integrity_check(void)
         return 0;
     if (sqlite3_prepare_v2(db.sql, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
         return -EIO;
-    if (sqlite3_step(st) == SQLITE_ROW &&
-        streq((const char *)sqlite3_column_text(st, 0), "ok"))
+    if (sqlite3_step(st) == SQLITE_ROW && streq((const char *)sqlite3_column_text(st, 0), "ok"))
         r = 0;
     sqlite3_finalize(st);
     return r;
@@ -923,9 +922,9 @@ static int sql_write_set(const struct row *r, int field)
 {
     struct table *t = &db.t[r->cls];
     if (!t->set[field]) {
-        char *q = sqlite3_mprintf("UPDATE \"%w\" SET \"%w\"=?1, \"_gen\"=?2 WHERE \"_ref\"=?3",
-                                  model_classes[r->cls].name,
-                                  model_classes[r->cls].fields[field].name);
+        char *q =
+            sqlite3_mprintf("UPDATE \"%w\" SET \"%w\"=?1, \"_gen\"=?2 WHERE \"_ref\"=?3",
+                            model_classes[r->cls].name, model_classes[r->cls].fields[field].name);
         t->set[field] = sql_prepare(q);
         sqlite3_free(q);
         if (!t->set[field])

@@ -29,10 +29,10 @@
 struct row {
     char *ref;
     int cls;
-    int64_t gen;         /* generation of the last change */
-    int64_t created_gen; /* generation of the create */
+    int64_t gen;               /* generation of the last change */
+    int64_t created_gen;       /* generation of the create */
     struct row *older, *newer; /* the class's rows in generation order (db.c's) */
-    char *v[];           /* canonical value per field; NULL for computed fields */
+    char *v[];                 /* canonical value per field; NULL for computed fields */
 };
 
 /* Opens (creating if needed) the database file and loads it. path NULL:
@@ -89,7 +89,7 @@ enum db_event_op { DB_ADD, DB_MOD, DB_DEL };
 
 struct db_event {
     int cls;
-    const char *ref;     /* borrowed while the lock is held */
+    const char *ref; /* borrowed while the lock is held */
     enum db_event_op op;
     const struct row *row; /* NULL for DB_DEL */
     int64_t gen;

@@ -212,8 +212,7 @@ static const char *qual_value(const struct qual *q, const struct row *r, struct 
     return q->field < 0 ? q->lit : db_value(r, q->field, scratch);
 }
 
-static bool eval(const struct filter *f, const struct row *r, struct strbuf *s1,
-                 struct strbuf *s2)
+static bool eval(const struct filter *f, const struct row *r, struct strbuf *s1, struct strbuf *s2)
 {
     switch (f->kind) {
     case N_TRUE:

@@ -67,7 +67,7 @@ static struct method *add_method(const char *cls_name, const char *name, enum me
     m->takes_session = true;
     m->state = S_PUBLISHED;
     struct method *old = hashmap_put(&methods, m->wire, m);
-    if (old) { /* a later declaration wins; the key now points into m */
+    if (old) {            /* a later declaration wins; the key now points into m */
         if (old->msg < 0) /* generated parameters belong to the method */
             params_free((struct param_desc *)old->params, old->n_params);
         free(old->wire);
@@ -116,11 +116,10 @@ static void add_class_methods(int cls)
 
     add_generic(cls, "get_record", MK_GET_RECORD, -1, ref_t, rec_t, 0, 0, 0, 0, 0);
     if (c->flags & CF_BY_UUID)
-        add_generic(cls, "get_by_uuid", MK_GET_BY_UUID, -1, NULL, ref_t, 1, "string", "uuid", 0,
-                    0);
+        add_generic(cls, "get_by_uuid", MK_GET_BY_UUID, -1, NULL, ref_t, 1, "string", "uuid", 0, 0);
     if (c->flags & CF_BY_NAME)
-        add_generic(cls, "get_by_name_label", MK_GET_BY_NAME_LABEL, -1, NULL, refs_t, 1,
-                    "string", "label", 0, 0);
+        add_generic(cls, "get_by_name_label", MK_GET_BY_NAME_LABEL, -1, NULL, refs_t, 1, "string",
+                    "label", 0, 0);
     if (c->flags & CF_GET_ALL) {
         add_generic(cls, "get_all", MK_GET_ALL, -1, NULL, refs_t, 0, 0, 0, 0, 0);
         add_generic(cls, "get_all_records", MK_GET_ALL_RECORDS, -1, NULL, map_t, 0, 0, 0, 0, 0);
@@ -150,8 +149,8 @@ static void add_class_methods(int cls)
                         "key", 0, 0);
         } else if (f->type->kind == T_SET) {
             snprintf(buf, sizeof(buf), "add_%s", f->name);
-            add_generic(cls, buf, MK_ADD_TO_SET, i, ref_t, "void", 1, f->type->elem->text,
-                        "value", 0, 0);
+            add_generic(cls, buf, MK_ADD_TO_SET, i, ref_t, "void", 1, f->type->elem->text, "value",
+                        0, 0);
             snprintf(buf, sizeof(buf), "remove_%s", f->name);
             add_generic(cls, buf, MK_REMOVE_FROM_SET, i, ref_t, "void", 1, f->type->elem->text,
                         "value", 0, 0);
@@ -329,8 +328,7 @@ void api_write_record(struct out *o, const struct row *row)
         if (c->fields[i].state == S_REMOVED)
             continue;
         const struct field_desc *f = &c->fields[i];
-        out_member_spelled(o, f->xml_member, f->xml_member_len, f->json_member,
-                           f->json_member_len);
+        out_member_spelled(o, f->xml_member, f->xml_member_len, f->json_member, f->json_member_len);
         marshal_to_wire(o, f->type, db_value(row, i, &scratch));
     }
     out_struct_end(o);

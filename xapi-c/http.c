@@ -151,8 +151,7 @@ static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const
         free(body);
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     } else {
-        r = MHD_create_response_from_buffer_with_free_callback_cls(len, body + offset, free,
-                                                                   body);
+        r = MHD_create_response_from_buffer_with_free_callback_cls(len, body + offset, free, body);
         if (!r)
             free(body);
     }

@@ -13,15 +13,15 @@
 
 /* What a handler learns of the request. Borrowed for the call. */
 struct http_request {
-    const char *method;       /* "POST" */
-    const char *path;         /* "/jsonrpc", without the query string */
+    const char *method; /* "POST" */
+    const char *path;   /* "/jsonrpc", without the query string */
     const char *body;
     size_t body_len;
-    const char *originator;   /* the originator header, or NULL */
-    const char *user_agent;   /* or NULL */
-    bool local;               /* arrived on the Unix socket (root on the host) */
+    const char *originator; /* the originator header, or NULL */
+    const char *user_agent; /* or NULL */
+    bool local;             /* arrived on the Unix socket (root on the host) */
     bool tls;
-    const char *peer;         /* the client's address as text */
+    const char *peer; /* the client's address as text */
 };
 
 /* What a handler answers. The handler fills body (initialised, empty) and
@@ -39,14 +39,14 @@ typedef void (*http_handler_fn)(const struct http_request *req, struct http_resp
                                 void *userdata);
 
 struct http_config {
-    const char *address;    /* listen address for TCP, e.g. "127.0.0.1" or "0.0.0.0" */
-    int http_port;          /* 0: no plain HTTP */
-    int https_port;         /* 0: no HTTPS */
-    const char *tls_pem;    /* path of a PEM file holding the key and certificate */
-    const char *unix_path;  /* NULL: no Unix socket */
-    size_t max_body;        /* bodies above this get 413 */
+    const char *address;   /* listen address for TCP, e.g. "127.0.0.1" or "0.0.0.0" */
+    int http_port;         /* 0: no plain HTTP */
+    int https_port;        /* 0: no HTTPS */
+    const char *tls_pem;   /* path of a PEM file holding the key and certificate */
+    const char *unix_path; /* NULL: no Unix socket */
+    size_t max_body;       /* bodies above this get 413 */
     unsigned max_connections;
-    unsigned idle_timeout;  /* seconds a connection may stay idle */
+    unsigned idle_timeout; /* seconds a connection may stay idle */
 };
 
 struct http_server;

@@ -152,20 +152,30 @@ static void usage(void)
 
 static int parse_args(int argc, char **argv)
 {
-    enum { O_STATE = 256, O_LISTEN, O_HTTP, O_HTTPS, O_UNIX, O_TLS, O_CRED, O_DELAY, O_HOST, O_LOG };
-    static const struct option opts[] = {
-        {"state-dir", required_argument, NULL, O_STATE},
-        {"listen", required_argument, NULL, O_LISTEN},
-        {"http-port", required_argument, NULL, O_HTTP},
-        {"https-port", required_argument, NULL, O_HTTPS},
-        {"unix-socket", required_argument, NULL, O_UNIX},
-        {"tls-pem", required_argument, NULL, O_TLS},
-        {"credentials", required_argument, NULL, O_CRED},
-        {"auth-fail-delay", required_argument, NULL, O_DELAY},
-        {"hostname", required_argument, NULL, O_HOST},
-        {"log-level", required_argument, NULL, O_LOG},
-        {"help", no_argument, NULL, 'h'},
-        {0}};
+    enum {
+        O_STATE = 256,
+        O_LISTEN,
+        O_HTTP,
+        O_HTTPS,
+        O_UNIX,
+        O_TLS,
+        O_CRED,
+        O_DELAY,
+        O_HOST,
+        O_LOG
+    };
+    static const struct option opts[] = {{"state-dir", required_argument, NULL, O_STATE},
+                                         {"listen", required_argument, NULL, O_LISTEN},
+                                         {"http-port", required_argument, NULL, O_HTTP},
+                                         {"https-port", required_argument, NULL, O_HTTPS},
+                                         {"unix-socket", required_argument, NULL, O_UNIX},
+                                         {"tls-pem", required_argument, NULL, O_TLS},
+                                         {"credentials", required_argument, NULL, O_CRED},
+                                         {"auth-fail-delay", required_argument, NULL, O_DELAY},
+                                         {"hostname", required_argument, NULL, O_HOST},
+                                         {"log-level", required_argument, NULL, O_LOG},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
     char host[HOST_NAME_MAX + 1] = "localhost";
     gethostname(host, sizeof(host));
 
@@ -175,7 +185,8 @@ static int parse_args(int argc, char **argv)
     xapi_cfg.https_port = atoi(env_or("XENIA_HTTPS_PORT", "443"));
     xapi_cfg.unix_socket = xstrdup(env_or("XENIA_UNIX_SOCKET", "/run/xenia/xapi.sock"));
     xapi_cfg.tls_pem = xstrdup(env_or("XENIA_TLS_PEM", "/etc/xenia/xapi-ssl.pem"));
-    xapi_cfg.credentials = getenv("XENIA_CREDENTIALS") ? xstrdup(getenv("XENIA_CREDENTIALS")) : NULL;
+    xapi_cfg.credentials =
+        getenv("XENIA_CREDENTIALS") ? xstrdup(getenv("XENIA_CREDENTIALS")) : NULL;
     xapi_cfg.auth_fail_delay = strtod(env_or("XENIA_AUTH_FAIL_DELAY", "5"), NULL);
     xapi_cfg.hostname = xstrdup(host);
     xapi_cfg.task_workers = 4;

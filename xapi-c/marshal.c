@@ -16,8 +16,7 @@ static struct api_error *type_error(const struct type *t, const char *got)
 {
     /* xapi reports unmarshalling failures as INTERNAL_ERROR with the
      * unmarshaller's message. */
-    return api_failf(INTERNAL_ERROR, "Unmarshalling error: expected %s, received %s", t->text,
-                     got);
+    return api_failf(INTERNAL_ERROR, "Unmarshalling error: expected %s, received %s", t->text, got);
 }
 
 static int parse_int64(const char *s, int64_t *ret)

@@ -24,17 +24,20 @@ const struct enum_desc model_enums[] = {
 };
 const size_t model_n_enums = ELEMENTS(model_enums);
 
+/* clang-format off */
 static struct field_desc all_fields[F__COUNT] = {
 #define CLASS(...)
 #define END_CLASS(...)
-#define FIELD(c, n, type, q, def, st, since, fl)                                                   \
-    [F_##c##_##n] = {#n,    sizeof(#n) - 1, NULL, NULL, 0, 0, type, NULL, q, def, st, since, fl,    \
-                     C_##c, F_##c##_##n - FB_##c, -1, -1},
+#define FIELD(c, n, type_, q, def_, st, since_, fl)                                                \
+    [F_##c##_##n] = {.name = #n, .name_len = sizeof(#n) - 1, .type_text = type_, .qual = q,       \
+                     .def = def_, .state = st, .since = since_, .flags = fl, .cls = C_##c,         \
+                     .index = F_##c##_##n - FB_##c, .rel_cls = -1, .rel_field = -1},
 #include "datamodel/classes.def"
 #undef CLASS
 #undef FIELD
 #undef END_CLASS
 };
+/* clang-format on */
 
 struct class_desc model_classes[C__COUNT] = {
 #define CLASS(n, st, since, fl) [C_##n] = {#n, NULL, st, since, fl, NULL, 0, -1, -1},
@@ -224,8 +227,8 @@ static const struct type *parse_primary(struct tp *t)
     const char *save = t->p;
     if (word(t, kw, sizeof(kw)) == 0 && (streq(kw, "ref") || streq(kw, "record"))) {
         int c = streq(w, "<class>") ? -1 : model_class_by_name(w, false);
-        return intern((struct type){.kind = streq(kw, "ref") ? T_REF : T_RECORD, .cls = c},
-                      start, (size_t)(t->p - start));
+        return intern((struct type){.kind = streq(kw, "ref") ? T_REF : T_RECORD, .cls = c}, start,
+                      (size_t)(t->p - start));
     }
     t->p = save;
     return NULL;

@@ -52,12 +52,12 @@ enum lifecycle { S_PUBLISHED, S_PROTOTYPED, S_DEPRECATED, S_REMOVED };
 enum qualifier { Q_RW, Q_RO_CTOR, Q_RO_RUN };
 
 /* Class flags */
-#define CF_DB 0x01        /* a table of the database */
-#define CF_GET_ALL 0x02   /* get_all, get_all_records(_where) */
-#define CF_CTOR 0x04      /* generated create and destroy */
-#define CF_BY_NAME 0x08   /* get_by_name_label */
-#define CF_BY_UUID 0x10   /* get_by_uuid */
-#define CF_NOPERSIST 0x20 /* rows live in memory only (sessions, tasks) */
+#define CF_DB 0x01            /* a table of the database */
+#define CF_GET_ALL 0x02       /* get_all, get_all_records(_where) */
+#define CF_CTOR 0x04          /* generated create and destroy */
+#define CF_BY_NAME 0x08       /* get_by_name_label */
+#define CF_BY_UUID 0x10       /* get_by_uuid */
+#define CF_NOPERSIST 0x20     /* rows live in memory only (sessions, tasks) */
 #define CF_CUSTOM_ACCESS 0x40 /* no generated messages: all are custom (message) */
 /* Field flags */
 #define FF_COMPUTED 0x01 /* the set side of a relation: derived, not stored */
@@ -88,11 +88,11 @@ struct enum_desc {
 
 struct type {
     enum type_kind kind;
-    const char *text;             /* as declared, e.g. "(string -> int) map" */
-    const struct type *key;       /* T_MAP */
-    const struct type *elem;      /* T_SET element, T_MAP value, T_OPTION */
-    const struct enum_desc *en;   /* T_ENUM */
-    int cls;                      /* T_REF, T_RECORD: class id, or -1 */
+    const char *text;           /* as declared, e.g. "(string -> int) map" */
+    const struct type *key;     /* T_MAP */
+    const struct type *elem;    /* T_SET element, T_MAP value, T_OPTION */
+    const struct enum_desc *en; /* T_ENUM */
+    int cls;                    /* T_REF, T_RECORD: class id, or -1 */
 };
 
 struct class_desc;
@@ -138,7 +138,7 @@ struct param_desc {
 struct msg_desc {
     int cls;
     const char *name;
-    const char *wire;      /* "VM.start" */
+    const char *wire; /* "VM.start" */
     const char *result_text;
     const struct type *result;
     enum lifecycle state;

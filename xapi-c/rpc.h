@@ -10,12 +10,12 @@
 #include "xv.h"
 
 struct rpc_call {
-    char *method;       /* owned */
-    struct xv *params;  /* owned, n_params values */
+    char *method;      /* owned */
+    struct xv *params; /* owned, n_params values */
     size_t n_params;
     /* JSON-RPC only: */
-    int json_version;   /* 1 or 2 */
-    char *json_id;      /* the id as JSON text, echoed back; owned */
+    int json_version; /* 1 or 2 */
+    char *json_id;    /* the id as JSON text, echoed back; owned */
 };
 
 void rpc_call_done(struct rpc_call *c);
@@ -38,5 +38,5 @@ void rpc_success_parts(const struct rpc_call *call, enum wire w, struct strbuf *
 void rpc_write_failure(struct strbuf *sb, const struct rpc_call *call, enum wire w,
                        const char *code, const char *const *params, size_t n_params);
 /* system.listMethods answers a bare array, without the Status struct (XML). */
-void rpc_write_bare(struct strbuf *sb, const struct rpc_call *call, enum wire w,
-                    const char *value, size_t value_len);
+void rpc_write_bare(struct strbuf *sb, const struct rpc_call *call, enum wire w, const char *value,
+                    size_t value_len);

@@ -224,7 +224,7 @@ void session_info_done(struct session_info *s)
 void sessions_gc(void)
 {
     double now = now_monotonic();
-    char (*victims)[64] = NULL;
+    char(*victims)[64] = NULL;
     size_t n = 0, cap = 0;
     size_t it = 0;
     void *v;

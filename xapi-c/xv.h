@@ -24,17 +24,17 @@ struct xv {
     enum xv_kind kind;
     union {
         struct {
-            char *s;    /* NUL-terminated, may contain NUL bytes before len */
+            char *s; /* NUL-terminated, may contain NUL bytes before len */
             size_t len;
-        } str;          /* XV_STRING, XV_DATETIME, XV_BASE64 */
-        int64_t i;      /* XV_INT */
-        double d;       /* XV_DOUBLE */
-        bool b;         /* XV_BOOL */
+        } str;     /* XV_STRING, XV_DATETIME, XV_BASE64 */
+        int64_t i; /* XV_INT */
+        double d;  /* XV_DOUBLE */
+        bool b;    /* XV_BOOL */
         struct {
             size_t n;
             struct xv *items; /* n values */
             char **keys;      /* XV_STRUCT only: n member names */
-        } agg;          /* XV_ARRAY, XV_STRUCT */
+        } agg;                /* XV_ARRAY, XV_STRUCT */
     };
 };
 
