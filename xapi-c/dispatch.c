@@ -313,6 +313,12 @@ void dispatch_http(const struct http_request *req, struct http_response *resp, v
                                  "on POST /jsonrpc.</p></body></html>");
         return;
     }
+    /* Every log line of this request carries its id. */
+    static uint64_t counter;
+    char rid[32];
+    snprintf(rid, sizeof(rid), "R%" PRIu64, __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    log_set_request_id(rid);
+
     enum wire w = streq(req->path, "/jsonrpc") ? WIRE_JSON : WIRE_XML;
     int r = w == WIRE_JSON ? jsonrpc_parse_call(req->body, req->body_len, &rc, &why)
                            : xmlrpc_parse_call(req->body, req->body_len, &rc, &why);
@@ -324,10 +330,12 @@ void dispatch_http(const struct http_request *req, struct http_response *resp, v
         resp->close = true;
         strbuf_adds(&resp->body, http_500_body);
         rpc_call_done(&rc);
+        log_set_request_id(NULL);
         return;
     }
     resp->status = 200;
     resp->content_type = w == WIRE_JSON ? "application/json" : "text/xml";
     dispatch_call(&rc, w, req, resp);
     rpc_call_done(&rc);
+    log_set_request_id(NULL);
 }
