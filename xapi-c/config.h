@@ -12,6 +12,7 @@ struct xapi_config {
     char *credentials; /* "user:crypt-hash" lines; NULL: PAM */
     char *listen;      /* TCP address */
     char *unix_socket; /* NULL: none */
+    char *domaind_socket;
     int http_port, https_port;
     double auth_fail_delay; /* seconds before a failed login answers */
     int task_workers;

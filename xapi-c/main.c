@@ -22,9 +22,11 @@
 #include "xapi-c/config.h"
 #include "xapi-c/db.h"
 #include "xapi-c/dispatch.h"
+#include "xapi-c/domains.h"
 #include "xapi-c/http.h"
 #include "xapi-c/sessions.h"
 #include "xapi-c/tasks.h"
+#include "xapi-c/templates.h"
 #include "xapi-c/tls.h"
 
 LOG_MODULE("xapi");
@@ -147,6 +149,7 @@ static void usage(void)
            "  --credentials PATH     user:hash lines (XENIA_CREDENTIALS; default: PAM)\n"
            "  --auth-fail-delay S    seconds before a failed login answers (5)\n"
            "  --hostname NAME        this host's name (the system's)\n"
+           "  --domaind-socket PATH  domaind's socket (/run/xenia/domaind.sock)\n"
            "  --log-level LEVEL      err, warn, notice, info, debug\n");
 }
 
@@ -162,7 +165,8 @@ static int parse_args(int argc, char **argv)
         O_CRED,
         O_DELAY,
         O_HOST,
-        O_LOG
+        O_LOG,
+        O_DOMAIND,
     };
     static const struct option opts[] = {{"state-dir", required_argument, NULL, O_STATE},
                                          {"listen", required_argument, NULL, O_LISTEN},
@@ -174,6 +178,7 @@ static int parse_args(int argc, char **argv)
                                          {"auth-fail-delay", required_argument, NULL, O_DELAY},
                                          {"hostname", required_argument, NULL, O_HOST},
                                          {"log-level", required_argument, NULL, O_LOG},
+        {"domaind-socket", required_argument, NULL, O_DOMAIND},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     char host[HOST_NAME_MAX + 1] = "localhost";
@@ -184,6 +189,8 @@ static int parse_args(int argc, char **argv)
     xapi_cfg.http_port = atoi(env_or("XENIA_HTTP_PORT", "80"));
     xapi_cfg.https_port = atoi(env_or("XENIA_HTTPS_PORT", "443"));
     xapi_cfg.unix_socket = xstrdup(env_or("XENIA_UNIX_SOCKET", "/run/xenia/xapi.sock"));
+    xapi_cfg.domaind_socket =
+        xstrdup(env_or("XENIA_DOMAIND_SOCKET", "/run/xenia/domaind.sock"));
     xapi_cfg.tls_pem = xstrdup(env_or("XENIA_TLS_PEM", "/etc/xenia/xapi-ssl.pem"));
     xapi_cfg.credentials =
         getenv("XENIA_CREDENTIALS") ? xstrdup(getenv("XENIA_CREDENTIALS")) : NULL;
@@ -220,6 +227,9 @@ static int parse_args(int argc, char **argv)
             break;
         case O_HOST:
             target = &xapi_cfg.hostname;
+            break;
+        case O_DOMAIND:
+            target = &xapi_cfg.domaind_socket;
             break;
         case O_LOG:
             if (log_set_level("*", optarg) < 0) {
@@ -277,10 +287,11 @@ int main(int argc, char **argv)
     if ((r = db_open(xapi_cfg.db_path)) < 0)
         return 1;
     sessions_init();
-    if ((r = bootstrap_host(xapi_cfg.state_dir)) < 0)
+    if ((r = bootstrap_host(xapi_cfg.state_dir)) < 0 || (r = templates_ensure()) < 0)
         return 1;
     api_init();
     tasks_init(xapi_cfg.task_workers);
+    domains_init(xapi_cfg.domaind_socket);
     if (xapi_cfg.https_port &&
         (r = tls_ensure_certificate(xapi_cfg.tls_pem, xapi_cfg.hostname)) < 0) {
         log_error_errno(r, "cannot make the TLS certificate %s: %m", xapi_cfg.tls_pem);
@@ -325,6 +336,7 @@ int main(int argc, char **argv)
     api_stop();
     db_kick(); /* wakes calls waiting for events, so their connections end */
     http_server_stop(server);
+    domains_shutdown();
     tasks_shutdown();
     sessions_shutdown();
     db_close();

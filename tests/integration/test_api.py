@@ -478,7 +478,7 @@ def test_malformed_where_expression_is_invalid_value(session, expr):
 
 
 def test_message_without_handler_is_message_not_implemented(session, vm):
-    assert session.error("VM.start", vm, False, False) == ["MESSAGE_NOT_IMPLEMENTED", "VM.start"]
+    assert session.error("VM.provision", vm) == ["MESSAGE_NOT_IMPLEMENTED", "VM.provision"]
 
 
 def vbd_record(vm, **over):
@@ -681,12 +681,12 @@ def test_async_vm_destroy_result_is_an_empty_value(session):
         session("task.destroy", task)
 
 
-def test_async_vm_start_fails_with_message_not_implemented(session, vm):
-    task = session("Async.VM.start", vm, False, False)
+def test_async_vm_provision_fails_with_message_not_implemented(session, vm):
+    task = session("Async.VM.provision", vm)
     try:
         rec = wait_task(session, task)
         assert rec["status"] == "failure"
-        assert rec["error_info"] == ["MESSAGE_NOT_IMPLEMENTED", "VM.start"]
+        assert rec["error_info"] == ["MESSAGE_NOT_IMPLEMENTED", "VM.provision"]
     finally:
         session("task.destroy", task)
 
@@ -807,5 +807,5 @@ def test_os_xenapi_logs_in_again_after_session_invalid(host, osx):
 
 def test_os_xenapi_failure_of_an_unimplemented_message(osx, XenAPI, dom0):
     with pytest.raises(XenAPI.Failure) as e:
-        osx.xenapi.VM.clean_reboot(dom0)
-    assert e.value.details == ["MESSAGE_NOT_IMPLEMENTED", "VM.clean_reboot"]
+        osx.xenapi.VM.provision(dom0)
+    assert e.value.details == ["MESSAGE_NOT_IMPLEMENTED", "VM.provision"]

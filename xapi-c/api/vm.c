@@ -1,13 +1,22 @@
-/* VM messages that the API core serves: create, which gives a new VM its
- * metrics object as xapi does, and destroy, which removes the VM's metrics,
- * VBDs, VIFs and consoles with it (xapi has no VM_HAS_VBDS error: the
- * disks themselves stay). The lifecycle messages come with domaind. */
+/* VM messages: create, which gives a new VM its metrics object as xapi
+ * does; destroy, which removes the VM's metrics, VBDs, VIFs and consoles
+ * with it (xapi has no VM_HAS_VBDS error: the disks themselves stay); and
+ * the lifecycle — start, shutdown, reboot, pause, suspend, resume, memory
+ * and VCPUs live — carried out by domaind, each as an operation in the
+ * VM's current_operations (vmops.h) so that conflicting calls are refused. */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "xapi-c/api.h"
+#include "xapi-c/config.h"
+#include "xapi-c/domains.h"
+#include "xapi-c/vmops.h"
 #include "xapi-c/db.h"
 #include "lib/strlist.h"
 #include "lib/util.h"
@@ -38,6 +47,13 @@ static struct api_error *vm_create(struct call *c)
     changeset_create(cs, C_VM, ref, vals);
     db_wrlock();
     struct api_error *e = apply(cs);
+    if (!e) {
+        char *allowed = vmops_allowed(db_get(C_VM, ref));
+        cs = changeset_new();
+        changeset_set(cs, C_VM, ref, FIDX(VM, allowed_operations), allowed);
+        free(allowed);
+        e = apply(cs);
+    }
     db_unlock();
     if (!e)
         out_string(c->out, ref);
@@ -66,12 +82,7 @@ static struct api_error *vm_destroy(struct call *c)
     db_wrlock();
     if (!(e = api_lookup(C_VM, arg_str(c, 1), &vm))) {
         struct changeset *cs = changeset_new();
-        if (streq(vm->v[FIDX(VM, is_control_domain)], "true"))
-            e = api_fail(OPERATION_NOT_ALLOWED, "The control domain cannot be destroyed");
-        else if (!streq(vm->v[FIDX(VM, power_state)], "Halted") &&
-                 !streq(vm->v[FIDX(VM, power_state)], "Suspended"))
-            e = api_fail(VM_BAD_POWER_STATE, vm->ref, "halted",
-                         streq(vm->v[FIDX(VM, power_state)], "Running") ? "running" : "paused");
+        e = vmops_check(vm->ref, "destroy");
         if (e) {
             changeset_free(cs);
         } else {
@@ -93,9 +104,597 @@ static struct api_error *vm_destroy(struct call *c)
     return e;
 }
 
+/* ---- the lifecycle ---- */
+
+typedef struct api_error *(*op_body_fn)(struct call *c, const char *vm);
+
+/* Runs body as operation op on the VM of argument 1: registered in
+ * current_operations for its duration, refused when it may not run. */
+static struct api_error *run_op(struct call *c, const char *op, op_body_fn body)
+{
+    char key[64];
+    const char *vm = arg_str(c, 1);
+    if (c->task)
+        snprintf(key, sizeof(key), "%s", c->task);
+    else
+        api_new_ref(key); /* a synchronous call has no task: a key of its own */
+    struct api_error *e = vmops_begin(vm, op, key);
+    if (e)
+        return e;
+    e = body(c, vm);
+    vmops_end(vm, key);
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+/* The VM's uuid as a JSON params object. */
+static json_object *uuid_params(const char *vm_ref)
+{
+    json_object *p = json_object_new_object();
+    db_rdlock();
+    const struct row *vm = db_get(C_VM, vm_ref);
+    json_object_object_add(p, "uuid", json_object_new_string(vm ? vm->v[FIDX(VM, uuid)] : ""));
+    db_unlock();
+    return p;
+}
+
+static int64_t val_int(const struct row *r, int f)
+{
+    return strtoll(r->v[f], NULL, 10);
+}
+
+static void add_str(json_object *p, const char *k, const char *v)
+{
+    json_object_object_add(p, k, json_object_new_string(v));
+}
+
+/* The domain to build, from the VM's record; checks the memory and VCPU
+ * settings first. */
+static struct api_error *domain_spec(const char *vm_ref, bool paused, json_object **ret)
+{
+    struct api_error *e = NULL;
+    db_rdlock();
+    const struct row *vm = db_get(C_VM, vm_ref);
+    int64_t smin = val_int(vm, FIDX(VM, memory_static_min));
+    int64_t smax = val_int(vm, FIDX(VM, memory_static_max));
+    int64_t dmin = val_int(vm, FIDX(VM, memory_dynamic_min));
+    int64_t dmax = val_int(vm, FIDX(VM, memory_dynamic_max));
+    int64_t vmax = val_int(vm, FIDX(VM, VCPUs_max));
+    int64_t vstart = val_int(vm, FIDX(VM, VCPUs_at_startup));
+    if (!(smin <= dmin && dmin <= dmax && dmax <= smax) || smax <= 0)
+        e = api_fail(MEMORY_CONSTRAINT_VIOLATION,
+                     "Memory limits must satisfy: static_min <= dynamic_min <= dynamic_max <= "
+                     "static_max");
+    else if (vstart < 1 || vstart > vmax)
+        e = api_fail(INVALID_VALUE, "VCPUs_at_startup", vm->v[FIDX(VM, VCPUs_at_startup)]);
+    if (e) {
+        db_unlock();
+        return e;
+    }
+    const char *dt = vm->v[FIDX(VM, domain_type)];
+    const char *type = streq(dt, "hvm") || streq(dt, "pvh") || streq(dt, "pv") ? dt
+                       : *vm->v[FIDX(VM, HVM_boot_policy)]                      ? "hvm"
+                                                                                : "pv";
+    json_object *p = json_object_new_object();
+    add_str(p, "uuid", vm->v[FIDX(VM, uuid)]);
+    add_str(p, "name", vm->v[FIDX(VM, name_label)]);
+    add_str(p, "type", type);
+    json_object_object_add(p, "memory_max", json_object_new_int64(smax));
+    json_object_object_add(p, "memory_target", json_object_new_int64(dmax));
+    json_object_object_add(p, "vcpus_max", json_object_new_int64(vmax));
+    json_object_object_add(p, "vcpus", json_object_new_int64(vstart));
+    add_str(p, "kernel", vm->v[FIDX(VM, PV_kernel)]);
+    add_str(p, "ramdisk", vm->v[FIDX(VM, PV_ramdisk)]);
+    add_str(p, "cmdline", vm->v[FIDX(VM, PV_args)]);
+    add_str(p, "bootloader", vm->v[FIDX(VM, PV_bootloader)]);
+    add_str(p, "bootloader_args", vm->v[FIDX(VM, PV_bootloader_args)]);
+    char *order = strmap_get(vm->v[FIDX(VM, HVM_boot_params)], "order");
+    add_str(p, "boot_order", order ? order : "");
+    free(order);
+    json_object *platform = json_tokener_parse(vm->v[FIDX(VM, platform)]);
+    json_object_object_add(p, "platform", platform ? platform : json_object_new_object());
+    json_object_object_add(p, "disks", json_object_new_array());
+    json_object_object_add(p, "nics", json_object_new_array());
+    json_object_object_add(p, "start_paused", json_object_new_boolean(paused));
+    db_unlock();
+    *ret = p;
+    return NULL;
+}
+
+static struct api_error *check_host(const char *host)
+{
+    const struct row *h = NULL;
+    db_rdlock();
+    struct api_error *e = api_lookup(C_host, host, &h);
+    db_unlock();
+    if (!e && !streq(host, xapi_state.host_ref))
+        e = api_fail(HOST_NOT_LIVE);
+    return e;
+}
+
+static struct api_error *do_start(struct call *c, const char *vm)
+{
+    json_object *spec = NULL, *dom = NULL;
+    struct api_error *e = domain_spec(vm, arg_bool(c, 2), &spec);
+    if (!e)
+        e = domains_call(vm, "domain/create", spec, 300, &dom);
+    if (!e)
+        vmops_record(vm, dom);
+    json_object_put(spec);
+    json_object_put(dom);
+    return e;
+}
+
+static struct api_error *start(struct call *c)
+{
+    return run_op(c, "start", do_start);
+}
+
+static struct api_error *do_start_on(struct call *c, const char *vm)
+{
+    json_object *spec = NULL, *dom = NULL;
+    struct api_error *e = check_host(arg_str(c, 2));
+    if (!e)
+        e = domain_spec(vm, arg_bool(c, 3), &spec);
+    if (!e)
+        e = domains_call(vm, "domain/create", spec, 300, &dom);
+    if (!e)
+        vmops_record(vm, dom);
+    json_object_put(spec);
+    json_object_put(dom);
+    return e;
+}
+
+static struct api_error *start_on(struct call *c)
+{
+    return run_op(c, "start_on", do_start_on);
+}
+
+/* Calls a domaind method on the VM's domain and records what it answers. */
+static struct api_error *domain_op(const char *vm, const char *method, json_object *extra)
+{
+    json_object *p = uuid_params(vm), *dom = NULL;
+    if (extra) {
+        json_object_object_foreach(extra, k, v)
+        {
+            json_object_object_add(p, k, json_object_get(v));
+        }
+    }
+    struct api_error *e = domains_call(vm, method, p, 300, &dom);
+    if (!e)
+        vmops_record(vm, streq(method, "domain/shutdown") ? NULL : dom);
+    json_object_put(p);
+    json_object_put(dom);
+    json_object_put(extra);
+    return e;
+}
+
+static json_object *with_clean(bool clean)
+{
+    json_object *x = json_object_new_object();
+    json_object_object_add(x, "clean", json_object_new_boolean(clean));
+    return x;
+}
+
+static char *suspend_image(const char *vm)
+{
+    char *path = NULL;
+    db_rdlock();
+    const struct row *r = db_get(C_VM, vm);
+    if (r)
+        path = xasprintf("%s/suspend/%s", xapi_cfg.state_dir, r->v[FIDX(VM, uuid)]);
+    db_unlock();
+    return path;
+}
+
+static bool is_suspended(const char *vm)
+{
+    db_rdlock();
+    const struct row *r = db_get(C_VM, vm);
+    bool s = r && streq(r->v[FIDX(VM, power_state)], "Suspended");
+    db_unlock();
+    return s;
+}
+
+static struct api_error *do_clean_shutdown(struct call *c, const char *vm)
+{
+    (void)c;
+    return domain_op(vm, "domain/shutdown", with_clean(true));
+}
+
+static struct api_error *do_hard_shutdown(struct call *c, const char *vm)
+{
+    (void)c;
+    if (is_suspended(vm)) { /* no domain: the saved image goes */
+        char *img = suspend_image(vm);
+        if (img)
+            unlink(img);
+        free(img);
+        vmops_record(vm, NULL);
+        return NULL;
+    }
+    return domain_op(vm, "domain/shutdown", with_clean(false));
+}
+
+static struct api_error *do_shutdown(struct call *c, const char *vm)
+{
+    if (is_suspended(vm))
+        return do_hard_shutdown(c, vm);
+    struct api_error *e = domain_op(vm, "domain/shutdown", with_clean(true));
+    if (!e)
+        return NULL;
+    api_error_free(e); /* the guest did not comply: force it */
+    return domain_op(vm, "domain/shutdown", with_clean(false));
+}
+
+static struct api_error *do_clean_reboot(struct call *c, const char *vm)
+{
+    (void)c;
+    return domain_op(vm, "domain/reboot", with_clean(true));
+}
+
+static struct api_error *do_hard_reboot(struct call *c, const char *vm)
+{
+    (void)c;
+    return domain_op(vm, "domain/reboot", with_clean(false));
+}
+
+static struct api_error *do_pause(struct call *c, const char *vm)
+{
+    (void)c;
+    return domain_op(vm, "domain/pause", NULL);
+}
+
+static struct api_error *do_unpause(struct call *c, const char *vm)
+{
+    (void)c;
+    return domain_op(vm, "domain/unpause", NULL);
+}
+
+static struct api_error *do_suspend(struct call *c, const char *vm)
+{
+    (void)c;
+    char *img = suspend_image(vm);
+    char *dir = xasprintf("%s/suspend", xapi_cfg.state_dir);
+    mkdir(dir, 0700);
+    free(dir);
+    json_object *p = uuid_params(vm);
+    add_str(p, "path", img);
+    struct api_error *e = domains_call(vm, "domain/suspend", p, 600, NULL);
+    if (!e)
+        vmops_record_suspended(vm);
+    json_object_put(p);
+    free(img);
+    return e;
+}
+
+static struct api_error *resume_common(const char *vm, bool paused)
+{
+    char *img = suspend_image(vm);
+    json_object *p = uuid_params(vm), *dom = NULL;
+    add_str(p, "path", img);
+    json_object_object_add(p, "start_paused", json_object_new_boolean(paused));
+    struct api_error *e = domains_call(vm, "domain/resume", p, 600, &dom);
+    if (!e) {
+        vmops_record(vm, dom);
+        unlink(img);
+    }
+    json_object_put(p);
+    json_object_put(dom);
+    free(img);
+    return e;
+}
+
+static struct api_error *do_resume(struct call *c, const char *vm)
+{
+    return resume_common(vm, arg_bool(c, 2));
+}
+
+static struct api_error *do_resume_on(struct call *c, const char *vm)
+{
+    struct api_error *e = check_host(arg_str(c, 2));
+    return e ? e : resume_common(vm, arg_bool(c, 3));
+}
+
+static struct api_error *do_power_state_reset(struct call *c, const char *vm)
+{
+    (void)c;
+    json_object *p = uuid_params(vm), *dom = NULL;
+    struct api_error *e = domains_call(vm, "domain/get", p, 30, &dom);
+    json_object_put(p);
+    json_object_put(dom);
+    if (!e) /* the domain is there: resetting would lie about it */
+        return api_fail(OPERATION_NOT_ALLOWED, "The VM's domain still exists on this host");
+    api_error_free(e);
+    vmops_record(vm, NULL);
+    return NULL;
+}
+
+static struct api_error *do_dynamic_range(struct call *c, const char *vm)
+{
+    int64_t min = arg_int(c, 2), max = arg_int(c, 3);
+    struct api_error *e = NULL;
+    bool running = false;
+    db_rdlock();
+    const struct row *r = db_get(C_VM, vm);
+    if (!(val_int(r, FIDX(VM, memory_static_min)) <= min && min <= max &&
+          max <= val_int(r, FIDX(VM, memory_static_max))))
+        e = api_fail(MEMORY_CONSTRAINT_VIOLATION,
+                     "Memory limits must satisfy: static_min <= dynamic_min <= dynamic_max <= "
+                     "static_max");
+    running = streq(r->v[FIDX(VM, power_state)], "Running");
+    db_unlock();
+    if (e)
+        return e;
+    if (running) {
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "target", json_object_new_int64(max));
+        if ((e = domain_op(vm, "domain/set_memory_target", x)))
+            return e;
+    }
+    struct changeset *cs = changeset_new();
+    changeset_set(cs, C_VM, vm, FIDX(VM, memory_dynamic_min), arg_str(c, 2));
+    changeset_set(cs, C_VM, vm, FIDX(VM, memory_dynamic_max), arg_str(c, 3));
+    db_wrlock();
+    e = apply(cs);
+    db_unlock();
+    return e;
+}
+
+static struct api_error *do_vcpus_live(struct call *c, const char *vm)
+{
+    int64_t n = arg_int(c, 2);
+    db_rdlock();
+    const struct row *r = db_get(C_VM, vm);
+    bool ok = n >= 1 && n <= val_int(r, FIDX(VM, VCPUs_max));
+    db_unlock();
+    if (!ok)
+        return api_fail(INVALID_VALUE, "nvcpu", arg_str(c, 2));
+    json_object *x = json_object_new_object();
+    json_object_object_add(x, "vcpus", json_object_new_int64(n));
+    return domain_op(vm, "domain/set_vcpus", x);
+}
+
+#define OP_HANDLER(name, op)                                                                       \
+    static struct api_error *op_##name(struct call *c)                                             \
+    {                                                                                              \
+        return run_op(c, op, do_##name);                                                           \
+    }
+OP_HANDLER(clean_shutdown, "clean_shutdown")
+OP_HANDLER(hard_shutdown, "hard_shutdown")
+OP_HANDLER(shutdown, "shutdown")
+OP_HANDLER(clean_reboot, "clean_reboot")
+OP_HANDLER(hard_reboot, "hard_reboot")
+OP_HANDLER(pause, "pause")
+OP_HANDLER(unpause, "unpause")
+OP_HANDLER(suspend, "suspend")
+OP_HANDLER(resume, "resume")
+OP_HANDLER(resume_on, "resume_on")
+OP_HANDLER(power_state_reset, "power_state_reset")
+OP_HANDLER(dynamic_range, "changing_dynamic_range")
+OP_HANDLER(vcpus_live, "changing_VCPUs_live")
+
+static struct api_error *assert_operation_valid(struct call *c)
+{
+    db_rdlock();
+    struct api_error *e = vmops_check(arg_str(c, 1), arg_str(c, 2));
+    db_unlock();
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+static struct api_error *update_allowed_operations(struct call *c)
+{
+    const struct row *vm = NULL;
+    db_wrlock();
+    struct api_error *e = api_lookup(C_VM, arg_str(c, 1), &vm);
+    if (!e) {
+        char *allowed = vmops_allowed(vm);
+        struct changeset *cs = changeset_new();
+        changeset_set(cs, C_VM, vm->ref, FIDX(VM, allowed_operations), allowed);
+        free(allowed);
+        e = apply(cs);
+    }
+    db_unlock();
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+/* Device slots still free among the VM's VBDs or VIFs: "0".."max-1". */
+static struct api_error *allowed_devices(struct call *c, int set_field, int cls, int dev_field,
+                                         int max)
+{
+    const struct row *vm = NULL;
+    struct strbuf scratch;
+    bool used[16] = {0};
+    strbuf_init(&scratch, 0);
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VM, arg_str(c, 1), &vm);
+    if (!e) {
+        struct strlist_iter it;
+        const char *ref;
+        strlist_iter_init(&it, db_value(vm, set_field, &scratch));
+        while (strlist_iter_next(&it, NULL, &ref)) {
+            const struct row *d = db_get(cls, ref);
+            long n = d ? strtol(d->v[dev_field], NULL, 10) : -1;
+            if (d && n >= 0 && n < max && *d->v[dev_field])
+                used[n] = true;
+        }
+        strlist_iter_done(&it);
+        out_array_begin(c->out);
+        for (int i = 0; i < max; i++)
+            if (!used[i]) {
+                char buf[16];
+                snprintf(buf, sizeof(buf), "%d", i);
+                out_string(c->out, buf);
+            }
+        out_array_end(c->out);
+    }
+    db_unlock();
+    strbuf_done(&scratch);
+    return e;
+}
+
+static struct api_error *get_allowed_VBD_devices(struct call *c)
+{
+    return allowed_devices(c, FIDX(VM, VBDs), C_VBD, FIDX(VBD, userdevice), 16);
+}
+
+static struct api_error *get_allowed_VIF_devices(struct call *c)
+{
+    return allowed_devices(c, FIDX(VM, VIFs), C_VIF, FIDX(VIF, device), 7);
+}
+
+/* Fields a clone does not take from its source: its identity, its runtime
+ * state, and what only the original is (a default template, a snapshot). */
+static const int clone_resets[] = {
+    FIDX(VM, uuid),           FIDX(VM, allowed_operations),  FIDX(VM, current_operations),
+    FIDX(VM, power_state),    FIDX(VM, domid),               FIDX(VM, resident_on),
+    FIDX(VM, metrics),        FIDX(VM, guest_metrics),       FIDX(VM, is_default_template),
+    FIDX(VM, is_a_snapshot),  FIDX(VM, snapshot_of),         FIDX(VM, snapshot_time),
+    FIDX(VM, snapshot_info),  FIDX(VM, snapshot_metadata),   FIDX(VM, transportable_snapshot_id),
+    FIDX(VM, parent),         FIDX(VM, scheduled_to_be_resident_on), FIDX(VM, suspend_VDI),
+    FIDX(VM, blobs),          FIDX(VM, reference_label),     FIDX(VM, last_booted_record),
+};
+
+/* VM.clone and VM.copy of the VM's record. Disks are storaged's: until it
+ * lands, a VM with VBDs or VIFs cannot be copied truthfully, so it is
+ * refused rather than copied without them. */
+static struct api_error *do_clone(struct call *c, const char *vm, char ret_ref[64])
+{
+    struct api_error *e = NULL;
+    struct strbuf scratch;
+    char mref[64];
+    strbuf_init(&scratch, 0);
+    db_wrlock();
+    const struct row *src = db_get(C_VM, vm);
+    if (strlist_count(db_value(src, FIDX(VM, VBDs), &scratch)) > 0 ||
+        strlist_count(db_value(src, FIDX(VM, VIFs), &scratch)) > 0) {
+        e = api_fail(MESSAGE_NOT_IMPLEMENTED, "VM.clone of a VM with disks or network interfaces");
+        goto out;
+    }
+    char **v = api_new_row(C_VM, ret_ref);
+    char **m = api_new_row(C_VM_metrics, mref);
+    const struct class_desc *cd = &model_classes[C_VM];
+    char *uuid = xstrdup(v[FIDX(VM, uuid)]);
+    for (int i = 0; i < cd->n_fields; i++)
+        if (v[i] && src->v[i])
+            api_set_val(v, i, src->v[i]);
+    for (size_t i = 0; i < ELEMENTSOF(clone_resets); i++)
+        api_set_val(v, clone_resets[i], model_field_default(&cd->fields[clone_resets[i]]));
+    api_set_val(v, FIDX(VM, uuid), uuid);
+    free(uuid);
+    api_set_val(v, FIDX(VM, name_label), arg_str(c, 2));
+    api_set_val(v, FIDX(VM, domid), "-1");
+    api_set_val(v, FIDX(VM, metrics), mref);
+    char *oc = xstrdup(src->v[FIDX(VM, other_config)]);
+    struct strbuf nb;
+    struct strlist_iter it;
+    const char *k, *val;
+    strbuf_init(&nb, strlen(oc) + 2);
+    strbuf_addc(&nb, '{');
+    strlist_iter_init(&it, oc);
+    while (strlist_iter_next(&it, &k, &val)) {
+        if (streq(k, "default_template")) /* a clone is nobody's default */
+            continue;
+        if (nb.len > 1)
+            strbuf_addc(&nb, ',');
+        strlist_add_quoted(&nb, k, strlen(k));
+        strbuf_addc(&nb, ':');
+        strlist_add_quoted(&nb, val, strlen(val));
+    }
+    strlist_iter_done(&it);
+    strbuf_addc(&nb, '}');
+    api_set_val(v, FIDX(VM, other_config), nb.buf);
+    strbuf_done(&nb);
+    free(oc);
+    struct changeset *cs = changeset_new();
+    changeset_create(cs, C_VM_metrics, mref, m);
+    changeset_create(cs, C_VM, ret_ref, v);
+    if (!(e = apply(cs))) {
+        char *allowed = vmops_allowed(db_get(C_VM, ret_ref));
+        cs = changeset_new();
+        changeset_set(cs, C_VM, ret_ref, FIDX(VM, allowed_operations), allowed);
+        free(allowed);
+        e = apply(cs);
+    }
+out:
+    db_unlock();
+    strbuf_done(&scratch);
+    return e;
+}
+
+/* Clone and copy answer the new VM's ref, so they run the operation
+ * themselves rather than through run_op. */
+static struct api_error *clone_op(struct call *c, const char *op)
+{
+    char key[64], ref[64];
+    const char *vm = arg_str(c, 1);
+    if (streq(op, "copy") && *arg_str(c, 3) && !streq(arg_str(c, 3), "OpaqueRef:NULL")) {
+        const struct row *sr = NULL;
+        db_rdlock();
+        struct api_error *e = api_lookup(C_SR, arg_str(c, 3), &sr);
+        db_unlock();
+        if (e)
+            return e;
+    }
+    if (c->task)
+        snprintf(key, sizeof(key), "%s", c->task);
+    else
+        api_new_ref(key);
+    struct api_error *e = vmops_begin(vm, op, key);
+    if (e)
+        return e;
+    e = do_clone(c, vm, ref);
+    vmops_end(vm, key);
+    if (!e)
+        out_string(c->out, ref);
+    return e;
+}
+
+static struct api_error *vm_clone(struct call *c)
+{
+    return clone_op(c, "clone");
+}
+
+static struct api_error *vm_copy(struct call *c)
+{
+    return clone_op(c, "copy");
+}
+
+static struct api_error *get_boot_record(struct call *c)
+{
+    return generic_call(c, MK_GET_RECORD, C_VM, -1);
+}
+
 void vm_register(void);
 void vm_register(void)
 {
     api_register_generic(C_VM, MK_CREATE, vm_create);
     api_register_generic(C_VM, MK_DESTROY, vm_destroy);
+    api_register(M_VM_start, start);
+    api_register(M_VM_start_on, start_on);
+    api_register(M_VM_clean_shutdown, op_clean_shutdown);
+    api_register(M_VM_hard_shutdown, op_hard_shutdown);
+    api_register(M_VM_shutdown, op_shutdown);
+    api_register(M_VM_clean_reboot, op_clean_reboot);
+    api_register(M_VM_hard_reboot, op_hard_reboot);
+    api_register(M_VM_pause, op_pause);
+    api_register(M_VM_unpause, op_unpause);
+    api_register(M_VM_suspend, op_suspend);
+    api_register(M_VM_resume, op_resume);
+    api_register(M_VM_resume_on, op_resume_on);
+    api_register(M_VM_power_state_reset, op_power_state_reset);
+    api_register(M_VM_set_memory_dynamic_range, op_dynamic_range);
+    api_register(M_VM_set_VCPUs_number_live, op_vcpus_live);
+    api_register(M_VM_assert_operation_valid, assert_operation_valid);
+    api_register(M_VM_update_allowed_operations, update_allowed_operations);
+    api_register(M_VM_get_allowed_VBD_devices, get_allowed_VBD_devices);
+    api_register(M_VM_get_allowed_VIF_devices, get_allowed_VIF_devices);
+    api_register(M_VM_get_boot_record, get_boot_record);
+    api_register(M_VM_clone, vm_clone);
+    api_register(M_VM_copy, vm_copy);
 }
