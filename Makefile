@@ -22,6 +22,7 @@ all: $(BUILD)/xapi
 
 include lib/lib.mk
 include xapi-c/xapi.mk
+include hypervisor/domaind.mk
 include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
 include bench/bench.mk
@@ -42,6 +43,7 @@ bench: all
 
 install: all
 	install -D -m 0755 $(BUILD)/xapi $(DESTDIR)$(PREFIX)/sbin/xapi
+	install -D -m 0755 $(BUILD)/domaind $(DESTDIR)$(PREFIX)/sbin/domaind
 	install -D -m 0644 xapi-c/pam.d-xapi $(DESTDIR)/etc/pam.d/xapi
 	install -d $(DESTDIR)/etc/xenia $(DESTDIR)/var/lib/xenia
 

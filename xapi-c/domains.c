@@ -17,7 +17,7 @@ LOG_MODULE("domains");
 
 /* Seconds of one long-poll: short, so that xapi stops promptly. */
 #define WATCH_TIMEOUT 2.0
-#define RETRY_DELAY 1.0    /* between attempts while domaind is away */
+#define RETRY_DELAY 1.0 /* between attempts while domaind is away */
 
 static struct {
     char *path;
@@ -123,8 +123,8 @@ static void *watch(void *arg)
         json_object_put(params);
         if (r < 0) {
             if (!warned)
-                log_warning("cannot follow domaind's events: %s%s",
-                            je ? je->message : strerror(-r), " (retrying)");
+                log_warning("cannot follow domaind's events: %s%s", je ? je->message : strerror(-r),
+                            " (retrying)");
             warned = true;
             jsonrpc_error_free(je);
             json_object_put(res);
@@ -136,9 +136,10 @@ static void *watch(void *arg)
             log_notice("following domaind's events again");
         warned = false;
 
-        json_object *gen = NULL, *events = NULL;
+        json_object *gen = NULL, *events = NULL, *fullj = NULL;
         json_object_object_get_ex(res, "generation", &gen);
         json_object_object_get_ex(res, "events", &events);
+        json_object_object_get_ex(res, "full", &fullj);
         int64_t g = gen ? json_object_get_int64(gen) : 0;
         if (g < since) {
             /* domaind's hypervisor state went back (it was lost): read it
@@ -148,7 +149,9 @@ static void *watch(void *arg)
             json_object_put(res);
             continue;
         }
-        bool full = since == 0;
+        /* A full answer lists every domain (the first one, or when domaind
+         * no longer knows what changed since our generation). */
+        bool full = since == 0 || (fullj && json_object_get_boolean(fullj));
         vmops_domain_events(events, full);
         since = g;
         if (full) {

@@ -178,7 +178,7 @@ static int parse_args(int argc, char **argv)
                                          {"auth-fail-delay", required_argument, NULL, O_DELAY},
                                          {"hostname", required_argument, NULL, O_HOST},
                                          {"log-level", required_argument, NULL, O_LOG},
-        {"domaind-socket", required_argument, NULL, O_DOMAIND},
+                                         {"domaind-socket", required_argument, NULL, O_DOMAIND},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     char host[HOST_NAME_MAX + 1] = "localhost";
@@ -189,8 +189,7 @@ static int parse_args(int argc, char **argv)
     xapi_cfg.http_port = atoi(env_or("XENIA_HTTP_PORT", "80"));
     xapi_cfg.https_port = atoi(env_or("XENIA_HTTPS_PORT", "443"));
     xapi_cfg.unix_socket = xstrdup(env_or("XENIA_UNIX_SOCKET", "/run/xenia/xapi.sock"));
-    xapi_cfg.domaind_socket =
-        xstrdup(env_or("XENIA_DOMAIND_SOCKET", "/run/xenia/domaind.sock"));
+    xapi_cfg.domaind_socket = xstrdup(env_or("XENIA_DOMAIND_SOCKET", "/run/xenia/domaind.sock"));
     xapi_cfg.tls_pem = xstrdup(env_or("XENIA_TLS_PEM", "/etc/xenia/xapi-ssl.pem"));
     xapi_cfg.credentials =
         getenv("XENIA_CREDENTIALS") ? xstrdup(getenv("XENIA_CREDENTIALS")) : NULL;

@@ -18,9 +18,10 @@ LOG_MODULE("templates");
 #define MiB (1024LL * 1024)
 #define GiB (1024 * MiB)
 
-struct template {
-    const char *label;     /* reference_label: stable, also the lookup key */
-    const char *name;      /* name_label as XCP-ng shows it */
+struct template
+{
+    const char *label; /* reference_label: stable, also the lookup key */
+    const char *name;  /* name_label as XCP-ng shows it */
     const char *description;
     bool hvm;
     bool windows;
@@ -32,12 +33,12 @@ struct template {
 
 static const struct template templates[] = {
     {"other-install-media", "Other install media",
-     "Template which allows VM installation from install media", true, false, 256 * MiB,
-     2 * GiB, 1, 32 * GiB, ""},
+     "Template which allows VM installation from install media", true, false, 256 * MiB, 2 * GiB, 1,
+     32 * GiB, ""},
     {"debian-12", "Debian Bookworm 12", "Template for Debian 12 (64-bit)", true, false, 512 * MiB,
      2 * GiB, 1, 10 * GiB, "debian"},
-    {"ubuntu-24.04", "Ubuntu Noble Numbat 24.04", "Template for Ubuntu 24.04 (64-bit)", true,
-     false, 1 * GiB, 2 * GiB, 1, 10 * GiB, "ubuntu"},
+    {"ubuntu-24.04", "Ubuntu Noble Numbat 24.04", "Template for Ubuntu 24.04 (64-bit)", true, false,
+     1 * GiB, 2 * GiB, 1, 10 * GiB, "ubuntu"},
     {"centos-stream-9", "CentOS Stream 9", "Template for CentOS Stream 9 (64-bit)", true, false,
      1 * GiB, 2 * GiB, 1, 10 * GiB, "centos"},
     {"almalinux-9", "AlmaLinux 9", "Template for AlmaLinux 9 (64-bit)", true, false, 1 * GiB,

@@ -97,7 +97,8 @@ static struct api_error *check_rules(const struct row *vm, const struct vm_op_de
     bool template = is_true(vm->v[FIDX(VM, is_a_template)]) && !snapshot;
 
     if (is_true(vm->v[FIDX(VM, is_control_domain)]))
-        return api_fail(OPERATION_NOT_ALLOWED, "This operation is not allowed on the control domain");
+        return api_fail(OPERATION_NOT_ALLOWED,
+                        "This operation is not allowed on the control domain");
     if (template && !op->on_template)
         return api_fail(VM_IS_TEMPLATE, vm->ref, op->name);
     if (snapshot && !streq(op->name, "destroy") && !streq(op->name, "hard_shutdown") &&
@@ -434,7 +435,7 @@ void vmops_domain_events(json_object *events, bool full)
         return;
     /* Every domain was listed: a VM that this host thinks runs but has no
      * domain died while nobody watched. */
-    char (*dead)[64] = NULL;
+    char(*dead)[64] = NULL;
     size_t n_dead = 0;
     db_rdlock();
     size_t it = 0;

@@ -8,6 +8,9 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 
 # test-http drives the server with libcurl as the client.
 UNIT_LIBS_http = $(shell pkg-config --libs libcurl)
+# test-domaind-sim drives domaind's sim backend (hypervisor/domaind.mk).
+UNIT_LIBS_domaind-sim = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a
+$(BUILD)/tests/unit/test-domaind-sim: $(BUILD)/libdomaind.a
 
 $(BUILD)/tests/unit/test-%: $(BUILD)/tests/unit/test-%.o $(BUILD)/libxapi.a $(BUILD)/libxenia.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_LIBS_$*) $(LIBS) -lcmocka

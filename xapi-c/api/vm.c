@@ -174,8 +174,8 @@ static struct api_error *domain_spec(const char *vm_ref, bool paused, json_objec
     }
     const char *dt = vm->v[FIDX(VM, domain_type)];
     const char *type = streq(dt, "hvm") || streq(dt, "pvh") || streq(dt, "pv") ? dt
-                       : *vm->v[FIDX(VM, HVM_boot_policy)]                      ? "hvm"
-                                                                                : "pv";
+                       : *vm->v[FIDX(VM, HVM_boot_policy)]                     ? "hvm"
+                                                                               : "pv";
     json_object *p = json_object_new_object();
     add_str(p, "uuid", vm->v[FIDX(VM, uuid)]);
     add_str(p, "name", vm->v[FIDX(VM, name_label)]);
@@ -551,13 +551,27 @@ static struct api_error *get_allowed_VIF_devices(struct call *c)
 /* Fields a clone does not take from its source: its identity, its runtime
  * state, and what only the original is (a default template, a snapshot). */
 static const int clone_resets[] = {
-    FIDX(VM, uuid),           FIDX(VM, allowed_operations),  FIDX(VM, current_operations),
-    FIDX(VM, power_state),    FIDX(VM, domid),               FIDX(VM, resident_on),
-    FIDX(VM, metrics),        FIDX(VM, guest_metrics),       FIDX(VM, is_default_template),
-    FIDX(VM, is_a_snapshot),  FIDX(VM, snapshot_of),         FIDX(VM, snapshot_time),
-    FIDX(VM, snapshot_info),  FIDX(VM, snapshot_metadata),   FIDX(VM, transportable_snapshot_id),
-    FIDX(VM, parent),         FIDX(VM, scheduled_to_be_resident_on), FIDX(VM, suspend_VDI),
-    FIDX(VM, blobs),          FIDX(VM, reference_label),     FIDX(VM, last_booted_record),
+    FIDX(VM, uuid),
+    FIDX(VM, allowed_operations),
+    FIDX(VM, current_operations),
+    FIDX(VM, power_state),
+    FIDX(VM, domid),
+    FIDX(VM, resident_on),
+    FIDX(VM, metrics),
+    FIDX(VM, guest_metrics),
+    FIDX(VM, is_default_template),
+    FIDX(VM, is_a_snapshot),
+    FIDX(VM, snapshot_of),
+    FIDX(VM, snapshot_time),
+    FIDX(VM, snapshot_info),
+    FIDX(VM, snapshot_metadata),
+    FIDX(VM, transportable_snapshot_id),
+    FIDX(VM, parent),
+    FIDX(VM, scheduled_to_be_resident_on),
+    FIDX(VM, suspend_VDI),
+    FIDX(VM, blobs),
+    FIDX(VM, reference_label),
+    FIDX(VM, last_booted_record),
 };
 
 /* VM.clone and VM.copy of the VM's record. Disks are storaged's: until it

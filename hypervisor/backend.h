@@ -1,0 +1,264 @@
+/* The backend interface of domaind: what a hypervisor must offer for
+ * domaind to serve its JSON-RPC methods (hypervisor/README.md). A backend
+ * is a table of operations (struct backend_ops) that the sim backend
+ * (sim.c) implements today and the xen backend (libxl) will implement; the
+ * method handlers (methods.c) turn JSON parameters into the C types below
+ * and the backend's errors (struct dm_error, declared once in DM_ERRORS)
+ * into JSON-RPC application errors. Every operation may be called from
+ * several connection threads at once and may block for as long as the
+ * hypervisor takes (a clean shutdown waits up to its timeout); none of
+ * them holds a lock while it waits. This header names no JSON-RPC type:
+ * only json-c values for the free-form parts of a domain's configuration. */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hypervisor/events.h"
+#include "lib/util.h"
+
+/* domaind's application errors: code and number of string parameters, as
+ * hypervisor/README.md lists them. */
+#define DM_ERRORS(X)                                                                               \
+    X(NO_SUCH_DOMAIN, 1)       /* uuid */                                                          \
+    X(DOMAIN_EXISTS, 1)        /* uuid */                                                          \
+    X(BAD_STATE, 3)            /* uuid, expected, actual */                                        \
+    X(NOT_ENOUGH_MEMORY, 2)    /* needed, free (bytes) */                                          \
+    X(TOO_MANY_VCPUS, 2)       /* asked, available */                                              \
+    X(SHUTDOWN_TIMEOUT, 1)     /* uuid */                                                          \
+    X(BOOTLOADER_FAILED, 2)    /* uuid, message */                                                 \
+    X(BACKEND_FAILURE, 1)      /* message */                                                       \
+    X(SIM_INJECTED_FAILURE, 1) /* method */
+
+enum dm_err {
+    DM_ERR_INVALID_PARAMS, /* a parameter out of range: JSON-RPC -32602, params: message */
+#define DM_ERR_ENUM_(name, n) DM_ERR_##name,
+    DM_ERRORS(DM_ERR_ENUM_)
+#undef DM_ERR_ENUM_
+        DM_ERR__COUNT
+};
+
+#define DM_ERROR_MAX_PARAMS 3
+
+/* A failed operation: the code and its parameters (owned strings; unused
+ * slots are NULL). */
+struct dm_error {
+    enum dm_err code;
+    char *params[DM_ERROR_MAX_PARAMS];
+    size_t n_params;
+};
+
+/* Makes an error from its string parameters, ending with NULL (dm_fail
+ * adds it); the number must match the table. Never returns NULL. */
+struct dm_error *dm_error_new_(enum dm_err code, ...);
+#define dm_fail(code, ...) dm_error_new_(code, ##__VA_ARGS__, (const char *)NULL)
+/* Makes an error with one formatted parameter: DM_ERR_INVALID_PARAMS or
+ * DM_ERR_BACKEND_FAILURE. */
+struct dm_error *dm_failf(enum dm_err code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void dm_error_free(struct dm_error *e);
+/* "NO_SUCH_DOMAIN", ...; "INVALID_PARAMS" for DM_ERR_INVALID_PARAMS. */
+const char *dm_error_name(enum dm_err code);
+
+/* The enumerations of a domain, with their names on the wire. */
+#define DM_TYPES(X) X(PV, "pv") X(PVH, "pvh") X(HVM, "hvm")
+#define DM_STATES(X)                                                                               \
+    X(RUNNING, "running")                                                                          \
+    X(PAUSED, "paused")                                                                            \
+    X(SHUTDOWN, "shutdown")                                                                        \
+    X(DYING, "dying")                                                                              \
+    X(DESTROYED, "destroyed")
+/* DM_REASON_NONE (JSON null) while the domain has not shut down. */
+#define DM_REASONS(X)                                                                              \
+    X(NONE, NULL)                                                                                  \
+    X(POWEROFF, "poweroff")                                                                        \
+    X(REBOOT, "reboot")                                                                            \
+    X(SUSPEND, "suspend")                                                                          \
+    X(CRASH, "crash")                                                                              \
+    X(HALT, "halt")
+
+#define DM_ENUM_(prefix, name, text) prefix##name,
+enum dm_type {
+#define DM_TYPE_(name, text) DM_ENUM_(DM_TYPE_, name, text)
+    DM_TYPES(DM_TYPE_)
+#undef DM_TYPE_
+        DM_TYPE__COUNT
+};
+enum dm_state {
+#define DM_STATE_(name, text) DM_ENUM_(DM_STATE_, name, text)
+    DM_STATES(DM_STATE_)
+#undef DM_STATE_
+        DM_STATE__COUNT
+};
+enum dm_reason {
+#define DM_REASON_(name, text) DM_ENUM_(DM_REASON_, name, text)
+    DM_REASONS(DM_REASON_)
+#undef DM_REASON_
+        DM_REASON__COUNT
+};
+#undef DM_ENUM_
+
+/* Wire names, and their parsing: -1 for an unknown name. dm_reason_name
+ * returns NULL for DM_REASON_NONE. */
+const char *dm_type_name(enum dm_type t);
+const char *dm_state_name(enum dm_state s);
+const char *dm_reason_name(enum dm_reason r);
+int dm_type_from_name(const char *s);
+int dm_reason_from_name(const char *s);
+int dm_state_from_name(const char *s);
+
+/* What a domain is built from: the parameters of domain/create. Strings
+ * and json values are owned (NULL when absent). */
+struct dm_config {
+    char *name;
+    enum dm_type type;
+    int64_t memory_max, memory_target; /* bytes */
+    int vcpus_max, vcpus;
+    char *kernel, *ramdisk, *cmdline, *bootloader, *bootloader_args, *boot_order;
+    json_object *platform; /* an object */
+    json_object *disks;    /* an array */
+    json_object *nics;     /* an array */
+};
+
+/* Reads a configuration from the members of o named as domain/create's
+ * parameters, checking types and ranges (memory_target in 1..memory_max,
+ * vcpus in 1..vcpus_max). Returns NULL and fills *ret, or a
+ * DM_ERR_INVALID_PARAMS error naming the parameter. */
+struct dm_error *dm_config_from_json(json_object *o, struct dm_config *ret);
+/* Adds the configuration's members to the object o. */
+void dm_config_to_json(const struct dm_config *c, json_object *o);
+void dm_config_copy(struct dm_config *dst, const struct dm_config *src);
+void dm_config_done(struct dm_config *c);
+
+/* A domain as the hypervisor sees it. The configuration is owned. */
+struct dm_domain {
+    char uuid[UUID_STR_LEN]; /* lower case */
+    int domid;
+    enum dm_state state;
+    enum dm_reason shutdown_reason;
+    struct dm_config cfg;
+    int64_t memory_actual;
+    double start_time;   /* seconds since the epoch */
+    uint64_t generation; /* of its last change (events/watch) */
+};
+
+void dm_domain_copy(struct dm_domain *dst, const struct dm_domain *src);
+void dm_domain_done(struct dm_domain *d);
+/* The domain as hypervisor/README.md describes it on the wire: a new
+ * object {uuid, domid, name, type, state, shutdown_reason, memory_max,
+ * memory_target, memory_actual, vcpus_max, vcpus, start_time}. */
+json_object *dm_domain_to_json(const struct dm_domain *d);
+
+/* A list of domains the caller owns (dm_domain_list_done frees them). */
+struct dm_domain_list {
+    struct dm_domain *v;
+    size_t n;
+};
+void dm_domain_list_done(struct dm_domain_list *l);
+
+struct dm_host_info {
+    const char *backend;               /* static: "sim", "xen" */
+    int64_t total_memory, free_memory; /* bytes */
+    int nr_cpus;
+    char xen_version[32];
+};
+
+struct backend;
+
+/* The operations of a backend. Each returns NULL on success and writes its
+ * ret_* (owned by the caller), or returns an error (the caller frees it)
+ * and leaves the domain in a true state: an operation that fails changes
+ * nothing, except that a failed create or resume leaves no domain. uuids
+ * are lower-case UUIDs. Each blocks while the hypervisor works. */
+struct backend_ops {
+    const char *name;
+    /* Stops the backend for good: wakes waiters (events, guest shutdowns)
+     * so that every call returns promptly. Does not block. */
+    void (*stop)(struct backend *b);
+    /* Frees the backend; no call may be running. */
+    void (*free)(struct backend *b);
+
+    struct dm_error *(*host_info)(struct backend *b, struct dm_host_info *ret);
+    /* Every domain, by domid. */
+    struct dm_error *(*list)(struct backend *b, struct dm_domain_list *ret);
+    struct dm_error *(*get)(struct backend *b, const char *uuid, struct dm_domain *ret);
+    /* Builds the domain paused, then unpauses it unless start_paused. */
+    struct dm_error *(*create)(struct backend *b, const char *uuid, const struct dm_config *cfg,
+                               bool start_paused, struct dm_domain *ret);
+    /* clean: asks the guest and waits up to timeout seconds for it to shut
+     * down (SHUTDOWN_TIMEOUT if it does not), then destroys the domain;
+     * otherwise destroys it at once. ret is the domain as it ended (state
+     * destroyed). */
+    struct dm_error *(*shutdown)(struct backend *b, const char *uuid, bool clean, double timeout,
+                                 struct dm_domain *ret);
+    /* Like shutdown, then builds the domain again (new domid), running. */
+    struct dm_error *(*reboot)(struct backend *b, const char *uuid, bool clean, double timeout,
+                               struct dm_domain *ret);
+    struct dm_error *(*pause)(struct backend *b, const char *uuid, struct dm_domain *ret);
+    struct dm_error *(*unpause)(struct backend *b, const char *uuid, struct dm_domain *ret);
+    /* Saves the running domain to the file path and destroys it. */
+    struct dm_error *(*suspend)(struct backend *b, const char *uuid, const char *path);
+    /* Builds the domain saved in path under uuid, running unless
+     * start_paused. */
+    struct dm_error *(*resume)(struct backend *b, const char *uuid, const char *path,
+                               bool start_paused, struct dm_domain *ret);
+    struct dm_error *(*set_memory_target)(struct backend *b, const char *uuid, int64_t target,
+                                          struct dm_domain *ret);
+    struct dm_error *(*set_vcpus)(struct backend *b, const char *uuid, int vcpus,
+                                  struct dm_domain *ret);
+    struct dm_error *(*destroy)(struct backend *b, const char *uuid);
+    /* Does not block: the current generation (1 or more: 0 is never a
+     * current one), and every domain changed after since, destroyed ones with state destroyed. When
+     * since cannot be answered that way (0, a generation from before a reset, or older than the
+     * oldest destroyed domain remembered) it sets *ret_full and lists every domain and every
+     * remembered destroyed one: the caller takes a domain absent from that list as destroyed. */
+    struct dm_error *(*changes)(struct backend *b, uint64_t since, uint64_t *ret_generation,
+                                bool *ret_full, struct dm_domain_list *ret);
+
+    /* The simulator's controls; NULL in other backends. sim_inject makes
+     * the guest do event ("poweroff", "reboot", "crash", "suspend", "halt",
+     * or "ignore": nothing) and, when ignore_shutdown is 0 or 1, sets
+     * whether it ignores requests to shut down. sim_fail makes the next
+     * count calls of method (a domain/... method name) fail after their
+     * first step. */
+    struct dm_error *(*sim_inject)(struct backend *b, const char *uuid, const char *event,
+                                   int ignore_shutdown);
+    struct dm_error *(*sim_fail)(struct backend *b, const char *method, int count);
+};
+
+/* A backend: its operations, and the generation counter it bumps on every
+ * change of a domain. */
+struct backend {
+    const struct backend_ops *ops;
+    struct events events;
+};
+
+/* events/watch: what b->ops->changes answers for since, waiting up to
+ * timeout seconds (on the backend's events) while that is nothing. Returns
+ * early, with what there is, when the backend stops. */
+struct dm_error *backend_watch(struct backend *b, uint64_t since, double timeout,
+                               uint64_t *ret_generation, bool *ret_full,
+                               struct dm_domain_list *ret);
+
+/* The simulator's settings. */
+struct sim_options {
+    const char *state_path; /* the simulated hypervisor's state file */
+    int64_t memory;         /* bytes of host memory */
+    int cpus;
+    int step_ms;       /* the time each step of an operation takes; 0: none */
+    int max_destroyed; /* destroyed domains remembered for events/watch; 0: 4096 */
+};
+
+/* Opens the simulated hypervisor whose state is in o->state_path (a
+ * missing file is an empty hypervisor), locking the file against a second
+ * domaind. Returns 0 and the backend, or a negative errno after logging
+ * why. */
+int sim_backend_new(const struct sim_options *o, struct backend **ret);
+
+static inline void backend_free(struct backend *b)
+{
+    if (b)
+        b->ops->free(b);
+}

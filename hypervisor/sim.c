@@ -1,0 +1,1362 @@
+/* The sim backend: a simulated hypervisor for machines without Xen. Its
+ * domains live in memory and in a state file (written atomically after
+ * every change, read back at start), so they survive a restart of domaind
+ * the way Xen's domains do. It accounts the host's memory (less a dom0
+ * reservation) and CPUs, makes every operation take steps of step_ms each
+ * (the one mutex is never held while a step passes: the domain is marked
+ * busy instead, and other operations on it wait), fails the next calls of
+ * a method after their first step when sim/fail asks, and lets a test make
+ * the guest power off, reboot, crash, suspend or ignore shutdown requests
+ * (sim/inject). Destroyed domains are remembered, up to a bound, for
+ * events/watch. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hypervisor/backend.h"
+#include "lib/cleanup.h"
+#include "lib/hashmap.h"
+#include "lib/log.h"
+#include "lib/strbuf.h"
+#include "lib/util.h"
+
+LOG_MODULE("sim");
+
+#define SIM_STATE_FORMAT "xenia-sim-hypervisor"
+#define SIM_IMAGE_FORMAT "xenia-sim-image"
+#define SIM_FORMAT_VERSION 1
+#define SIM_MAX_FILE (64 * 1024 * 1024)
+#define SIM_DOMID_MAX 32751 /* Xen's DOMID_FIRST_RESERVED - 1 */
+#define SIM_MAX_DESTROYED 4096
+#define SIM_DOM0_RESERVE ((int64_t)1 << 30) /* or a tenth of memory when less */
+#define SIM_XEN_VERSION "4.17.0-sim"
+
+/* The operations that take steps, and so can be made to fail (sim/fail),
+ * with their method names. */
+#define SIM_OPS(X)                                                                                 \
+    X(CREATE, "domain/create")                                                                     \
+    X(SHUTDOWN, "domain/shutdown")                                                                 \
+    X(REBOOT, "domain/reboot")                                                                     \
+    X(PAUSE, "domain/pause")                                                                       \
+    X(UNPAUSE, "domain/unpause")                                                                   \
+    X(SUSPEND, "domain/suspend")                                                                   \
+    X(RESUME, "domain/resume")                                                                     \
+    X(SET_MEMORY_TARGET, "domain/set_memory_target")                                               \
+    X(SET_VCPUS, "domain/set_vcpus")                                                               \
+    X(DESTROY, "domain/destroy")
+
+enum sim_op {
+#define SIM_OP_ENUM_(name, text) SIM_OP_##name,
+    SIM_OPS(SIM_OP_ENUM_)
+#undef SIM_OP_ENUM_
+        SIM_OP__COUNT
+};
+
+static const char *const op_names[] = {
+#define SIM_OP_NAME_(name, text) text,
+    SIM_OPS(SIM_OP_NAME_)
+#undef SIM_OP_NAME_
+};
+
+/* A domain of the simulated hypervisor. */
+struct sim_dom {
+    struct dm_domain d; /* d.uuid is the key in sim.domains */
+    bool busy;          /* an operation is under way: others wait */
+    bool building;      /* created or resumed, first step not done: not listed */
+    bool ignore_shutdown;
+    int64_t pending; /* memory reserved by an operation under way */
+};
+
+struct sim {
+    struct backend b;
+    pthread_mutex_t lock;        /* everything below */
+    pthread_cond_t cond;         /* on CLOCK_MONOTONIC: a domain changed or was released */
+    struct hashmap domains;      /* uuid -> struct sim_dom */
+    struct hashmap destroyed;    /* uuid -> struct dm_domain, state destroyed */
+    uint64_t evicted_generation; /* newest generation of a forgotten destroyed domain */
+    int next_domid;
+    int64_t memory, reserve;
+    int cpus, step_ms;
+    size_t max_destroyed;
+    char *state_path;
+    int lock_fd;
+    int fail[SIM_OP__COUNT];
+    bool stopping;
+};
+
+static struct sim *sim_of(struct backend *b)
+{
+    return (struct sim *)((char *)b - offsetof(struct sim, b));
+}
+
+static void sim_dom_free(struct sim_dom *sd)
+{
+    if (!sd)
+        return;
+    dm_domain_done(&sd->d);
+    free(sd);
+}
+
+static void destroyed_free(struct dm_domain *d)
+{
+    if (!d)
+        return;
+    dm_domain_done(d);
+    free(d);
+}
+
+/* ---- files ---- */
+
+/* Writes data to path so that path holds either its old content or all of
+ * data, even across a crash: a temporary file, fsync, rename, fsync of the
+ * folder. A path that exists and is not a regular file (a block device) is
+ * written in place. */
+static int write_file_atomic(const char *path, const char *data, size_t len)
+{
+    _cleanup_free_ char *tmp = NULL, *dir = NULL;
+    struct stat st;
+    bool in_place = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+    int fd, r = 0;
+
+    tmp = in_place ? xstrdup(path) : xasprintf("%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CLOEXEC | (in_place ? 0 : O_CREAT | O_TRUNC), 0600);
+    if (fd < 0)
+        return -errno;
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    if (in_place)
+        return r;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        unlink(tmp);
+        return r;
+    }
+    dir = xstrdup(path);
+    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    return 0;
+}
+
+/* Reads at most max bytes of path into a new NUL-terminated buffer. */
+static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+    struct strbuf sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int r = 0;
+
+    if (fd < 0)
+        return -errno;
+    strbuf_init(&sb, 4096);
+    while (sb.len < max) {
+        strbuf_grow(&sb, 65536);
+        size_t room = sb.alloc - sb.len - 1;
+        ssize_t n = read(fd, sb.buf + sb.len, room < max - sb.len ? room : max - sb.len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        sb.len += (size_t)n;
+        sb.buf[sb.len] = '\0';
+    }
+    close(fd);
+    if (r < 0) {
+        strbuf_done(&sb);
+        return r;
+    }
+    *ret = strbuf_detach(&sb, ret_len);
+    return 0;
+}
+
+/* Parses the JSON object at the start of text: the whole text when strict,
+ * else what follows it is ignored (an image on a device). NULL if it is
+ * not one. */
+static json_object *parse_object(const char *text, size_t len, bool strict)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *o = json_tokener_parse_ex(tok, text, (int)len);
+    size_t end = json_tokener_get_parse_end(tok);
+
+    if (o && strict)
+        for (; end < len; end++)
+            if (!strchr(" \t\r\n", text[end])) {
+                json_object_put(o);
+                o = NULL;
+                break;
+            }
+    json_tokener_free(tok);
+    if (o && !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        o = NULL;
+    }
+    return o;
+}
+
+/* ---- domain records on disk ---- */
+
+/* A domain as the state file and suspend images hold it: its wire form,
+ * its configuration, the generation of its last change and the guest's
+ * behaviour. */
+static json_object *record_to_json(const struct dm_domain *d, bool ignore_shutdown)
+{
+    json_object *o = dm_domain_to_json(d);
+
+    dm_config_to_json(&d->cfg, o);
+    json_object_object_add(o, "generation", json_object_new_int64((int64_t)d->generation));
+    if (ignore_shutdown)
+        json_object_object_add(o, "ignore_shutdown", json_object_new_boolean(true));
+    return o;
+}
+
+static bool get_member(json_object *o, const char *name, json_type t, json_object **ret)
+{
+    return json_object_object_get_ex(o, name, ret) && json_object_is_type(*ret, t);
+}
+
+/* Reads a record back; a message in *ret_why when it is not one. */
+static int record_from_json(json_object *o, uint64_t max_generation, struct dm_domain *ret,
+                            bool *ret_ignore, char **ret_why)
+{
+    struct dm_domain d = {0};
+    struct dm_error *e;
+    json_object *v;
+    int64_t x;
+    int st, reason = DM_REASON_NONE;
+
+    if (!json_object_is_type(o, json_type_object)) {
+        *ret_why = xstrdup("a domain is not an object");
+        return -EINVAL;
+    }
+    if (!get_member(o, "uuid", json_type_string, &v) || !uuid_is_valid(json_object_get_string(v))) {
+        *ret_why = xstrdup("a domain has no valid uuid");
+        return -EINVAL;
+    }
+    snprintf(d.uuid, sizeof(d.uuid), "%s", json_object_get_string(v));
+    for (char *p = d.uuid; *p; p++)
+        if (*p >= 'A' && *p <= 'F')
+            *p = (char)(*p - 'A' + 'a');
+    if (!get_member(o, "domid", json_type_int, &v) || (x = json_object_get_int64(v)) < 1 ||
+        x > SIM_DOMID_MAX) {
+        *ret_why = xasprintf("domain %s: bad domid", d.uuid);
+        return -EINVAL;
+    }
+    d.domid = (int)x;
+    if (!get_member(o, "state", json_type_string, &v) ||
+        (st = dm_state_from_name(json_object_get_string(v))) < 0) {
+        *ret_why = xasprintf("domain %s: bad state", d.uuid);
+        return -EINVAL;
+    }
+    d.state = st;
+    if (json_object_object_get_ex(o, "shutdown_reason", &v) && v &&
+        (!json_object_is_type(v, json_type_string) ||
+         (reason = dm_reason_from_name(json_object_get_string(v))) < 0)) {
+        *ret_why = xasprintf("domain %s: bad shutdown_reason", d.uuid);
+        return -EINVAL;
+    }
+    d.shutdown_reason = reason;
+    if (!get_member(o, "memory_actual", json_type_int, &v) ||
+        (d.memory_actual = json_object_get_int64(v)) < 0) {
+        *ret_why = xasprintf("domain %s: bad memory_actual", d.uuid);
+        return -EINVAL;
+    }
+    if (!json_object_object_get_ex(o, "start_time", &v) ||
+        !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))) {
+        *ret_why = xasprintf("domain %s: bad start_time", d.uuid);
+        return -EINVAL;
+    }
+    d.start_time = json_object_get_double(v);
+    if (!get_member(o, "generation", json_type_int, &v) || (x = json_object_get_int64(v)) < 0 ||
+        (uint64_t)x > max_generation) {
+        *ret_why = xasprintf("domain %s: bad generation", d.uuid);
+        return -EINVAL;
+    }
+    d.generation = (uint64_t)x;
+    *ret_ignore =
+        get_member(o, "ignore_shutdown", json_type_boolean, &v) && json_object_get_boolean(v);
+    if ((e = dm_config_from_json(o, &d.cfg))) {
+        *ret_why = xasprintf("domain %s: %s", d.uuid, e->params[0]);
+        dm_error_free(e);
+        return -EINVAL;
+    }
+    *ret = d;
+    return 0;
+}
+
+static int cmp_domid(const void *a, const void *b)
+{
+    const struct dm_domain *x = a, *y = b;
+    return (x->domid > y->domid) - (x->domid < y->domid);
+}
+
+static int cmp_generation(const void *a, const void *b)
+{
+    const struct dm_domain *x = a, *y = b;
+    return (x->generation > y->generation) - (x->generation < y->generation);
+}
+
+/* Writes the whole simulated hypervisor to its state file. Lock held. A
+ * failure is logged: the domains are as they are whether or not the file
+ * could follow them, and the next change tries again. */
+static void sim_save(struct sim *s)
+{
+    json_object *root = json_object_new_object(), *doms = json_object_new_array(),
+                *gone = json_object_new_array();
+    const char *k;
+    void *v;
+
+    json_object_object_add(root, "format", json_object_new_string(SIM_STATE_FORMAT));
+    json_object_object_add(root, "version", json_object_new_int(SIM_FORMAT_VERSION));
+    json_object_object_add(root, "generation",
+                           json_object_new_int64((int64_t)events_generation(&s->b.events)));
+    json_object_object_add(root, "next_domid", json_object_new_int(s->next_domid));
+    json_object_object_add(root, "evicted_generation",
+                           json_object_new_int64((int64_t)s->evicted_generation));
+    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);) {
+        struct sim_dom *sd = v;
+        if (!sd->building)
+            json_object_array_add(doms, record_to_json(&sd->d, sd->ignore_shutdown));
+    }
+    for (size_t i = 0; hashmap_next(&s->destroyed, &i, &k, &v);)
+        json_object_array_add(gone, record_to_json(v, false));
+    json_object_object_add(root, "domains", doms);
+    json_object_object_add(root, "destroyed", gone);
+
+    size_t len;
+    const char *text = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
+    int r = write_file_atomic(s->state_path, text, len);
+    if (r < 0)
+        log_error_errno(r, "cannot write the simulated hypervisor's state to %s: %m",
+                        s->state_path);
+    json_object_put(root);
+}
+
+/* Remembers a destroyed domain (taking d), forgetting the oldest one past
+ * the bound. Lock held. */
+static void sim_remember_destroyed(struct sim *s, struct dm_domain *d)
+{
+    destroyed_free(hashmap_put(&s->destroyed, d->uuid, d));
+    while (s->destroyed.count > s->max_destroyed) {
+        struct dm_domain *oldest = NULL;
+        const char *k;
+        void *v;
+        for (size_t i = 0; hashmap_next(&s->destroyed, &i, &k, &v);) {
+            struct dm_domain *x = v;
+            if (!oldest || x->generation < oldest->generation)
+                oldest = x;
+        }
+        if (oldest->generation > s->evicted_generation)
+            s->evicted_generation = oldest->generation;
+        hashmap_remove(&s->destroyed, oldest->uuid);
+        destroyed_free(oldest);
+    }
+}
+
+static void sim_gone(struct sim *s, struct sim_dom *sd, struct dm_domain *ret);
+
+static int sim_load(struct sim *s)
+{
+    _cleanup_free_ char *text = NULL, *why = NULL;
+    json_object *root = NULL, *v, *doms, *gone;
+    size_t len;
+    int64_t x;
+    int r;
+
+    r = read_file(s->state_path, SIM_MAX_FILE, &text, &len);
+    if (r == -ENOENT) {
+        log_info("no %s: a simulated hypervisor without domains", s->state_path);
+        return 0;
+    }
+    if (r < 0)
+        return log_error_errno(r, "cannot read %s: %m", s->state_path);
+    root = parse_object(text, len, true);
+    if (!root || !get_member(root, "format", json_type_string, &v) ||
+        !streq(json_object_get_string(v), SIM_STATE_FORMAT)) {
+        why = xstrdup("not the state of a simulated hypervisor");
+        goto bad;
+    }
+    if (!get_member(root, "version", json_type_int, &v) ||
+        json_object_get_int(v) != SIM_FORMAT_VERSION) {
+        why = xstrdup("unknown version");
+        goto bad;
+    }
+    if (!get_member(root, "generation", json_type_int, &v) || (x = json_object_get_int64(v)) < 0) {
+        why = xstrdup("bad generation");
+        goto bad;
+    }
+    uint64_t generation = (uint64_t)x;
+    if (!get_member(root, "next_domid", json_type_int, &v) || (x = json_object_get_int64(v)) < 1 ||
+        x > SIM_DOMID_MAX) {
+        why = xstrdup("bad next_domid");
+        goto bad;
+    }
+    s->next_domid = (int)x;
+    if (!get_member(root, "evicted_generation", json_type_int, &v) ||
+        (x = json_object_get_int64(v)) < 0 || (uint64_t)x > generation) {
+        why = xstrdup("bad evicted_generation");
+        goto bad;
+    }
+    s->evicted_generation = (uint64_t)x;
+    if (!get_member(root, "domains", json_type_array, &doms) ||
+        !get_member(root, "destroyed", json_type_array, &gone)) {
+        why = xstrdup("no domains or destroyed lists");
+        goto bad;
+    }
+    for (size_t i = 0; i < json_object_array_length(doms); i++) {
+        struct sim_dom *sd = xcalloc(1, sizeof(*sd));
+        if (record_from_json(json_object_array_get_idx(doms, i), generation, &sd->d,
+                             &sd->ignore_shutdown, &why) < 0) {
+            free(sd);
+            goto bad;
+        }
+        bool clash = sd->d.state == DM_STATE_DESTROYED || hashmap_get(&s->domains, sd->d.uuid);
+        const char *k;
+        void *val;
+        for (size_t j = 0; !clash && hashmap_next(&s->domains, &j, &k, &val);)
+            clash = ((struct sim_dom *)val)->d.domid == sd->d.domid;
+        if (clash) {
+            why = xasprintf("domain %s: destroyed, or its uuid or domid used twice", sd->d.uuid);
+            sim_dom_free(sd);
+            goto bad;
+        }
+        hashmap_put(&s->domains, sd->d.uuid, sd);
+    }
+    for (size_t i = 0; i < json_object_array_length(gone); i++) {
+        struct dm_domain *d = xcalloc(1, sizeof(*d));
+        bool ignore;
+        if (record_from_json(json_object_array_get_idx(gone, i), generation, d, &ignore, &why) <
+            0) {
+            free(d);
+            goto bad;
+        }
+        if (d->state != DM_STATE_DESTROYED || hashmap_get(&s->domains, d->uuid)) {
+            why = xasprintf("destroyed domain %s: not destroyed, or alive", d->uuid);
+            destroyed_free(d);
+            goto bad;
+        }
+        destroyed_free(hashmap_put(&s->destroyed, d->uuid, d));
+    }
+    json_object_put(root);
+    /* Generations go on from the saved one (nothing runs yet). */
+    s->b.events.generation = generation > 1 ? generation : 1;
+
+    /* A domain that was being destroyed when domaind stopped is gone by
+     * now, as it would be on Xen. */
+    for (bool again = true; again;) {
+        const char *k;
+        void *val;
+        again = false;
+        for (size_t i = 0; !again && hashmap_next(&s->domains, &i, &k, &val);)
+            if (((struct sim_dom *)val)->d.state == DM_STATE_DYING) {
+                sim_gone(s, val, NULL); /* changes the map: look again */
+                again = true;
+            }
+    }
+    log_info("%s: %zu domains, generation %llu", s->state_path, s->domains.count,
+             (unsigned long long)events_generation(&s->b.events));
+    return 0;
+
+bad:
+    json_object_put(root);
+    log_error("%s is not a valid sim state file: %s", s->state_path, why ? why : "bad JSON");
+    return -EINVAL;
+}
+
+/* ---- the simulated hypervisor, with the lock held ---- */
+
+static int64_t sim_free_memory(struct sim *s)
+{
+    int64_t used = 0;
+    const char *k;
+    void *v;
+
+    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);) {
+        struct sim_dom *sd = v;
+        used += sd->d.cfg.memory_target + sd->pending;
+    }
+    return s->memory - s->reserve - used;
+}
+
+static struct dm_error *fail_memory(int64_t needed, int64_t free_bytes)
+{
+    char n[24], f[24];
+
+    snprintf(n, sizeof(n), "%lld", (long long)needed);
+    snprintf(f, sizeof(f), "%lld", (long long)(free_bytes > 0 ? free_bytes : 0));
+    return dm_fail(DM_ERR_NOT_ENOUGH_MEMORY, n, f);
+}
+
+static struct dm_error *fail_vcpus(int asked, int available)
+{
+    char a[16], v[16];
+
+    snprintf(a, sizeof(a), "%d", asked);
+    snprintf(v, sizeof(v), "%d", available);
+    return dm_fail(DM_ERR_TOO_MANY_VCPUS, a, v);
+}
+
+static struct dm_error *fail_state(const struct sim_dom *sd, enum dm_state expected)
+{
+    return dm_fail(DM_ERR_BAD_STATE, sd->d.uuid, dm_state_name(expected),
+                   dm_state_name(sd->d.state));
+}
+
+static int sim_alloc_domid(struct sim *s)
+{
+    for (int tries = 0; tries < SIM_DOMID_MAX; tries++) {
+        int id = s->next_domid;
+        bool used = false;
+        const char *k;
+        void *v;
+
+        s->next_domid = id >= SIM_DOMID_MAX ? 1 : id + 1;
+        for (size_t i = 0; !used && hashmap_next(&s->domains, &i, &k, &v);)
+            used = ((struct sim_dom *)v)->d.domid == id;
+        if (!used)
+            return id;
+    }
+    return -1;
+}
+
+/* Lets n steps pass. The lock is released meanwhile (a timed wait on the
+ * condition variable); a stopping simulator takes no time. */
+static void sim_sleep(struct sim *s, int n)
+{
+    if (s->step_ms <= 0 || n <= 0)
+        return;
+    double deadline = now_monotonic() + (double)n * s->step_ms / 1000.0;
+    struct timespec ts = events_timespec(deadline);
+    while (!s->stopping && now_monotonic() < deadline)
+        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+}
+
+/* Lets one step of op pass; true if the operation must fail there (its
+ * first step, when sim/fail asked). */
+static bool sim_step_fails(struct sim *s, enum sim_op op, int *steps)
+{
+    sim_sleep(s, 1);
+    if ((*steps)++ == 0 && s->fail[op] > 0) {
+        s->fail[op]--;
+        log_info("%s fails after its first step, as sim/fail asked", op_names[op]);
+        return true;
+    }
+    return false;
+}
+
+static struct dm_error *fail_injected(enum sim_op op)
+{
+    return dm_fail(DM_ERR_SIM_INJECTED_FAILURE, op_names[op]);
+}
+
+/* The listed domain uuid, or NULL. */
+static struct sim_dom *sim_find(struct sim *s, const char *uuid)
+{
+    struct sim_dom *sd = hashmap_get(&s->domains, uuid);
+    return sd && !sd->building ? sd : NULL;
+}
+
+/* Waits until no operation is under way on domain uuid, then marks it
+ * busy for the caller. NO_SUCH_DOMAIN if there is none. */
+static struct dm_error *sim_take(struct sim *s, const char *uuid, struct sim_dom **ret)
+{
+    for (;;) {
+        struct sim_dom *sd = sim_find(s, uuid);
+        if (!sd)
+            return dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+        if (!sd->busy) {
+            sd->busy = true;
+            *ret = sd;
+            return NULL;
+        }
+        pthread_cond_wait(&s->cond, &s->lock);
+    }
+}
+
+static void sim_release(struct sim *s, struct sim_dom *sd)
+{
+    sd->busy = false;
+    pthread_cond_broadcast(&s->cond);
+}
+
+/* Records a change of sd: next generation, waiters woken, state saved. */
+static void sim_changed(struct sim *s, struct sim_dom *sd)
+{
+    sd->d.generation = events_bump(&s->b.events);
+    pthread_cond_broadcast(&s->cond);
+    sim_save(s);
+}
+
+/* The domain sd is gone: it becomes a destroyed one, copied to ret when
+ * not NULL. Frees sd. */
+static void sim_gone(struct sim *s, struct sim_dom *sd, struct dm_domain *ret)
+{
+    struct dm_domain *d = xmalloc(sizeof(*d));
+
+    hashmap_remove(&s->domains, sd->d.uuid);
+    *d = sd->d;
+    free(sd);
+    d->state = DM_STATE_DESTROYED;
+    d->memory_actual = 0;
+    d->generation = events_bump(&s->b.events);
+    if (ret)
+        dm_domain_copy(ret, d);
+    log_info("domain %s (domid %d) destroyed", d->uuid, d->domid);
+    sim_remember_destroyed(s, d);
+    pthread_cond_broadcast(&s->cond);
+    sim_save(s);
+}
+
+/* A domain built (created or resumed) becomes visible, paused, with a new
+ * domid. */
+static struct dm_error *sim_built(struct sim *s, struct sim_dom *sd)
+{
+    int domid = sim_alloc_domid(s);
+
+    if (domid < 0)
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "no free domid");
+    sd->d.domid = domid;
+    sd->d.state = DM_STATE_PAUSED;
+    sd->d.shutdown_reason = DM_REASON_NONE;
+    sd->d.memory_actual = sd->d.cfg.memory_target;
+    sd->d.start_time = now_realtime();
+    sd->building = false;
+    /* Listed again: the uuid's last change is this one now. */
+    destroyed_free(hashmap_remove(&s->destroyed, sd->d.uuid));
+    sim_changed(s, sd);
+    return NULL;
+}
+
+/* Adds a domain to build, not listed yet, reserving its memory after the
+ * checks that creating it must pass. */
+static struct dm_error *sim_start_build(struct sim *s, const char *uuid,
+                                        const struct dm_config *cfg, struct sim_dom **ret)
+{
+    if (hashmap_get(&s->domains, uuid))
+        return dm_fail(DM_ERR_DOMAIN_EXISTS, uuid);
+    if (cfg->vcpus_max > s->cpus)
+        return fail_vcpus(cfg->vcpus_max, s->cpus);
+    int64_t avail = sim_free_memory(s);
+    if (cfg->memory_target > avail)
+        return fail_memory(cfg->memory_target, avail);
+
+    struct sim_dom *sd = xcalloc(1, sizeof(*sd));
+    snprintf(sd->d.uuid, sizeof(sd->d.uuid), "%s", uuid);
+    sd->d.domid = -1;
+    dm_config_copy(&sd->d.cfg, cfg);
+    sd->busy = sd->building = true;
+    hashmap_put(&s->domains, sd->d.uuid, sd);
+    *ret = sd;
+    return NULL;
+}
+
+/* Forgets a domain whose build failed. */
+static void sim_abandon_build(struct sim *s, struct sim_dom *sd)
+{
+    hashmap_remove(&s->domains, sd->d.uuid);
+    sim_dom_free(sd);
+    pthread_cond_broadcast(&s->cond);
+}
+
+/* Builds sd (taken, building) in steps of op: paused, then running unless
+ * start_paused. The domain is released at the end, copied to ret. */
+static struct dm_error *sim_build(struct sim *s, struct sim_dom *sd, enum sim_op op,
+                                  bool start_paused, struct dm_domain *ret)
+{
+    struct dm_error *e;
+    int steps = 0;
+
+    if (sim_step_fails(s, op, &steps)) {
+        sim_abandon_build(s, sd);
+        return fail_injected(op);
+    }
+    if ((e = sim_built(s, sd))) {
+        sim_abandon_build(s, sd);
+        return e;
+    }
+    if (!start_paused) {
+        sim_sleep(s, 1);
+        sd->d.state = DM_STATE_RUNNING;
+        sim_changed(s, sd);
+    }
+    log_info("domain %s built: domid %d, %s", sd->d.uuid, sd->d.domid, dm_state_name(sd->d.state));
+    dm_domain_copy(ret, &sd->d);
+    sim_release(s, sd);
+    return NULL;
+}
+
+/* A guest that ignores shutdown requests was asked to shut down: waits,
+ * with *sdp released, until it shuts down anyway (then *sdp is taken
+ * again and NULL returned), the domain is destroyed by someone else (then
+ * *sdp is NULL and ret_gone, when given, the destroyed domain), or the
+ * deadline (SHUTDOWN_TIMEOUT). */
+static struct dm_error *sim_await_guest(struct sim *s, struct sim_dom **sdp, double deadline,
+                                        struct dm_domain *ret_gone)
+{
+    struct sim_dom *sd = *sdp;
+    char uuid[UUID_STR_LEN];
+    int domid = sd->d.domid;
+    struct timespec ts = events_timespec(deadline);
+
+    snprintf(uuid, sizeof(uuid), "%s", sd->d.uuid);
+    sim_release(s, sd);
+    for (;;) {
+        sd = sim_find(s, uuid);
+        if (!sd || sd->d.domid != domid) {
+            struct dm_domain *gone = hashmap_get(&s->destroyed, uuid);
+            if (!ret_gone || !gone || gone->domid != domid)
+                return dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+            dm_domain_copy(ret_gone, gone);
+            *sdp = NULL;
+            return NULL;
+        }
+        if (!sd->busy && sd->d.state == DM_STATE_SHUTDOWN) {
+            sd->busy = true;
+            *sdp = sd;
+            return NULL;
+        }
+        if (s->stopping)
+            return dm_failf(DM_ERR_BACKEND_FAILURE, "domaind is stopping");
+        if (now_monotonic() >= deadline) {
+            log_info("domain %s did not shut down in time", uuid);
+            return dm_fail(DM_ERR_SHUTDOWN_TIMEOUT, uuid);
+        }
+        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+    }
+}
+
+/* Asks the guest of sd (taken, running) to shut down for reason, and
+ * waits for it: one step for the guest to react, or until the deadline if
+ * it ignores requests. On success sd is in state shutdown, taken; *sdp is
+ * NULL if someone else destroyed it meanwhile (ret_gone then has it). */
+static struct dm_error *sim_ask_guest(struct sim *s, struct sim_dom **sdp, enum sim_op op,
+                                      enum dm_reason reason, double deadline, int *steps,
+                                      struct dm_domain *ret_gone)
+{
+    struct sim_dom *sd = *sdp;
+
+    if (sim_step_fails(s, op, steps)) {
+        sim_release(s, sd);
+        return fail_injected(op);
+    }
+    if (sd->ignore_shutdown)
+        return sim_await_guest(s, sdp, deadline, ret_gone);
+    sd->d.state = DM_STATE_SHUTDOWN;
+    sd->d.shutdown_reason = reason;
+    sim_changed(s, sd);
+    return NULL;
+}
+
+/* Destroys sd (taken): dying for one step of op, then gone. If that is
+ * the operation's first step and it must fail, sd is left as it was. */
+static struct dm_error *sim_destroy_step(struct sim *s, struct sim_dom *sd, enum sim_op op,
+                                         int *steps, bool keep, struct dm_domain *ret)
+{
+    enum dm_state before = sd->d.state;
+
+    sd->d.state = DM_STATE_DYING;
+    sim_changed(s, sd);
+    if (sim_step_fails(s, op, steps)) {
+        sd->d.state = before;
+        sim_changed(s, sd);
+        sim_release(s, sd);
+        return fail_injected(op);
+    }
+    if (!keep)
+        sim_gone(s, sd, ret);
+    return NULL;
+}
+
+/* ---- operations ---- */
+
+static struct dm_error *sim_host_info(struct backend *b, struct dm_host_info *ret)
+{
+    struct sim *s = sim_of(b);
+
+    pthread_mutex_lock(&s->lock);
+    int64_t avail = sim_free_memory(s);
+    pthread_mutex_unlock(&s->lock);
+    *ret = (struct dm_host_info){
+        .backend = "sim",
+        .total_memory = s->memory,
+        .free_memory = avail > 0 ? avail : 0,
+        .nr_cpus = s->cpus,
+    };
+    snprintf(ret->xen_version, sizeof(ret->xen_version), "%s", SIM_XEN_VERSION);
+    return NULL;
+}
+
+static struct dm_error *sim_list(struct backend *b, struct dm_domain_list *ret)
+{
+    struct sim *s = sim_of(b);
+    struct dm_domain_list l = {0};
+    const char *k;
+    void *v;
+
+    pthread_mutex_lock(&s->lock);
+    l.v = xcalloc(s->domains.count, sizeof(*l.v));
+    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);) {
+        struct sim_dom *sd = v;
+        if (!sd->building)
+            dm_domain_copy(&l.v[l.n++], &sd->d);
+    }
+    pthread_mutex_unlock(&s->lock);
+    qsort(l.v, l.n, sizeof(*l.v), cmp_domid);
+    *ret = l;
+    return NULL;
+}
+
+static struct dm_error *sim_get(struct backend *b, const char *uuid, struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+    struct dm_error *e = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    struct sim_dom *sd = sim_find(s, uuid);
+    if (sd)
+        dm_domain_copy(ret, &sd->d);
+    else
+        e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+static struct dm_error *sim_create(struct backend *b, const char *uuid, const struct dm_config *cfg,
+                                   bool start_paused, struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+    struct sim_dom *sd;
+    struct dm_error *e;
+
+    pthread_mutex_lock(&s->lock);
+    if (!(e = sim_start_build(s, uuid, cfg, &sd)))
+        e = sim_build(s, sd, SIM_OP_CREATE, start_paused, ret);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+/* shutdown and reboot: brings the domain down, cleanly or not; for a
+ * reboot builds it again. */
+static struct dm_error *sim_down(struct sim *s, const char *uuid, enum sim_op op, bool clean,
+                                 double timeout, struct dm_domain *ret)
+{
+    double deadline = now_monotonic() + timeout;
+    bool reboot = op == SIM_OP_REBOOT;
+    struct sim_dom *sd;
+    struct dm_error *e;
+    int steps = 0;
+
+    if ((e = sim_take(s, uuid, &sd)))
+        return e;
+    if (clean && sd->d.state == DM_STATE_PAUSED) {
+        e = fail_state(sd, DM_STATE_RUNNING);
+        sim_release(s, sd);
+        return e;
+    }
+    /* A guest that already shut down is not asked again. */
+    if (clean && sd->d.state == DM_STATE_RUNNING) {
+        e = sim_ask_guest(s, &sd, op, reboot ? DM_REASON_REBOOT : DM_REASON_POWEROFF, deadline,
+                          &steps, reboot ? NULL : ret);
+        if (e || !sd)
+            return e;
+    }
+    if ((e = sim_destroy_step(s, sd, op, &steps, reboot, ret)) || !reboot)
+        return e;
+
+    /* The reboot's new domain: the old one's memory is the new one's. */
+    sim_sleep(s, 1);
+    if ((e = sim_built(s, sd))) {
+        sim_gone(s, sd, NULL);
+        return e;
+    }
+    sim_sleep(s, 1);
+    sd->d.state = DM_STATE_RUNNING;
+    sim_changed(s, sd);
+    log_info("domain %s rebooted: domid %d", sd->d.uuid, sd->d.domid);
+    dm_domain_copy(ret, &sd->d);
+    sim_release(s, sd);
+    return NULL;
+}
+
+static struct dm_error *sim_shutdown(struct backend *b, const char *uuid, bool clean,
+                                     double timeout, struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+
+    pthread_mutex_lock(&s->lock);
+    struct dm_error *e = sim_down(s, uuid, SIM_OP_SHUTDOWN, clean, timeout, ret);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+static struct dm_error *sim_reboot(struct backend *b, const char *uuid, bool clean, double timeout,
+                                   struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+
+    pthread_mutex_lock(&s->lock);
+    struct dm_error *e = sim_down(s, uuid, SIM_OP_REBOOT, clean, timeout, ret);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+/* pause and unpause: from one state to the other in one step. */
+static struct dm_error *sim_flip(struct sim *s, const char *uuid, enum sim_op op,
+                                 enum dm_state from, enum dm_state to, struct dm_domain *ret)
+{
+    struct sim_dom *sd;
+    struct dm_error *e;
+    int steps = 0;
+
+    if ((e = sim_take(s, uuid, &sd)))
+        return e;
+    if (sd->d.state != from)
+        e = fail_state(sd, from);
+    else if (sim_step_fails(s, op, &steps))
+        e = fail_injected(op);
+    else {
+        sd->d.state = to;
+        sim_changed(s, sd);
+        dm_domain_copy(ret, &sd->d);
+    }
+    sim_release(s, sd);
+    return e;
+}
+
+static struct dm_error *sim_pause(struct backend *b, const char *uuid, struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+
+    pthread_mutex_lock(&s->lock);
+    struct dm_error *e = sim_flip(s, uuid, SIM_OP_PAUSE, DM_STATE_RUNNING, DM_STATE_PAUSED, ret);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+static struct dm_error *sim_unpause(struct backend *b, const char *uuid, struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+
+    pthread_mutex_lock(&s->lock);
+    struct dm_error *e = sim_flip(s, uuid, SIM_OP_UNPAUSE, DM_STATE_PAUSED, DM_STATE_RUNNING, ret);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+static struct dm_error *sim_suspend_locked(struct sim *s, const char *uuid, const char *path)
+{
+    struct sim_dom *sd;
+    struct dm_error *e;
+    int steps = 0;
+
+    if ((e = sim_take(s, uuid, &sd)))
+        return e;
+    if (sd->d.state != DM_STATE_RUNNING) {
+        e = fail_state(sd, DM_STATE_RUNNING);
+        sim_release(s, sd);
+        return e;
+    }
+    if (sim_step_fails(s, SIM_OP_SUSPEND, &steps)) {
+        sim_release(s, sd);
+        return fail_injected(SIM_OP_SUSPEND);
+    }
+
+    /* The image is the domain's record; sd is ours (busy) while the lock
+     * is released for the write. */
+    json_object *image = json_object_new_object();
+    json_object_object_add(image, "format", json_object_new_string(SIM_IMAGE_FORMAT));
+    json_object_object_add(image, "version", json_object_new_int(SIM_FORMAT_VERSION));
+    json_object_object_add(image, "domain", record_to_json(&sd->d, sd->ignore_shutdown));
+    struct strbuf sb;
+    strbuf_init(&sb, 1024);
+    strbuf_adds(&sb, json_object_to_json_string_ext(image, JSON_C_TO_STRING_PLAIN));
+    strbuf_addc(&sb, '\n');
+    json_object_put(image);
+    pthread_mutex_unlock(&s->lock);
+    int r = write_file_atomic(path, sb.buf, sb.len);
+    pthread_mutex_lock(&s->lock);
+    strbuf_done(&sb);
+    if (r < 0) {
+        errno = -r;
+        e = dm_failf(DM_ERR_BACKEND_FAILURE, "cannot write the image %s: %m", path);
+        sim_release(s, sd);
+        return e;
+    }
+
+    sd->d.state = DM_STATE_SHUTDOWN;
+    sd->d.shutdown_reason = DM_REASON_SUSPEND;
+    sim_changed(s, sd);
+    log_info("domain %s (domid %d) saved to %s", sd->d.uuid, sd->d.domid, path);
+    return sim_destroy_step(s, sd, SIM_OP_SUSPEND, &steps, false, NULL);
+}
+
+static struct dm_error *sim_suspend(struct backend *b, const char *uuid, const char *path)
+{
+    struct sim *s = sim_of(b);
+
+    pthread_mutex_lock(&s->lock);
+    struct dm_error *e = sim_suspend_locked(s, uuid, path);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+/* Reads the configuration saved in a suspend image. */
+static struct dm_error *read_image(const char *path, struct dm_config *ret, bool *ret_ignore)
+{
+    _cleanup_free_ char *text = NULL, *why = NULL;
+    struct stat st;
+    struct dm_domain d;
+    json_object *root, *v, *dom;
+    size_t len;
+    int r;
+
+    if ((r = read_file(path, SIM_MAX_FILE, &text, &len)) < 0) {
+        errno = -r;
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot read the image %s: %m", path);
+    }
+    root = parse_object(text, len, stat(path, &st) == 0 && S_ISREG(st.st_mode));
+    if (!root || !get_member(root, "format", json_type_string, &v) ||
+        !streq(json_object_get_string(v), SIM_IMAGE_FORMAT) ||
+        !get_member(root, "version", json_type_int, &v) ||
+        json_object_get_int(v) != SIM_FORMAT_VERSION ||
+        !get_member(root, "domain", json_type_object, &dom)) {
+        json_object_put(root);
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "%s is not a suspend image of the sim backend",
+                        path);
+    }
+    r = record_from_json(dom, UINT64_MAX, &d, ret_ignore, &why);
+    json_object_put(root);
+    if (r < 0)
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "%s is not a valid suspend image: %s", path, why);
+    *ret = d.cfg;
+    return NULL;
+}
+
+static struct dm_error *sim_resume(struct backend *b, const char *uuid, const char *path,
+                                   bool start_paused, struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+    struct dm_config cfg;
+    struct sim_dom *sd;
+    struct dm_error *e;
+    bool ignore;
+
+    if ((e = read_image(path, &cfg, &ignore)))
+        return e;
+    pthread_mutex_lock(&s->lock);
+    if (!(e = sim_start_build(s, uuid, &cfg, &sd))) {
+        sd->ignore_shutdown = ignore;
+        e = sim_build(s, sd, SIM_OP_RESUME, start_paused, ret);
+    }
+    pthread_mutex_unlock(&s->lock);
+    dm_config_done(&cfg);
+    return e;
+}
+
+static struct dm_error *sim_set_memory_target_locked(struct sim *s, const char *uuid,
+                                                     int64_t target, struct dm_domain *ret)
+{
+    struct sim_dom *sd;
+    struct dm_error *e;
+    int steps = 0;
+
+    if ((e = sim_take(s, uuid, &sd)))
+        return e;
+    if (sd->d.state != DM_STATE_RUNNING && sd->d.state != DM_STATE_PAUSED)
+        e = fail_state(sd, DM_STATE_RUNNING);
+    else if (target < 1 || target > sd->d.cfg.memory_max)
+        e = dm_failf(DM_ERR_INVALID_PARAMS, "target: %lld is not in 1..%lld (memory_max)",
+                     (long long)target, (long long)sd->d.cfg.memory_max);
+    if (e) {
+        sim_release(s, sd);
+        return e;
+    }
+    int64_t more = target - sd->d.cfg.memory_target, avail = sim_free_memory(s);
+    if (more > avail) {
+        sim_release(s, sd);
+        return fail_memory(more, avail);
+    }
+    sd->pending = more > 0 ? more : 0;
+    if (sim_step_fails(s, SIM_OP_SET_MEMORY_TARGET, &steps)) {
+        e = fail_injected(SIM_OP_SET_MEMORY_TARGET);
+    } else {
+        sd->d.cfg.memory_target = sd->d.memory_actual = target;
+        sim_changed(s, sd);
+        dm_domain_copy(ret, &sd->d);
+    }
+    sd->pending = 0;
+    sim_release(s, sd);
+    return e;
+}
+
+static struct dm_error *sim_set_memory_target(struct backend *b, const char *uuid, int64_t target,
+                                              struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+
+    pthread_mutex_lock(&s->lock);
+    struct dm_error *e = sim_set_memory_target_locked(s, uuid, target, ret);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+static struct dm_error *sim_set_vcpus(struct backend *b, const char *uuid, int vcpus,
+                                      struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+    struct sim_dom *sd;
+    struct dm_error *e;
+    int steps = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if ((e = sim_take(s, uuid, &sd)))
+        goto out;
+    if (sd->d.state != DM_STATE_RUNNING && sd->d.state != DM_STATE_PAUSED)
+        e = fail_state(sd, DM_STATE_RUNNING);
+    else if (vcpus < 1)
+        e = dm_failf(DM_ERR_INVALID_PARAMS, "vcpus: at least 1");
+    else if (vcpus > sd->d.cfg.vcpus_max)
+        e = fail_vcpus(vcpus, sd->d.cfg.vcpus_max);
+    else if (sim_step_fails(s, SIM_OP_SET_VCPUS, &steps))
+        e = fail_injected(SIM_OP_SET_VCPUS);
+    else {
+        sd->d.cfg.vcpus = vcpus;
+        sim_changed(s, sd);
+        dm_domain_copy(ret, &sd->d);
+    }
+    sim_release(s, sd);
+out:
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+static struct dm_error *sim_destroy(struct backend *b, const char *uuid)
+{
+    struct sim *s = sim_of(b);
+    struct sim_dom *sd;
+    struct dm_error *e;
+    int steps = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (!(e = sim_take(s, uuid, &sd)))
+        e = sim_destroy_step(s, sd, SIM_OP_DESTROY, &steps, false, NULL);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+static struct dm_error *sim_changes(struct backend *b, uint64_t since, uint64_t *ret_generation,
+                                    bool *ret_full, struct dm_domain_list *ret)
+{
+    struct sim *s = sim_of(b);
+    struct dm_domain_list l = {0};
+    const char *k;
+    void *v;
+
+    pthread_mutex_lock(&s->lock);
+    uint64_t g = events_generation(&s->b.events);
+    bool full = since == 0 || since > g || since < s->evicted_generation;
+    l.v = xcalloc(s->domains.count + s->destroyed.count, sizeof(*l.v));
+    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);) {
+        struct sim_dom *sd = v;
+        if (!sd->building && (full || sd->d.generation > since))
+            dm_domain_copy(&l.v[l.n++], &sd->d);
+    }
+    for (size_t i = 0; hashmap_next(&s->destroyed, &i, &k, &v);) {
+        struct dm_domain *d = v;
+        if (full || d->generation > since)
+            dm_domain_copy(&l.v[l.n++], d);
+    }
+    pthread_mutex_unlock(&s->lock);
+    qsort(l.v, l.n, sizeof(*l.v), cmp_generation);
+    *ret_generation = g;
+    *ret_full = full;
+    *ret = l;
+    return NULL;
+}
+
+static struct dm_error *sim_inject_locked(struct sim *s, const char *uuid, const char *event,
+                                          int ignore_shutdown)
+{
+    bool nothing = streq(event, "ignore");
+    int reason = nothing ? DM_REASON_NONE : dm_reason_from_name(event);
+    struct sim_dom *sd;
+    struct dm_error *e;
+
+    if (reason < 0)
+        return dm_failf(DM_ERR_INVALID_PARAMS,
+                        "event: poweroff, reboot, crash, suspend, halt or ignore expected");
+    if ((e = sim_take(s, uuid, &sd)))
+        return e;
+    if (!nothing && sd->d.state != DM_STATE_RUNNING) {
+        e = fail_state(sd, DM_STATE_RUNNING);
+        sim_release(s, sd);
+        return e;
+    }
+    if (ignore_shutdown >= 0)
+        sd->ignore_shutdown = ignore_shutdown;
+    if (nothing) {
+        sim_save(s);
+    } else {
+        sd->d.state = DM_STATE_SHUTDOWN;
+        sd->d.shutdown_reason = reason;
+        sim_changed(s, sd);
+        log_info("guest of domain %s (domid %d): %s", sd->d.uuid, sd->d.domid, event);
+    }
+    sim_release(s, sd);
+    return NULL;
+}
+
+static struct dm_error *sim_inject(struct backend *b, const char *uuid, const char *event,
+                                   int ignore_shutdown)
+{
+    struct sim *s = sim_of(b);
+
+    pthread_mutex_lock(&s->lock);
+    struct dm_error *e = sim_inject_locked(s, uuid, event, ignore_shutdown);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+static struct dm_error *sim_fail(struct backend *b, const char *method, int count)
+{
+    struct sim *s = sim_of(b);
+
+    if (count < 0)
+        return dm_failf(DM_ERR_INVALID_PARAMS, "count: at least 0");
+    for (int op = 0; op < SIM_OP__COUNT; op++)
+        if (streq(op_names[op], method)) {
+            pthread_mutex_lock(&s->lock);
+            s->fail[op] = count;
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
+    return dm_failf(DM_ERR_INVALID_PARAMS, "method: %s has no steps that could fail", method);
+}
+
+static void sim_stop(struct backend *b)
+{
+    struct sim *s = sim_of(b);
+
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    events_stop(&s->b.events);
+}
+
+static void sim_free(struct backend *b)
+{
+    struct sim *s = sim_of(b);
+    const char *k;
+    void *v;
+
+    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);)
+        sim_dom_free(v);
+    for (size_t i = 0; hashmap_next(&s->destroyed, &i, &k, &v);)
+        destroyed_free(v);
+    hashmap_done(&s->domains);
+    hashmap_done(&s->destroyed);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the lock */
+    free(s->state_path);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    events_done(&s->b.events);
+    free(s);
+}
+
+static const struct backend_ops sim_ops = {
+    .name = "sim",
+    .stop = sim_stop,
+    .free = sim_free,
+    .host_info = sim_host_info,
+    .list = sim_list,
+    .get = sim_get,
+    .create = sim_create,
+    .shutdown = sim_shutdown,
+    .reboot = sim_reboot,
+    .pause = sim_pause,
+    .unpause = sim_unpause,
+    .suspend = sim_suspend,
+    .resume = sim_resume,
+    .set_memory_target = sim_set_memory_target,
+    .set_vcpus = sim_set_vcpus,
+    .destroy = sim_destroy,
+    .changes = sim_changes,
+    .sim_inject = sim_inject,
+    .sim_fail = sim_fail,
+};
+
+int sim_backend_new(const struct sim_options *o, struct backend **ret)
+{
+    struct sim *s = xcalloc(1, sizeof(*s));
+    pthread_condattr_t attr;
+    int r;
+
+    s->b.ops = &sim_ops;
+    s->memory = o->memory;
+    s->reserve = o->memory / 10 < SIM_DOM0_RESERVE ? o->memory / 10 : SIM_DOM0_RESERVE;
+    s->cpus = o->cpus;
+    s->step_ms = o->step_ms;
+    s->max_destroyed = o->max_destroyed > 0 ? (size_t)o->max_destroyed : SIM_MAX_DESTROYED;
+    s->state_path = xstrdup(o->state_path);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    hashmap_init(&s->domains);
+    hashmap_init(&s->destroyed);
+    /* Generation 0 means "everything" to events/watch, so even an empty
+     * hypervisor is at 1: a watcher then has a generation to wait after. */
+    events_init(&s->b.events, 1);
+    s->next_domid = 1;
+
+    _cleanup_free_ char *lock_path = xasprintf("%s.lock", o->state_path);
+    s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0) {
+        r = log_error_errno(-errno, "cannot open %s: %m", lock_path);
+        goto fail;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        r = -errno;
+        if (r == -EWOULDBLOCK)
+            log_error("another domaind is using the simulated hypervisor %s", o->state_path);
+        else
+            log_error_errno(r, "cannot lock %s: %m", lock_path);
+        goto fail;
+    }
+    if ((r = sim_load(s)) < 0)
+        goto fail;
+    log_notice("sim backend: %lld bytes (%lld for dom0), %d CPUs, steps of %d ms, state in %s",
+               (long long)s->memory, (long long)s->reserve, s->cpus, s->step_ms, s->state_path);
+    *ret = &s->b;
+    return 0;
+
+fail:
+    sim_free(&s->b);
+    return r;
+}
