@@ -51,19 +51,19 @@ int log_set_level(const char *module, const char *level)
         return -EINVAL;
     pthread_mutex_lock(&lock);
     if (streq(module, "*")) {
-        default_level = l;
-        n_overrides = 0;
+        __atomic_store_n(&default_level, l, __ATOMIC_RELAXED);
+        __atomic_store_n(&n_overrides, 0, __ATOMIC_RELEASE);
     } else {
         int i;
         for (i = 0; i < n_overrides; i++)
             if (streq(overrides[i].module, module))
                 break;
+        if (i < MAX_OVERRIDES)
+            __atomic_store_n(&overrides[i].level, l, __ATOMIC_RELAXED);
         if (i == n_overrides && n_overrides < MAX_OVERRIDES) {
             snprintf(overrides[i].module, sizeof(overrides[i].module), "%s", module);
-            n_overrides++;
+            __atomic_store_n(&n_overrides, n_overrides + 1, __ATOMIC_RELEASE);
         }
-        if (i < MAX_OVERRIDES)
-            overrides[i].level = l;
     }
     pthread_mutex_unlock(&lock);
     return 0;
@@ -71,12 +71,13 @@ int log_set_level(const char *module, const char *level)
 
 int log_enabled(const char *module, int level)
 {
-    int l = default_level;
-    /* Reading without the lock is fine: a stale level for one line is
-     * harmless, and this runs on every log call. */
-    for (int i = 0; i < n_overrides; i++)
+    /* Read without the lock (this runs on every log call): a stale level
+     * for one line is harmless, and the atomics keep the reads whole. */
+    int l = __atomic_load_n(&default_level, __ATOMIC_RELAXED);
+    int n = __atomic_load_n(&n_overrides, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++)
         if (streq(overrides[i].module, module)) {
-            l = overrides[i].level;
+            l = __atomic_load_n(&overrides[i].level, __ATOMIC_RELAXED);
             break;
         }
     return level <= l;

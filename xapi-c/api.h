@@ -92,9 +92,6 @@ int64_t arg_int(const struct call *c, int i);
 double arg_float(const struct call *c, int i);
 bool arg_bool(const struct call *c, int i);
 
-/* Writes a stored canonical value as the method's result type. */
-void api_result_text(struct call *c, const char *canon);
-
 /* Generic implementations, reusable by custom handlers (message.get_record
  * and the like are the generic ones under a custom name). */
 struct api_error *generic_call(struct call *c, enum method_kind kind, int cls, int field);

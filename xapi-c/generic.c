@@ -302,11 +302,6 @@ bool arg_bool(const struct call *c, int i)
     return streq(arg_str(c, i), "true");
 }
 
-void api_result_text(struct call *c, const char *canon)
-{
-    marshal_to_wire(c->out, c->m->result, canon);
-}
-
 /* ---- generic handlers ---- */
 
 struct api_error *api_lookup(int cls, const char *ref, const struct row **ret_row)

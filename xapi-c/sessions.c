@@ -111,7 +111,9 @@ struct api_error *session_create(const char *user, const char *originator, bool 
     char ref[64], when[DATETIME_LEN];
     size_t n_victims;
 
-    api_new_ref(ref);
+    /* The row's ref is the session's: random, from getrandom(), a bearer
+     * secret. */
+    char **vals = api_new_row(C_session, ref);
     snprintf(s->ref, sizeof(s->ref), "%s", ref);
     s->user = xstrdup(user);
     s->originator = xstrdup(originator ? originator : "");
@@ -128,7 +130,6 @@ struct api_error *session_create(const char *user, const char *originator, bool 
     if (n_victims)
         db_kick();
 
-    char **vals = api_new_row(C_session, (char[64]){0});
     datetime_format(time(NULL), when);
     api_set_val(vals, FIDX(session, this_host), xapi_state.host_ref);
     api_set_val(vals, FIDX(session, last_active), when);
