@@ -34,9 +34,6 @@ LOG_MODULE("xapi");
 #define HOUSEKEEPING_INTERVAL 30 /* seconds between session and task clean-ups */
 #define MAX_BODY (300 * 1024)    /* xapi's RPC body limit */
 
-struct xapi_config xapi_cfg;
-struct xapi_state xapi_state;
-
 static const char *const qual_names[] = {"RW", "RO/constructor", "RO/runtime"};
 static const char *const state_names[] = {"published", "prototyped", "deprecated", "removed"};
 
