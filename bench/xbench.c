@@ -12,7 +12,12 @@
  *   xbench create     -p PORT -n COUNT -c CONNS [-s FIRST_INDEX]
  *   xbench getall     -p PORT [-j] -n RUNS -l LABEL [-e EXPECTED_RECORDS]
  *   xbench event      -p PORT -n ROUNDS -l LABEL
+ *   xbench vmstart    -p PORT -n ROUNDS -l LABEL
+ *   xbench powercycle -p PORT -n VMS -c CLIENTS -l LABEL
  *   xbench startup    -p PORT -L LOGFILE -- XAPI_PATH ARGS...
+ *
+ * vmstart and powercycle need a host whose domaind can start VMs (the sim
+ * backend will do); they make their own VMs and destroy them at the end.
  *
  * The login is root with $XENIA_ROOT_PASSWORD (default xenia). */
 #include <arpa/inet.h>
@@ -935,6 +940,587 @@ out_params:
     return r;
 }
 
+/* ---- VM lifecycle: start and shutdown on domaind (sim backend) ---- */
+
+/* A VM small enough that 1,000 of them fit the simulated host: 64 MiB, 1
+ * VCPU, HVM (no bootloader to run). */
+#define LC_VM_RECORD_FMT                                                                           \
+    "{\"name_label\":\"bench-life-%d\",\"name_description\":\"made by xbench\","                   \
+    "\"user_version\":1,\"is_a_template\":false,\"affinity\":\"OpaqueRef:NULL\","                  \
+    "\"memory_static_max\":67108864,\"memory_dynamic_max\":67108864,"                              \
+    "\"memory_dynamic_min\":67108864,\"memory_static_min\":67108864,"                              \
+    "\"VCPUs_params\":{},\"VCPUs_max\":1,\"VCPUs_at_startup\":1,"                                  \
+    "\"actions_after_shutdown\":\"destroy\",\"actions_after_reboot\":\"restart\","                 \
+    "\"actions_after_crash\":\"restart\",\"PV_bootloader\":\"\",\"PV_kernel\":\"\","               \
+    "\"PV_ramdisk\":\"\",\"PV_args\":\"\",\"PV_bootloader_args\":\"\",\"PV_legacy_args\":\"\","    \
+    "\"HVM_boot_policy\":\"BIOS order\",\"HVM_boot_params\":{\"order\":\"cd\"},"                   \
+    "\"platform\":{\"acpi\":\"1\",\"apic\":\"true\"},\"PCI_bus\":\"\","                            \
+    "\"other_config\":{\"bench\":\"true\"},\"recommendations\":\"\"}"
+/* The most event.from answers a round reads while it waits for Running,
+ * and the most it reads to catch up before parking. */
+#define LC_MAX_BATCHES 1000
+#define LC_MAX_DRAIN 100
+/* How long one phase (all the starts, or all the shutdowns) of a client may
+ * take before it counts what is left as failures. */
+#define LC_PHASE_LIMIT_S 120.0
+
+enum call_status { CALL_OK, CALL_FAILED, CALL_LOST };
+
+/* Calls method over JSON-RPC on c, for calls made many times: it reports
+ * failures to its caller rather than printing them. CALL_LOST: no answer,
+ * and c is unusable; CALL_FAILED: an answer that is not a success, the
+ * start of which goes to *ret_error when asked (the caller's); CALL_OK: a
+ * success, whose result goes to *ret_result when asked (the caller's). */
+static enum call_status json_try(struct conn *c, const char *method, const char *params,
+                                 json_object **ret_result, char **ret_error)
+{
+    char *body = jsonrpc_body(method, params);
+    size_t n;
+    char *req = http_request("/jsonrpc", "application/json", body, &n);
+    free(body);
+    int r = conn_send(c, req, n);
+    free(req);
+    if (r < 0 || conn_read_response(c) < 0)
+        return CALL_LOST;
+    json_object *o = NULL, *res;
+    bool good = c->status == 200 && json_is_success(c->body, c->body_len);
+    if (good && ret_result) {
+        json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+        o = json_tokener_parse_ex(tok, c->body, (int)c->body_len);
+        json_tokener_free(tok);
+        good = o && json_object_object_get_ex(o, "result", &res);
+    }
+    if (!good) {
+        json_object_put(o);
+        if (ret_error)
+            *ret_error = xasprintf("HTTP %d, %.*s", c->status,
+                                   (int)(c->body_len < 300 ? c->body_len : 300), c->body);
+        return CALL_FAILED;
+    }
+    if (ret_result) {
+        *ret_result = json_object_get(res);
+        json_object_put(o);
+    }
+    return CALL_OK;
+}
+
+/* Makes one VM for these benchmarks; *ret_vm (the caller's) is its ref. */
+static enum call_status lc_create(struct conn *c, const char *session, int index, char **ret_vm,
+                                  char **ret_error)
+{
+    char *rec = xasprintf(LC_VM_RECORD_FMT, index);
+    char *params = xasprintf("\"%s\",%s", session, rec);
+    json_object *res = NULL;
+    enum call_status s = json_try(c, "VM.create", params, &res, ret_error);
+    free(params);
+    free(rec);
+    if (s != CALL_OK)
+        return s;
+    if (!json_object_is_type(res, json_type_string)) {
+        json_object_put(res);
+        if (ret_error)
+            *ret_error = xasprintf("the result is not a ref");
+        return CALL_FAILED;
+    }
+    *ret_vm = strdup(json_object_get_string(res));
+    json_object_put(res);
+    if (!*ret_vm)
+        abort();
+    return CALL_OK;
+}
+
+/* Calls method(session, vm[, extra]) and prints why when it fails. */
+static int lc_vm_call(struct conn *c, const char *method, const char *session, const char *vm,
+                      const char *extra)
+{
+    char *params = xasprintf("\"%s\",\"%s\"%s", session, vm, extra ? extra : "");
+    char *err = NULL;
+    enum call_status s = json_try(c, method, params, NULL, &err);
+    free(params);
+    if (s == CALL_LOST)
+        return fail("%s: no answer", method);
+    if (s == CALL_FAILED) {
+        fail("%s failed: %s", method, err);
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes a VM that these benchmarks made: a hard shutdown first, in case
+ * it still runs (refused, harmlessly, when it is halted), then destroy. */
+static void lc_destroy(struct conn *c, const char *session, const char *vm)
+{
+    char *params = xasprintf("\"%s\",\"%s\"", session, vm);
+    enum call_status s = json_try(c, "VM.hard_shutdown", params, NULL, NULL);
+    if (s != CALL_LOST)
+        s = json_try(c, "VM.destroy", params, NULL, NULL);
+    free(params);
+    if (s != CALL_OK)
+        fail("could not destroy the benchmark's VM %s", vm);
+}
+
+/* vmstart: the latency from sending VM.start to the event.from parked on
+ * another connection returning the VM as Running. */
+struct vs_waiter {
+    pthread_t thread;
+    int port;
+    const char *session, *vm;
+    char *token; /* the waiter's; the caller sets the first one */
+    int rounds;
+    sem_t go, sent, done;
+    double *t_seen; /* per round, 0 if the round failed */
+    atomic_bool quit;
+};
+
+/* Takes the token of an event.from result; *ret_events is how many events
+ * it holds and *ret_running whether one of them shows vm Running. */
+static int vs_take(struct vs_waiter *w, json_object *res, size_t *ret_events, bool *ret_running)
+{
+    json_object *events, *token;
+    if (!json_object_object_get_ex(res, "events", &events) ||
+        !json_object_is_type(events, json_type_array) ||
+        !json_object_object_get_ex(res, "token", &token) ||
+        !json_object_is_type(token, json_type_string))
+        return fail("event.from: a result without events or token");
+    bool running = false;
+    size_t n = json_object_array_length(events);
+    for (size_t i = 0; i < n; i++) {
+        json_object *ref, *op, *snap, *ps, *e = json_object_array_get_idx(events, i);
+        if (json_object_object_get_ex(e, "ref", &ref) &&
+            strcmp(json_object_get_string(ref), w->vm) == 0 &&
+            json_object_object_get_ex(e, "operation", &op) &&
+            strcmp(json_object_get_string(op), "del") != 0 &&
+            json_object_object_get_ex(e, "snapshot", &snap) &&
+            json_object_object_get_ex(snap, "power_state", &ps) &&
+            strcmp(json_object_get_string(ps), "Running") == 0)
+            running = true;
+    }
+    free(w->token);
+    w->token = strdup(json_object_get_string(token));
+    if (!w->token)
+        abort();
+    *ret_events = n;
+    *ret_running = running;
+    return 0;
+}
+
+static char *vs_from_request(const struct vs_waiter *w, double timeout, size_t *ret_len)
+{
+    char *params = xasprintf("\"%s\",[\"vm\"],\"%s\",%.3f", w->session, w->token, timeout);
+    char *body = jsonrpc_body("event.from", params);
+    char *req = http_request("/jsonrpc", "application/json", body, ret_len);
+    free(params);
+    free(body);
+    return req;
+}
+
+/* Catches up with the changes of the previous round (the shutdown), then
+ * sends the event.from that waits for this round's. */
+static int vs_park(struct vs_waiter *w, struct conn *c)
+{
+    int k;
+    for (k = 0; k < LC_MAX_DRAIN; k++) {
+        char *params = xasprintf("\"%s\",[\"vm\"],\"%s\",0.0", w->session, w->token);
+        json_object *res;
+        int r = json_call(c, "event.from", params, &res);
+        free(params);
+        if (r < 0)
+            return -1;
+        size_t n;
+        bool running;
+        r = vs_take(w, res, &n, &running);
+        json_object_put(res);
+        if (r < 0)
+            return -1;
+        if (n == 0)
+            break;
+    }
+    if (k == LC_MAX_DRAIN)
+        return fail("event.from: still changes after %d catch-up calls", LC_MAX_DRAIN);
+    size_t n;
+    char *req = vs_from_request(w, EVENT_TIMEOUT_S, &n);
+    int r = conn_send(c, req, n);
+    free(req);
+    return r < 0 ? fail("event.from: cannot send") : 0;
+}
+
+/* Reads event.from answers, parking again after each that does not show
+ * the VM Running, for at most EVENT_TIMEOUT_S. */
+static int vs_await(struct vs_waiter *w, struct conn *c, int round)
+{
+    double deadline = now_s() + EVENT_TIMEOUT_S;
+    for (int k = 0; k < LC_MAX_BATCHES; k++) {
+        if (conn_read_response(c) < 0)
+            return fail("event.from round %d: no answer", round);
+        double t = now_s();
+        if (c->status != 200 || !json_is_success(c->body, c->body_len))
+            return fail("event.from round %d failed: %.*s", round,
+                        (int)(c->body_len < 300 ? c->body_len : 300), c->body);
+        json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+        json_object *o = json_tokener_parse_ex(tok, c->body, (int)c->body_len), *res;
+        json_tokener_free(tok);
+        size_t n;
+        bool running = false;
+        int r = o && json_object_object_get_ex(o, "result", &res) ? vs_take(w, res, &n, &running)
+                                                                  : fail("event.from: bad answer");
+        json_object_put(o);
+        if (r < 0)
+            return -1;
+        if (running) {
+            w->t_seen[round] = t;
+            return 0;
+        }
+        double left = deadline - now_s();
+        if (left <= 0)
+            return fail("event.from round %d: the VM not seen Running within %.0f s", round,
+                        EVENT_TIMEOUT_S);
+        size_t len;
+        char *req = vs_from_request(w, left, &len);
+        r = conn_send(c, req, len);
+        free(req);
+        if (r < 0)
+            return fail("event.from round %d: cannot send", round);
+    }
+    return fail("event.from round %d: %d answers without the VM Running", round, LC_MAX_BATCHES);
+}
+
+static void *vs_run(void *arg)
+{
+    struct vs_waiter *w = arg;
+    struct conn c;
+    bool connected = false;
+    for (int i = 0; i < w->rounds; i++) {
+        sem_wait(&w->go);
+        if (atomic_load(&w->quit))
+            break;
+        if (!connected) {
+            connected = conn_open(&c, w->port, false) == 0;
+            if (!connected)
+                fail("event.from: cannot connect to port %d: %m", w->port);
+        }
+        bool good = connected && vs_park(w, &c) == 0;
+        sem_post(&w->sent);
+        if (good)
+            good = vs_await(w, &c, i) == 0;
+        /* After a failure the connection may hold a call still parked. */
+        if (!good && connected) {
+            conn_close(&c);
+            connected = false;
+        }
+        sem_post(&w->done);
+    }
+    if (connected)
+        conn_close(&c);
+    return NULL;
+}
+
+static int cmd_vmstart(int port, int rounds, const char *label)
+{
+    struct conn c;
+    struct vs_waiter w = {.port = port, .rounds = rounds};
+    char *session, *vm = NULL, *err = NULL;
+    if (open_session(port, false, &c, &session) < 0)
+        return -1;
+    enum call_status s = lc_create(&c, session, 0, &vm, &err);
+    if (s != CALL_OK) {
+        fail("VM.create: %s", s == CALL_LOST ? "no answer" : err);
+        free(err);
+        free(session);
+        conn_close(&c);
+        return -1;
+    }
+    /* The first token: the waiter's catch-up before each round brings it
+     * up to date. */
+    char *params = xasprintf("\"%s\",\"vm\",\"%s\"", session, vm);
+    int r = json_call_string(&c, "event.inject", params, &w.token);
+    free(params);
+    if (r < 0) {
+        lc_destroy(&c, session, vm);
+        free(vm);
+        free(session);
+        conn_close(&c);
+        return -1;
+    }
+
+    w.session = session;
+    w.vm = vm;
+    w.t_seen = calloc((size_t)rounds, sizeof(double));
+    double *start_ms = calloc((size_t)rounds, sizeof(double));
+    double *t_send = calloc((size_t)rounds, sizeof(double));
+    if (!w.t_seen || !start_ms || !t_send)
+        abort();
+    sem_init(&w.go, 0, 0);
+    sem_init(&w.sent, 0, 0);
+    sem_init(&w.done, 0, 0);
+    r = -1;
+    if (pthread_create(&w.thread, NULL, vs_run, &w) != 0) {
+        fail("pthread_create failed");
+        goto out;
+    }
+    bool waiter_busy = false;
+    size_t n_start = 0;
+    for (int i = 0; i < rounds; i++) {
+        sem_post(&w.go);
+        waiter_busy = true;
+        if (sem_wait_s(&w.sent, IO_TIMEOUT_S) < 0) {
+            fail("event.from was not sent within %d s in round %d", IO_TIMEOUT_S, i);
+            break;
+        }
+        sleep_s(EVENT_SETTLE_S);
+        params = xasprintf("\"%s\",\"%s\",false,false", session, vm);
+        double t0 = now_s();
+        s = json_try(&c, "VM.start", params, NULL, &err);
+        double t1 = now_s();
+        free(params);
+        if (s == CALL_OK) {
+            t_send[i] = t0;
+            start_ms[n_start++] = (t1 - t0) * 1000.0;
+        } else if (s == CALL_FAILED) {
+            fail("VM.start failed in round %d: %s", i, err);
+            free(err);
+            err = NULL;
+        } else
+            fail("VM.start: no answer in round %d", i);
+        if (sem_wait_s(&w.done, EVENT_TIMEOUT_S + 5.0) < 0) {
+            fail("event.from did not return within %.0f s in round %d", EVENT_TIMEOUT_S + 5.0, i);
+            break;
+        }
+        waiter_busy = false;
+        /* A refused start would be refused again, each round waiting
+         * EVENT_TIMEOUT_S for nothing: the rounds left count as failed. */
+        if (s != CALL_OK)
+            break;
+        /* Halted again for the next round; not timed. */
+        if (lc_vm_call(&c, "VM.hard_shutdown", session, vm, NULL) < 0)
+            break;
+    }
+    /* A waiter still parked on the server returns within EVENT_TIMEOUT_S. */
+    atomic_store(&w.quit, true);
+    sem_post(&w.go);
+    if (waiter_busy)
+        sem_wait_s(&w.done, EVENT_TIMEOUT_S + 5.0);
+    pthread_join(w.thread, NULL);
+
+    double *seen_ms = xmalloc((size_t)rounds * sizeof(double));
+    size_t n_seen = 0;
+    for (int k = 0; k < rounds; k++)
+        if (w.t_seen[k] > 0 && t_send[k] > 0)
+            seen_ms[n_seen++] = (w.t_seen[k] - t_send[k]) * 1000.0;
+    if (n_seen > 0) {
+        printf("VM.start to Running seen through event.from median ms, %s: %.2f\n", label,
+               median(seen_ms, n_seen));
+        printf("VM.start to Running seen through event.from p95 ms, %s: %.2f\n", label,
+               percentile(seen_ms, n_seen, 95.0));
+    }
+    if (n_start > 0) {
+        printf("VM.start call median ms, %s: %.2f\n", label, median(start_ms, n_start));
+        printf("VM.start call p95 ms, %s: %.2f\n", label, percentile(start_ms, n_start, 95.0));
+    }
+    printf("VM.start failed rounds, %s: %zu of %d\n", label, (size_t)rounds - n_seen, rounds);
+    r = n_seen > 0 ? 0 : -1;
+    free(seen_ms);
+out:
+    sem_destroy(&w.go);
+    sem_destroy(&w.sent);
+    sem_destroy(&w.done);
+    lc_destroy(&c, session, vm);
+    free(t_send);
+    free(start_ms);
+    free(w.t_seen);
+    free(w.token);
+    free(vm);
+    free(session);
+    conn_close(&c);
+    return r;
+}
+
+/* powercycle: VMs started, then shut down, by concurrent clients, each
+ * with its own connection, session and VMs. The main thread opens each
+ * phase when every client has finished the one before, and times it. */
+struct pc_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int phase, arrived;
+};
+
+/* A client has finished its phase: waits for the next to open. */
+static void pc_gate_arrive(struct pc_gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    int phase = g->phase;
+    g->arrived++;
+    pthread_cond_broadcast(&g->cv);
+    while (g->phase == phase)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Waits for clients to arrive, then opens the next phase. */
+static void pc_gate_open(struct pc_gate *g, int clients)
+{
+    pthread_mutex_lock(&g->mu);
+    while (g->arrived < clients)
+        pthread_cond_wait(&g->cv, &g->mu);
+    g->arrived = 0;
+    g->phase++;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+struct pc_worker {
+    pthread_t thread;
+    int port, first, count;
+    struct pc_gate *gate;
+    char *session;
+    char **vms;    /* count refs, NULL where VM.create failed */
+    bool *running; /* whether VM.start of vms[i] succeeded */
+    int create_failures, start_ok, start_failures, stop_ok, stop_failures;
+};
+
+/* Runs method(session, vms[i]) on the VMs where want[i] (every VM that
+ * exists when want is NULL), for at most LC_PHASE_LIMIT_S; sets done[i] for
+ * each success and counts the failures, reporting the first. */
+static void pc_phase(struct pc_worker *w, struct conn *c, bool *connected, const char *method,
+                     const char *extra, const bool *want, bool *done, int *ret_ok,
+                     int *ret_failures)
+{
+    double t0 = now_s();
+    bool reported = false;
+    int ok = 0, failures = 0;
+    for (int i = 0; i < w->count; i++) {
+        if (!w->vms[i] || (want && !want[i]))
+            continue;
+        if (!*connected && conn_open(c, w->port, false) == 0)
+            *connected = true;
+        if (!*connected || now_s() - t0 > LC_PHASE_LIMIT_S) {
+            failures++;
+            continue;
+        }
+        char *params = xasprintf("\"%s\",\"%s\"%s", w->session, w->vms[i], extra);
+        char *err = NULL;
+        enum call_status s = json_try(c, method, params, NULL, reported ? NULL : &err);
+        free(params);
+        if (s == CALL_OK) {
+            ok++;
+            if (done)
+                done[i] = true;
+            continue;
+        }
+        failures++;
+        if (!reported) {
+            fail("%s failed: %s", method, s == CALL_LOST ? "no answer" : err);
+            reported = true;
+        }
+        free(err);
+        if (s == CALL_LOST) {
+            conn_close(c);
+            *connected = false;
+        }
+    }
+    if (now_s() - t0 > LC_PHASE_LIMIT_S)
+        fail("%s: gave up after %.0f s", method, LC_PHASE_LIMIT_S);
+    *ret_ok = ok;
+    *ret_failures = failures;
+}
+
+static void *pc_run(void *arg)
+{
+    struct pc_worker *w = arg;
+    struct conn c;
+    bool connected = open_session(w->port, false, &c, &w->session) == 0;
+    bool reported = false;
+    /* Phase 0, not timed: the client's VMs. */
+    for (int i = 0; i < w->count && connected; i++) {
+        char *err = NULL;
+        enum call_status s = lc_create(&c, w->session, w->first + i, &w->vms[i], &err);
+        if (s != CALL_OK && !reported) {
+            fail("VM.create failed: %s", s == CALL_LOST ? "no answer" : err);
+            reported = true;
+        }
+        free(err);
+        if (s == CALL_LOST) {
+            conn_close(&c);
+            connected = false;
+        }
+    }
+    for (int i = 0; i < w->count; i++)
+        w->create_failures += !w->vms[i];
+    pc_gate_arrive(w->gate);
+    if (w->session) {
+        pc_phase(w, &c, &connected, "VM.start", ",false,false", NULL, w->running, &w->start_ok,
+                 &w->start_failures);
+        w->start_failures += w->create_failures;
+    } else
+        w->start_failures = w->count;
+    pc_gate_arrive(w->gate);
+    if (w->session)
+        pc_phase(w, &c, &connected, "VM.clean_shutdown", "", w->running, NULL, &w->stop_ok,
+                 &w->stop_failures);
+    pc_gate_arrive(w->gate);
+    /* Not timed: the VMs go. */
+    for (int i = 0; i < w->count && connected; i++)
+        if (w->vms[i])
+            lc_destroy(&c, w->session, w->vms[i]);
+    if (connected)
+        conn_close(&c);
+    return NULL;
+}
+
+static int cmd_powercycle(int port, int count, int clients, const char *label)
+{
+    struct pc_gate gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    struct pc_worker *w = calloc((size_t)clients, sizeof(*w));
+    if (!w)
+        abort();
+    int started = 0, next = 1;
+    for (; started < clients; started++) {
+        int share = count / clients + (started < count % clients);
+        w[started] = (struct pc_worker){.port = port, .first = next, .count = share, .gate = &gate};
+        w[started].vms = calloc((size_t)share + 1, sizeof(char *));
+        w[started].running = calloc((size_t)share + 1, sizeof(bool));
+        if (!w[started].vms || !w[started].running)
+            abort();
+        next += share;
+        if (pthread_create(&w[started].thread, NULL, pc_run, &w[started]) != 0) {
+            fail("pthread_create failed");
+            free(w[started].vms);
+            free(w[started].running);
+            break;
+        }
+    }
+    pc_gate_open(&gate, started); /* the VMs are made */
+    double t0 = now_s();
+    pc_gate_open(&gate, started); /* they are started */
+    double t1 = now_s();
+    pc_gate_open(&gate, started); /* they are shut down */
+    double t2 = now_s();
+    int created = 0, start_ok = 0, start_failures = 0, stop_ok = 0, stop_failures = 0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(w[i].thread, NULL);
+        created += w[i].count - w[i].create_failures;
+        start_ok += w[i].start_ok;
+        start_failures += w[i].start_failures;
+        stop_ok += w[i].stop_ok;
+        stop_failures += w[i].stop_failures;
+        for (int k = 0; k < w[i].count; k++)
+            free(w[i].vms[k]);
+        free(w[i].vms);
+        free(w[i].running);
+        free(w[i].session);
+    }
+    if (created < count)
+        fprintf(stderr, "xbench: %d of %d VMs could not be created\n", count - created, count);
+    printf("VM.start calls/s, %s, %d clients: %.0f\n", label, clients,
+           (double)start_ok / (t1 - t0));
+    printf("VM.start failures, %s, %d clients: %d\n", label, clients, start_failures);
+    printf("VM.clean_shutdown calls/s, %s, %d clients: %.0f\n", label, clients,
+           (double)stop_ok / (t2 - t1));
+    printf("VM.clean_shutdown failures, %s, %d clients: %d\n", label, clients, stop_failures);
+    free(w);
+    return started == clients && start_ok > 0 ? 0 : -1;
+}
+
 /* ---- startup: from exec to the first successful HTTP answer ---- */
 
 /* Whether a GET / on port gets a 2xx answer now. */
@@ -1051,6 +1637,8 @@ static void usage(void)
           "       xbench create -p PORT -n COUNT -c CONNS [-s FIRST_INDEX]\n"
           "       xbench getall -p PORT [-j] -n RUNS -l LABEL [-e EXPECTED_RECORDS]\n"
           "       xbench event -p PORT -n ROUNDS -l LABEL\n"
+          "       xbench vmstart -p PORT -n ROUNDS -l LABEL\n"
+          "       xbench powercycle -p PORT -n VMS -c CLIENTS -l LABEL\n"
           "       xbench startup -p PORT -L LOGFILE -- XAPI ARGS...\n",
           stderr);
 }
@@ -1143,6 +1731,10 @@ int main(int argc, char **argv)
         r = cmd_getall(port, json, n, label, expected);
     else if (strcmp(cmd, "event") == 0 && n > 0 && n <= MAX_RUNS)
         r = cmd_event(port, n, label);
+    else if (strcmp(cmd, "vmstart") == 0 && n > 0 && n <= MAX_RUNS)
+        r = cmd_vmstart(port, n, label);
+    else if (strcmp(cmd, "powercycle") == 0 && n > 0)
+        r = cmd_powercycle(port, n, conns, label);
     else {
         usage();
         r = -1;

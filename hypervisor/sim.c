@@ -33,7 +33,7 @@ LOG_MODULE("sim");
 #define SIM_FORMAT_VERSION 1
 #define SIM_MAX_FILE (64 * 1024 * 1024)
 #define SIM_DOMID_MAX 32751 /* Xen's DOMID_FIRST_RESERVED - 1 */
-#define SIM_MAX_DESTROYED 4096
+#define SIM_MAX_DESTROYED 256
 #define SIM_DOM0_RESERVE ((int64_t)1 << 30) /* or a tenth of memory when less */
 #define SIM_XEN_VERSION "4.17.0-sim"
 
@@ -114,10 +114,13 @@ static void destroyed_free(struct dm_domain *d)
 /* ---- files ---- */
 
 /* Writes data to path so that path holds either its old content or all of
- * data, even across a crash: a temporary file, fsync, rename, fsync of the
- * folder. A path that exists and is not a regular file (a block device) is
- * written in place. */
-static int write_file_atomic(const char *path, const char *data, size_t len)
+ * data: a temporary file and a rename, so a crash of the process never
+ * leaves half a file. durable adds the fsyncs that make it survive a power
+ * loss too; the simulated hypervisor's own state does without them (Xen's
+ * domains do not survive a power loss either, and an fsync per step would
+ * make the sim slower than the machine it simulates). A path that exists
+ * and is not a regular file (a block device) is written in place. */
+static int write_file_atomic(const char *path, const char *data, size_t len, bool durable)
 {
     _cleanup_free_ char *tmp = NULL, *dir = NULL;
     struct stat st;
@@ -138,7 +141,7 @@ static int write_file_atomic(const char *path, const char *data, size_t len)
         }
         off += (size_t)n;
     }
-    if (r == 0 && fsync(fd) < 0)
+    if (r == 0 && durable && fsync(fd) < 0)
         r = -errno;
     if (close(fd) < 0 && r == 0)
         r = -errno;
@@ -150,6 +153,8 @@ static int write_file_atomic(const char *path, const char *data, size_t len)
         unlink(tmp);
         return r;
     }
+    if (!durable)
+        return 0;
     dir = xstrdup(path);
     fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
@@ -348,7 +353,7 @@ static void sim_save(struct sim *s)
 
     size_t len;
     const char *text = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
-    int r = write_file_atomic(s->state_path, text, len);
+    int r = write_file_atomic(s->state_path, text, len, false);
     if (r < 0)
         log_error_errno(r, "cannot write the simulated hypervisor's state to %s: %m",
                         s->state_path);
@@ -996,7 +1001,7 @@ static struct dm_error *sim_suspend_locked(struct sim *s, const char *uuid, cons
     strbuf_addc(&sb, '\n');
     json_object_put(image);
     pthread_mutex_unlock(&s->lock);
-    int r = write_file_atomic(path, sb.buf, sb.len);
+    int r = write_file_atomic(path, sb.buf, sb.len, true);
     pthread_mutex_lock(&s->lock);
     strbuf_done(&sb);
     if (r < 0) {
