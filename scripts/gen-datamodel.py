@@ -186,6 +186,7 @@ for line in appendix.splitlines():
 errors["SESSION_AUTHENTICATION_FAILED"] = ["uname", "reason"]
 errors["VM_IS_TEMPLATE"] = ["vm", "operation"]
 errors.setdefault("VM_IS_SNAPSHOT", ["vm", "operation"])
+errors.setdefault("REVERT_ONLY_ALLOWED_ON_SNAPSHOT", [])
 errors.setdefault("MESSAGE_NOT_IMPLEMENTED", ["function"])
 errors.setdefault("Fault", ["message"])
 with open(os.path.join(out_dir, "errors.def"), "w") as f:

@@ -23,24 +23,28 @@ LOG_MODULE("vmops");
 /* The operations carried out here and the power states they need
  * (xenapi.md 6.6). allowed_operations lists those a VM may run now. */
 static const struct vm_op_desc ops[] = {
-    {"start", PS_HALTED, false},
-    {"start_on", PS_HALTED, false},
-    {"pause", PS_RUNNING, false},
-    {"unpause", PS_PAUSED, false},
-    {"clean_shutdown", PS_RUNNING, false},
-    {"clean_reboot", PS_RUNNING, false},
-    {"hard_shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
-    {"shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false},
-    {"hard_reboot", PS_RUNNING | PS_PAUSED, false},
-    {"suspend", PS_RUNNING, false},
-    {"resume", PS_SUSPENDED, false},
-    {"resume_on", PS_SUSPENDED, false},
-    {"power_state_reset", ALL_STATES, false},
-    {"changing_dynamic_range", PS_HALTED | PS_RUNNING, true},
-    {"changing_VCPUs_live", PS_RUNNING, false},
-    {"destroy", PS_HALTED | PS_SUSPENDED, true},
-    {"clone", PS_HALTED, true},
-    {"copy", PS_HALTED, true},
+    {"start", PS_HALTED, false, false, false},
+    {"start_on", PS_HALTED, false, false, false},
+    {"pause", PS_RUNNING, false, false, false},
+    {"unpause", PS_PAUSED, false, false, false},
+    {"clean_shutdown", PS_RUNNING, false, false, false},
+    {"clean_reboot", PS_RUNNING, false, false, false},
+    {"hard_shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false, true, false},
+    {"shutdown", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false, false, false},
+    {"hard_reboot", PS_RUNNING | PS_PAUSED, false, false, false},
+    {"suspend", PS_RUNNING, false, false, false},
+    {"resume", PS_SUSPENDED, false, false, false},
+    {"resume_on", PS_SUSPENDED, false, false, false},
+    {"power_state_reset", ALL_STATES, false, false, false},
+    {"changing_dynamic_range", PS_HALTED | PS_RUNNING, true, false, false},
+    {"changing_VCPUs_live", PS_RUNNING, false, false, false},
+    {"destroy", PS_HALTED | PS_SUSPENDED, true, true, false},
+    {"clone", PS_HALTED, true, true, false},
+    {"copy", PS_HALTED, true, true, false},
+    {"snapshot", ALL_STATES, false, false, false},
+    {"revert", ALL_STATES, false, true, false},
+    /* The VM that a snapshot reverts, for the time of the revert. */
+    {"reverting", ALL_STATES, false, false, true},
 };
 
 static const char *const state_names[] = {"Halted", "Paused", "Running", "Suspended"};
@@ -101,8 +105,7 @@ static struct api_error *check_rules(const struct row *vm, const struct vm_op_de
                         "This operation is not allowed on the control domain");
     if (template && !op->on_template)
         return api_fail(VM_IS_TEMPLATE, vm->ref, op->name);
-    if (snapshot && !streq(op->name, "destroy") && !streq(op->name, "hard_shutdown") &&
-        !streq(op->name, "clone") && !streq(op->name, "copy"))
+    if (snapshot && !op->on_snapshot)
         return api_fail(VM_IS_SNAPSHOT, vm->ref, op->name);
     char *blocked = strmap_get(vm->v[FIDX(VM, blocked_operations)], op->name);
     if (blocked) {
@@ -161,6 +164,8 @@ char *vmops_allowed(const struct row *vm)
     strbuf_init(&sb, 128);
     strbuf_addc(&sb, '[');
     for (size_t i = 0; i < ELEMENTSOF(ops); i++) {
+        if (ops[i].internal)
+            continue;
         struct api_error *e = check_rules(vm, &ops[i]);
         if (!e)
             e = check_state(vm, &ops[i]);

@@ -24,6 +24,8 @@ struct vm_op_desc {
     const char *name;
     unsigned states;
     bool on_template; /* allowed on a (non-snapshot) template */
+    bool on_snapshot; /* allowed on a snapshot */
+    bool internal;    /* a lock only: never listed in allowed_operations */
 };
 
 const struct vm_op_desc *vmops_find(const char *op);

@@ -414,3 +414,31 @@ def test_a_domain_that_died_while_xapi_was_down_is_halted():
             assert s("VM.get_domid", vm) == "-1"
     finally:
         h.close()
+
+
+# ---- snapshots ----------------------------------------------------------------
+
+
+def test_snapshot_of_a_running_vm_then_revert(s, vm):
+    s("VM.set_PV_args", vm, "before")
+    s("VM.start", vm, False, False)
+    snap = s("VM.snapshot", vm, "snap-1")
+    try:
+        rec = s("VM.get_record", snap)
+        assert rec["is_a_snapshot"] and rec["is_a_template"]
+        assert rec["snapshot_of"] == vm and rec["power_state"] == "Halted"
+        assert rec["PV_args"] == "before"
+        assert snap in s("VM.get_snapshots", vm)
+        assert s.error("VM.start", snap, False, False) == ["VM_IS_SNAPSHOT", snap, "start"]
+        s("VM.set_PV_args", vm, "after")
+        s("VM.revert", snap)
+        reverted = s("VM.get_record", vm)
+        assert reverted["PV_args"] == "before"
+        assert reverted["power_state"] == "Halted" and reverted["parent"] == snap
+        assert reverted["name_label"] == "lifecycle" and not reverted["is_a_snapshot"]
+    finally:
+        s("VM.destroy", snap)
+
+
+def test_revert_of_a_vm_that_is_not_a_snapshot_is_refused(s, vm):
+    assert s.error("VM.revert", vm) == ["REVERT_ONLY_ALLOWED_ON_SNAPSHOT"]

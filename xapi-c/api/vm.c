@@ -574,10 +574,10 @@ static const int clone_resets[] = {
     FIDX(VM, last_booted_record),
 };
 
-/* VM.clone and VM.copy of the VM's record. Disks are storaged's: until it
- * lands, a VM with VBDs or VIFs cannot be copied truthfully, so it is
- * refused rather than copied without them. */
-static struct api_error *do_clone(struct call *c, const char *vm, char ret_ref[64])
+/* VM.clone, VM.copy and VM.snapshot of the VM's record. Disks are
+ * storaged's: until it lands, a VM with VBDs or VIFs cannot be copied
+ * truthfully, so it is refused rather than copied without them. */
+static struct api_error *do_clone(struct call *c, const char *vm, bool snapshot, char ret_ref[64])
 {
     struct api_error *e = NULL;
     struct strbuf scratch;
@@ -587,7 +587,11 @@ static struct api_error *do_clone(struct call *c, const char *vm, char ret_ref[6
     const struct row *src = db_get(C_VM, vm);
     if (strlist_count(db_value(src, FIDX(VM, VBDs), &scratch)) > 0 ||
         strlist_count(db_value(src, FIDX(VM, VIFs), &scratch)) > 0) {
-        e = api_fail(MESSAGE_NOT_IMPLEMENTED, "VM.clone of a VM with disks or network interfaces");
+        e = api_fail(MESSAGE_NOT_IMPLEMENTED, snapshot
+                                                  ? "VM.snapshot of a VM with disks or network "
+                                                    "interfaces"
+                                                  : "VM.clone of a VM with disks or network "
+                                                    "interfaces");
         goto out;
     }
     char **v = api_new_row(C_VM, ret_ref);
@@ -604,6 +608,14 @@ static struct api_error *do_clone(struct call *c, const char *vm, char ret_ref[6
     api_set_val(v, FIDX(VM, name_label), arg_str(c, 2));
     api_set_val(v, FIDX(VM, domid), "-1");
     api_set_val(v, FIDX(VM, metrics), mref);
+    if (snapshot) { /* a snapshot is a template of the VM as it was */
+        char when[DATETIME_LEN];
+        datetime_format(time(NULL), when);
+        api_set_val(v, FIDX(VM, is_a_snapshot), "true");
+        api_set_val(v, FIDX(VM, is_a_template), "true");
+        api_set_val(v, FIDX(VM, snapshot_of), vm);
+        api_set_val(v, FIDX(VM, snapshot_time), when);
+    }
     char *oc = xstrdup(src->v[FIDX(VM, other_config)]);
     struct strbuf nb;
     struct strlist_iter it;
@@ -641,8 +653,8 @@ out:
     return e;
 }
 
-/* Clone and copy answer the new VM's ref, so they run the operation
- * themselves rather than through run_op. */
+/* Clone, copy and snapshot answer the new VM's ref, so they run the
+ * operation themselves rather than through run_op. */
 static struct api_error *clone_op(struct call *c, const char *op)
 {
     char key[64], ref[64];
@@ -662,7 +674,7 @@ static struct api_error *clone_op(struct call *c, const char *op)
     struct api_error *e = vmops_begin(vm, op, key);
     if (e)
         return e;
-    e = do_clone(c, vm, ref);
+    e = do_clone(c, vm, streq(op, "snapshot"), ref);
     vmops_end(vm, key);
     if (!e)
         out_string(c->out, ref);
@@ -677,6 +689,98 @@ static struct api_error *vm_clone(struct call *c)
 static struct api_error *vm_copy(struct call *c)
 {
     return clone_op(c, "copy");
+}
+
+static struct api_error *vm_snapshot(struct call *c)
+{
+    return clone_op(c, "snapshot");
+}
+
+/* Fields a revert keeps from the VM rather than taking from the snapshot:
+ * what the VM is, and its runtime state. */
+static const int revert_keeps[] = {
+    FIDX(VM, uuid),
+    FIDX(VM, name_label),
+    FIDX(VM, name_description),
+    FIDX(VM, allowed_operations),
+    FIDX(VM, current_operations),
+    FIDX(VM, power_state),
+    FIDX(VM, domid),
+    FIDX(VM, resident_on),
+    FIDX(VM, metrics),
+    FIDX(VM, guest_metrics),
+    FIDX(VM, is_a_template),
+    FIDX(VM, is_a_snapshot),
+    FIDX(VM, snapshot_of),
+    FIDX(VM, snapshot_time),
+    FIDX(VM, is_default_template),
+    FIDX(VM, scheduled_to_be_resident_on),
+    FIDX(VM, blobs),
+    FIDX(VM, reference_label),
+};
+
+/* VM.revert(snapshot): the VM the snapshot was taken of is stopped if it
+ * runs, and takes the snapshot's configuration again. */
+static struct api_error *vm_revert(struct call *c)
+{
+    const char *snap = arg_str(c, 1);
+    char key[64], vm[64] = "";
+    const struct row *s = NULL;
+    struct api_error *e;
+
+    db_rdlock();
+    e = api_lookup(C_VM, snap, &s);
+    if (!e && !streq(s->v[FIDX(VM, is_a_snapshot)], "true"))
+        e = api_fail(REVERT_ONLY_ALLOWED_ON_SNAPSHOT);
+    if (!e) {
+        snprintf(vm, sizeof(vm), "%s", s->v[FIDX(VM, snapshot_of)]);
+        if (!db_get(C_VM, vm))
+            e = api_fail(VM_REVERT_FAILED, vm, snap);
+    }
+    db_unlock();
+    if (e)
+        return e;
+    if (c->task)
+        snprintf(key, sizeof(key), "%s", c->task);
+    else
+        api_new_ref(key);
+    if ((e = vmops_begin(snap, "revert", key)))
+        return e;
+    if ((e = vmops_begin(vm, "reverting", key))) {
+        vmops_end(snap, key);
+        return e;
+    }
+    if (is_suspended(vm)) /* its saved image no longer matches what it becomes */
+        e = do_hard_shutdown(c, vm);
+    else {
+        db_rdlock();
+        const struct row *r = db_get(C_VM, vm);
+        bool live = r && !streq(r->v[FIDX(VM, power_state)], "Halted");
+        db_unlock();
+        if (live)
+            e = domain_op(vm, "domain/shutdown", with_clean(false));
+    }
+    if (!e) {
+        struct changeset *cs = changeset_new();
+        const struct class_desc *cd = &model_classes[C_VM];
+        db_wrlock();
+        const struct row *from = db_get(C_VM, snap), *to = db_get(C_VM, vm);
+        for (int i = 0; from && to && i < cd->n_fields; i++) {
+            bool keep = !to->v[i] || !from->v[i];
+            for (size_t k = 0; k < ELEMENTSOF(revert_keeps) && !keep; k++)
+                keep = revert_keeps[k] == i;
+            if (!keep && !streq(to->v[i], from->v[i]))
+                changeset_set(cs, C_VM, vm, i, from->v[i]);
+        }
+        changeset_set(cs, C_VM, vm, FIDX(VM, parent), snap);
+        e = apply(cs);
+        db_unlock();
+    }
+    vmops_end(vm, key);
+    vmops_end(snap, key);
+    if (!e)
+        out_void(c->out);
+    return e;
 }
 
 static struct api_error *get_boot_record(struct call *c)
@@ -711,4 +815,6 @@ void vm_register(void)
     api_register(M_VM_get_boot_record, get_boot_record);
     api_register(M_VM_clone, vm_clone);
     api_register(M_VM_copy, vm_copy);
+    api_register(M_VM_snapshot, vm_snapshot);
+    api_register(M_VM_revert, vm_revert);
 }
