@@ -244,11 +244,11 @@ struct dm_error *backend_watch(struct backend *b, uint64_t since, double timeout
 
 /* The simulator's settings. */
 struct sim_options {
-    const char *state_path; /* the simulated hypervisor's state file */
+    const char *state_path; /* the simulated hypervisor's state directory */
     int64_t memory;         /* bytes of host memory */
     int cpus;
     int step_ms;       /* the time each step of an operation takes; 0: none */
-    int max_destroyed; /* destroyed domains remembered for events/watch; 0: 4096 */
+    int max_destroyed; /* destroyed domains remembered for events/watch; 0: 256 */
 };
 
 /* Opens the simulated hypervisor whose state is in o->state_path (a

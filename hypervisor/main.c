@@ -40,7 +40,7 @@ static void usage(FILE *f)
                "  --socket PATH        JSON-RPC socket (/run/xenia/domaind.sock)\n"
                "  --state-dir DIR      state folder (/var/lib/xenia)\n"
                "  --backend xen|sim    the hypervisor (xen in dom0, else sim)\n"
-               "  --sim-state PATH     the simulator's state (<state-dir>/sim-hypervisor.json)\n"
+               "  --sim-state DIR      the simulator's state (<state-dir>/sim-hypervisor)\n"
                "  --sim-memory BYTES   the simulated host's memory, K/M/G/T suffixes\n"
                "                       allowed (the machine's)\n"
                "  --sim-cpus N         the simulated host's CPUs (the machine's)\n"
@@ -164,7 +164,7 @@ static int parse_args(int argc, char **argv, struct domaind_config *c)
         return -EINVAL;
     }
     if (!c->sim_state)
-        c->sim_state = xasprintf("%s/sim-hypervisor.json", c->state_dir);
+        c->sim_state = xasprintf("%s/sim-hypervisor", c->state_dir);
     return 0;
 }
 

@@ -1,14 +1,15 @@
 /* The sim backend: a simulated hypervisor for machines without Xen. Its
- * domains live in memory and in a state file (written atomically after
- * every change, read back at start), so they survive a restart of domaind
- * the way Xen's domains do. It accounts the host's memory (less a dom0
- * reservation) and CPUs, makes every operation take steps of step_ms each
- * (the one mutex is never held while a step passes: the domain is marked
- * busy instead, and other operations on it wait), fails the next calls of
- * a method after their first step when sim/fail asks, and lets a test make
- * the guest power off, reboot, crash, suspend or ignore shutdown requests
- * (sim/inject). Destroyed domains are remembered, up to a bound, for
- * events/watch. */
+ * domains live in memory and in a state directory (a file per domain,
+ * written atomically when the domain changes, read back at start), so
+ * they survive a restart of domaind the way Xen's domains do. It accounts
+ * the host's memory (less a dom0 reservation) and CPUs, makes every
+ * operation take steps of step_ms each (the one mutex is never held while
+ * a step passes: the domain is marked busy instead, and other operations
+ * on it wait), fails the next calls of a method after their first step
+ * when sim/fail asks, and lets a test make the guest power off, reboot,
+ * crash, suspend or ignore shutdown requests (sim/inject). Destroyed
+ * domains are remembered in memory, up to a bound, for events/watch. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -29,8 +30,12 @@
 LOG_MODULE("sim");
 
 #define SIM_STATE_FORMAT "xenia-sim-hypervisor"
+#define SIM_STATE_VERSION 2 /* 1 was a single file holding everything */
 #define SIM_IMAGE_FORMAT "xenia-sim-image"
-#define SIM_FORMAT_VERSION 1
+#define SIM_FORMAT_VERSION 1 /* of the images */
+#define SIM_META_FILE "meta.json"
+#define SIM_DOMAINS_DIR "domains"
+#define SIM_LOCK_FILE "lock"
 #define SIM_MAX_FILE (64 * 1024 * 1024)
 #define SIM_DOMID_MAX 32751 /* Xen's DOMID_FIRST_RESERVED - 1 */
 #define SIM_MAX_DESTROYED 256
@@ -79,12 +84,12 @@ struct sim {
     pthread_cond_t cond;         /* on CLOCK_MONOTONIC: a domain changed or was released */
     struct hashmap domains;      /* uuid -> struct sim_dom */
     struct hashmap destroyed;    /* uuid -> struct dm_domain, state destroyed */
-    uint64_t evicted_generation; /* newest generation of a forgotten destroyed domain */
+    uint64_t evicted_generation; /* a since before it may miss a forgotten destroyed domain */
     int next_domid;
     int64_t memory, reserve;
     int cpus, step_ms;
     size_t max_destroyed;
-    char *state_path;
+    char *state_dir, *meta_path, *domains_dir;
     int lock_fd;
     int fail[SIM_OP__COUNT];
     bool stopping;
@@ -324,40 +329,73 @@ static int cmp_generation(const void *a, const void *b)
     return (x->generation > y->generation) - (x->generation < y->generation);
 }
 
-/* Writes the whole simulated hypervisor to its state file. Lock held. A
- * failure is logged: the domains are as they are whether or not the file
- * could follow them, and the next change tries again. */
-static void sim_save(struct sim *s)
+/* ---- the state directory ----
+ *
+ * The state is a directory, so that a change costs the same whatever the
+ * number of domains. meta.json holds the format, the version, the
+ * generation, the next domid and evicted_generation, and is written again
+ * on every change (it is small); domains/<uuid>.json holds the record of
+ * one listed domain, written when that domain changes and removed when it
+ * is destroyed; lock is flocked by the domaind that uses the directory.
+ * Files are written by write_file_atomic without fsync. Destroyed domains
+ * are remembered in memory only: sim_load says how events/watch stays
+ * right across a restart that forgets them. */
+
+/* Writes meta.json. Lock held. */
+static int sim_write_meta(struct sim *s)
 {
-    json_object *root = json_object_new_object(), *doms = json_object_new_array(),
-                *gone = json_object_new_array();
-    const char *k;
-    void *v;
+    json_object *root = json_object_new_object();
+    size_t len;
 
     json_object_object_add(root, "format", json_object_new_string(SIM_STATE_FORMAT));
-    json_object_object_add(root, "version", json_object_new_int(SIM_FORMAT_VERSION));
+    json_object_object_add(root, "version", json_object_new_int(SIM_STATE_VERSION));
     json_object_object_add(root, "generation",
                            json_object_new_int64((int64_t)events_generation(&s->b.events)));
     json_object_object_add(root, "next_domid", json_object_new_int(s->next_domid));
     json_object_object_add(root, "evicted_generation",
                            json_object_new_int64((int64_t)s->evicted_generation));
-    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);) {
-        struct sim_dom *sd = v;
-        if (!sd->building)
-            json_object_array_add(doms, record_to_json(&sd->d, sd->ignore_shutdown));
-    }
-    for (size_t i = 0; hashmap_next(&s->destroyed, &i, &k, &v);)
-        json_object_array_add(gone, record_to_json(v, false));
-    json_object_object_add(root, "domains", doms);
-    json_object_object_add(root, "destroyed", gone);
-
-    size_t len;
     const char *text = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
-    int r = write_file_atomic(s->state_path, text, len, false);
-    if (r < 0)
-        log_error_errno(r, "cannot write the simulated hypervisor's state to %s: %m",
-                        s->state_path);
+    int r = write_file_atomic(s->meta_path, text, len, false);
     json_object_put(root);
+    return r;
+}
+
+/* Writes the file of the domain uuid: sd's record, or, when sd is NULL
+ * (the domain is gone), no file. Lock held. A failure is logged: the
+ * domain is as it is whether or not its file could follow it, and its
+ * next change tries again. */
+static void sim_save_domain(struct sim *s, const char *uuid, const struct sim_dom *sd)
+{
+    _cleanup_free_ char *path = xasprintf("%s/%s.json", s->domains_dir, uuid);
+    int r = 0;
+
+    if (sd) {
+        json_object *o = record_to_json(&sd->d, sd->ignore_shutdown);
+        size_t len;
+        const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+        r = write_file_atomic(path, text, len, false);
+        json_object_put(o);
+    } else if (unlink(path) < 0 && errno != ENOENT) {
+        r = -errno;
+    }
+    if (r < 0)
+        log_error_errno(r, "cannot %s %s: %m", sd ? "write" : "remove", path);
+}
+
+/* Saves a change of the domain uuid (sd, or NULL when it is gone). Lock
+ * held, from the change to the end of the writes, so nobody sees a change
+ * before it is saved. meta.json goes first: a crash between the two
+ * writes then leaves a generation past the domain's change, and at worst
+ * the domain as it was before a change nobody saw — a destroyed domain's
+ * file left behind is in state dying (every destruction goes through it),
+ * which the next start finishes. */
+static void sim_save(struct sim *s, const char *uuid, const struct sim_dom *sd)
+{
+    int r = sim_write_meta(s);
+
+    if (r < 0)
+        log_error_errno(r, "cannot write %s: %m", s->meta_path);
+    sim_save_domain(s, uuid, sd);
 }
 
 /* Remembers a destroyed domain (taking d), forgetting the oldest one past
@@ -383,21 +421,29 @@ static void sim_remember_destroyed(struct sim *s, struct dm_domain *d)
 
 static void sim_gone(struct sim *s, struct sim_dom *sd, struct dm_domain *ret);
 
-static int sim_load(struct sim *s)
+/* Reads meta.json: the next domid, evicted_generation and the generation
+ * (*ret_generation). A missing one is a hypervisor that never changed. */
+static int sim_load_meta(struct sim *s, uint64_t *ret_generation)
 {
     _cleanup_free_ char *text = NULL, *why = NULL;
-    json_object *root = NULL, *v, *doms, *gone;
+    json_object *root = NULL, *v;
+    uint64_t generation;
     size_t len;
     int64_t x;
     int r;
 
-    r = read_file(s->state_path, SIM_MAX_FILE, &text, &len);
+    r = read_file(s->meta_path, SIM_MAX_FILE, &text, &len);
     if (r == -ENOENT) {
-        log_info("no %s: a simulated hypervisor without domains", s->state_path);
+        _cleanup_free_ char *old = xasprintf("%s.json", s->state_dir);
+        if (access(old, F_OK) == 0)
+            log_warning("%s, the state of an older domaind, is not read: its domains are gone",
+                        old);
+        log_info("no %s: a new simulated hypervisor", s->meta_path);
+        *ret_generation = 0;
         return 0;
     }
     if (r < 0)
-        return log_error_errno(r, "cannot read %s: %m", s->state_path);
+        return log_error_errno(r, "cannot read %s: %m", s->meta_path);
     root = parse_object(text, len, true);
     if (!root || !get_member(root, "format", json_type_string, &v) ||
         !streq(json_object_get_string(v), SIM_STATE_FORMAT)) {
@@ -405,15 +451,15 @@ static int sim_load(struct sim *s)
         goto bad;
     }
     if (!get_member(root, "version", json_type_int, &v) ||
-        json_object_get_int(v) != SIM_FORMAT_VERSION) {
-        why = xstrdup("unknown version");
+        json_object_get_int(v) != SIM_STATE_VERSION) {
+        why = xasprintf("unknown version (this domaind reads version %d)", SIM_STATE_VERSION);
         goto bad;
     }
     if (!get_member(root, "generation", json_type_int, &v) || (x = json_object_get_int64(v)) < 0) {
         why = xstrdup("bad generation");
         goto bad;
     }
-    uint64_t generation = (uint64_t)x;
+    generation = (uint64_t)x;
     if (!get_member(root, "next_domid", json_type_int, &v) || (x = json_object_get_int64(v)) < 1 ||
         x > SIM_DOMID_MAX) {
         why = xstrdup("bad next_domid");
@@ -426,48 +472,116 @@ static int sim_load(struct sim *s)
         goto bad;
     }
     s->evicted_generation = (uint64_t)x;
-    if (!get_member(root, "domains", json_type_array, &doms) ||
-        !get_member(root, "destroyed", json_type_array, &gone)) {
-        why = xstrdup("no domains or destroyed lists");
-        goto bad;
-    }
-    for (size_t i = 0; i < json_object_array_length(doms); i++) {
-        struct sim_dom *sd = xcalloc(1, sizeof(*sd));
-        if (record_from_json(json_object_array_get_idx(doms, i), generation, &sd->d,
-                             &sd->ignore_shutdown, &why) < 0) {
-            free(sd);
-            goto bad;
-        }
-        bool clash = sd->d.state == DM_STATE_DESTROYED || hashmap_get(&s->domains, sd->d.uuid);
-        const char *k;
-        void *val;
-        for (size_t j = 0; !clash && hashmap_next(&s->domains, &j, &k, &val);)
-            clash = ((struct sim_dom *)val)->d.domid == sd->d.domid;
-        if (clash) {
-            why = xasprintf("domain %s: destroyed, or its uuid or domid used twice", sd->d.uuid);
-            sim_dom_free(sd);
-            goto bad;
-        }
-        hashmap_put(&s->domains, sd->d.uuid, sd);
-    }
-    for (size_t i = 0; i < json_object_array_length(gone); i++) {
-        struct dm_domain *d = xcalloc(1, sizeof(*d));
-        bool ignore;
-        if (record_from_json(json_object_array_get_idx(gone, i), generation, d, &ignore, &why) <
-            0) {
-            free(d);
-            goto bad;
-        }
-        if (d->state != DM_STATE_DESTROYED || hashmap_get(&s->domains, d->uuid)) {
-            why = xasprintf("destroyed domain %s: not destroyed, or alive", d->uuid);
-            destroyed_free(d);
-            goto bad;
-        }
-        destroyed_free(hashmap_put(&s->destroyed, d->uuid, d));
-    }
     json_object_put(root);
-    /* Generations go on from the saved one (nothing runs yet). */
-    s->b.events.generation = generation > 1 ? generation : 1;
+    *ret_generation = generation;
+    return 0;
+
+bad:
+    json_object_put(root);
+    log_error("%s is not a valid sim state file: %s", s->meta_path, why ? why : "bad JSON");
+    return -EINVAL;
+}
+
+/* Reads the domain file name (in domains/) into s, raising *generation to
+ * its domain's last change. owner[domid] is the uuid of the domain read
+ * with that domid, if any. */
+static int sim_load_domain(struct sim *s, const char *name, const char **owner,
+                           uint64_t *generation)
+{
+    _cleanup_free_ char *path = xasprintf("%s/%s", s->domains_dir, name), *text = NULL, *why = NULL;
+    size_t n = strlen(name), len;
+    struct sim_dom *sd;
+    json_object *o;
+    int r;
+
+    if (n != UUID_STR_LEN - 1 + strlen(".json") || !streq(name + UUID_STR_LEN - 1, ".json")) {
+        log_error("%s is not the file of a domain (<uuid>.json): remove it", path);
+        return -EINVAL;
+    }
+    if ((r = read_file(path, SIM_MAX_FILE, &text, &len)) < 0)
+        return log_error_errno(r, "cannot read %s: %m", path);
+    if (!(o = parse_object(text, len, true))) {
+        log_error("%s is not a valid domain file: bad JSON", path);
+        return -EINVAL;
+    }
+    sd = xcalloc(1, sizeof(*sd));
+    r = record_from_json(o, UINT64_MAX, &sd->d, &sd->ignore_shutdown, &why);
+    json_object_put(o);
+    if (r < 0) {
+        free(sd);
+        log_error("%s is not a valid domain file: %s", path, why);
+        return r;
+    }
+    if (strncmp(name, sd->d.uuid, UUID_STR_LEN - 1) != 0)
+        why = xasprintf("it holds domain %s", sd->d.uuid);
+    else if (sd->d.state == DM_STATE_DESTROYED)
+        why = xstrdup("the domain is destroyed");
+    else if (owner[sd->d.domid])
+        why = xasprintf("domid %d is domain %s's too", sd->d.domid, owner[sd->d.domid]);
+    if (why) {
+        log_error("%s is not a valid domain file: %s", path, why);
+        sim_dom_free(sd);
+        return -EINVAL;
+    }
+    if (sd->d.generation > *generation)
+        *generation = sd->d.generation;
+    hashmap_put(&s->domains, sd->d.uuid, sd);
+    owner[sd->d.domid] = sd->d.uuid;
+    return 0;
+}
+
+/* Reads every domain file into s, raising *generation to the newest
+ * change they hold, and removes the temporary files a crash left. */
+static int sim_load_domains(struct sim *s, uint64_t *generation)
+{
+    _cleanup_free_ const char **owner = xcalloc(SIM_DOMID_MAX + 1, sizeof(*owner));
+    DIR *dir = opendir(s->domains_dir);
+    struct dirent *de;
+    int r = 0;
+
+    if (!dir)
+        return log_error_errno(-errno, "cannot read %s: %m", s->domains_dir);
+    for (;;) {
+        errno = 0;
+        if (!(de = readdir(dir))) {
+            if (errno)
+                r = log_error_errno(-errno, "cannot read %s: %m", s->domains_dir);
+            break;
+        }
+        size_t n = strlen(de->d_name);
+        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+            continue;
+        if (n > 4 && streq(de->d_name + n - 4, ".tmp")) {
+            unlinkat(dirfd(dir), de->d_name, 0);
+            continue;
+        }
+        if ((r = sim_load_domain(s, de->d_name, owner, generation)) < 0)
+            break;
+    }
+    closedir(dir);
+    return r;
+}
+
+/* Reads the simulated hypervisor back from its directory. */
+static int sim_load(struct sim *s)
+{
+    uint64_t generation;
+    int r;
+
+    if ((r = sim_load_meta(s, &generation)) < 0 || (r = sim_load_domains(s, &generation)) < 0)
+        return r;
+    /* Generations go on from the saved ones (nothing runs yet), but the
+     * destroyed domains are forgotten: a caller whose since is from before
+     * this start may have missed a destruction, and must get a full
+     * answer. So the start takes a generation of its own (1 for a new
+     * hypervisor: 0 means "everything" to events/watch) and every since
+     * before it is older than evicted_generation; a caller at it (which a
+     * full answer gave) is then told the changes from there. It is saved
+     * at once, so that the next start goes on after it. */
+    s->b.events.generation = generation;
+    s->evicted_generation = events_bump(&s->b.events);
+    if ((r = sim_write_meta(s)) < 0)
+        return log_error_errno(r, "cannot write %s: %m", s->meta_path);
 
     /* A domain that was being destroyed when domaind stopped is gone by
      * now, as it would be on Xen. */
@@ -481,14 +595,9 @@ static int sim_load(struct sim *s)
                 again = true;
             }
     }
-    log_info("%s: %zu domains, generation %llu", s->state_path, s->domains.count,
+    log_info("%s: %zu domains, generation %llu", s->state_dir, s->domains.count,
              (unsigned long long)events_generation(&s->b.events));
     return 0;
-
-bad:
-    json_object_put(root);
-    log_error("%s is not a valid sim state file: %s", s->state_path, why ? why : "bad JSON");
-    return -EINVAL;
 }
 
 /* ---- the simulated hypervisor, with the lock held ---- */
@@ -607,12 +716,12 @@ static void sim_release(struct sim *s, struct sim_dom *sd)
     pthread_cond_broadcast(&s->cond);
 }
 
-/* Records a change of sd: next generation, waiters woken, state saved. */
+/* Records a change of sd: next generation, waiters woken, sd saved. */
 static void sim_changed(struct sim *s, struct sim_dom *sd)
 {
     sd->d.generation = events_bump(&s->b.events);
     pthread_cond_broadcast(&s->cond);
-    sim_save(s);
+    sim_save(s, sd->d.uuid, sd);
 }
 
 /* The domain sd is gone: it becomes a destroyed one, copied to ret when
@@ -620,6 +729,7 @@ static void sim_changed(struct sim *s, struct sim_dom *sd)
 static void sim_gone(struct sim *s, struct sim_dom *sd, struct dm_domain *ret)
 {
     struct dm_domain *d = xmalloc(sizeof(*d));
+    char uuid[UUID_STR_LEN];
 
     hashmap_remove(&s->domains, sd->d.uuid);
     *d = sd->d;
@@ -630,9 +740,10 @@ static void sim_gone(struct sim *s, struct sim_dom *sd, struct dm_domain *ret)
     if (ret)
         dm_domain_copy(ret, d);
     log_info("domain %s (domid %d) destroyed", d->uuid, d->domid);
-    sim_remember_destroyed(s, d);
+    snprintf(uuid, sizeof(uuid), "%s", d->uuid);
+    sim_remember_destroyed(s, d); /* may forget another: evicted_generation */
+    sim_save(s, uuid, NULL);
     pthread_cond_broadcast(&s->cond);
-    sim_save(s);
 }
 
 /* A domain built (created or resumed) becomes visible, paused, with a new
@@ -1223,7 +1334,7 @@ static struct dm_error *sim_inject_locked(struct sim *s, const char *uuid, const
     if (ignore_shutdown >= 0)
         sd->ignore_shutdown = ignore_shutdown;
     if (nothing) {
-        sim_save(s);
+        sim_save_domain(s, sd->d.uuid, sd);
     } else {
         sd->d.state = DM_STATE_SHUTDOWN;
         sd->d.shutdown_reason = reason;
@@ -1286,7 +1397,9 @@ static void sim_free(struct backend *b)
     hashmap_done(&s->destroyed);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the lock */
-    free(s->state_path);
+    free(s->state_dir);
+    free(s->meta_path);
+    free(s->domains_dir);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     events_done(&s->b.events);
@@ -1315,6 +1428,38 @@ static const struct backend_ops sim_ops = {
     .sim_fail = sim_fail,
 };
 
+/* Creates the state directory and its domains/ when missing, and locks
+ * the directory against a second domaind. */
+static int sim_open_dir(struct sim *s)
+{
+    _cleanup_free_ char *lock_path = xasprintf("%s/" SIM_LOCK_FILE, s->state_dir);
+    struct stat st;
+    int r;
+
+    if (mkdir(s->state_dir, 0700) < 0 && errno != EEXIST)
+        return log_error_errno(-errno, "cannot create %s: %m", s->state_dir);
+    if (stat(s->state_dir, &st) < 0)
+        return log_error_errno(-errno, "cannot read %s: %m", s->state_dir);
+    if (!S_ISDIR(st.st_mode)) {
+        log_error("%s is not a directory: the simulated hypervisor's state is one", s->state_dir);
+        return -ENOTDIR;
+    }
+    s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0)
+        return log_error_errno(-errno, "cannot open %s: %m", lock_path);
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        r = -errno;
+        if (r == -EWOULDBLOCK)
+            log_error("another domaind is using the simulated hypervisor %s", s->state_dir);
+        else
+            log_error_errno(r, "cannot lock %s: %m", lock_path);
+        return r;
+    }
+    if (mkdir(s->domains_dir, 0700) < 0 && errno != EEXIST)
+        return log_error_errno(-errno, "cannot create %s: %m", s->domains_dir);
+    return 0;
+}
+
 int sim_backend_new(const struct sim_options *o, struct backend **ret)
 {
     struct sim *s = xcalloc(1, sizeof(*s));
@@ -1327,7 +1472,9 @@ int sim_backend_new(const struct sim_options *o, struct backend **ret)
     s->cpus = o->cpus;
     s->step_ms = o->step_ms;
     s->max_destroyed = o->max_destroyed > 0 ? (size_t)o->max_destroyed : SIM_MAX_DESTROYED;
-    s->state_path = xstrdup(o->state_path);
+    s->state_dir = xstrdup(o->state_path);
+    s->meta_path = xasprintf("%s/" SIM_META_FILE, o->state_path);
+    s->domains_dir = xasprintf("%s/" SIM_DOMAINS_DIR, o->state_path);
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -1335,29 +1482,14 @@ int sim_backend_new(const struct sim_options *o, struct backend **ret)
     pthread_condattr_destroy(&attr);
     hashmap_init(&s->domains);
     hashmap_init(&s->destroyed);
-    /* Generation 0 means "everything" to events/watch, so even an empty
-     * hypervisor is at 1: a watcher then has a generation to wait after. */
-    events_init(&s->b.events, 1);
+    events_init(&s->b.events, 0); /* sim_load sets it */
     s->next_domid = 1;
+    s->lock_fd = -1;
 
-    _cleanup_free_ char *lock_path = xasprintf("%s.lock", o->state_path);
-    s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->lock_fd < 0) {
-        r = log_error_errno(-errno, "cannot open %s: %m", lock_path);
-        goto fail;
-    }
-    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        r = -errno;
-        if (r == -EWOULDBLOCK)
-            log_error("another domaind is using the simulated hypervisor %s", o->state_path);
-        else
-            log_error_errno(r, "cannot lock %s: %m", lock_path);
-        goto fail;
-    }
-    if ((r = sim_load(s)) < 0)
+    if ((r = sim_open_dir(s)) < 0 || (r = sim_load(s)) < 0)
         goto fail;
     log_notice("sim backend: %lld bytes (%lld for dom0), %d CPUs, steps of %d ms, state in %s",
-               (long long)s->memory, (long long)s->reserve, s->cpus, s->step_ms, s->state_path);
+               (long long)s->memory, (long long)s->reserve, s->cpus, s->step_ms, s->state_dir);
     *ret = &s->b;
     return 0;
 

@@ -4,7 +4,8 @@ $XENIA_BUILD/domaind) in a temporary folder with a small simulated host,
 talks JSON-RPC to it with a tiny newline-framed client, and checks the
 domain lifecycle, the errors, sim/fail and sim/inject, events/watch
 (blocking until a change, and a SIGTERM ending it), a kill -9 and restart
-that keeps the running domains, and hostile clients. Every process is
+that keeps the running domains, the state directory (a file per domain, a
+garbage one refusing the start), and hostile clients. Every process is
 stopped at the end of its test, and the sanitizers' reports fail it."""
 
 import atexit
@@ -541,12 +542,45 @@ def test_kill9_and_restart_keep_running_domains(dd):
     assert after == before
     assert (after[a]["state"], after[b]["state"], after[c]["state"]) == (
         "running", "paused", "shutdown")
-    # Generations go on: nothing new since the last one before the crash.
+    # Generations go on, the restart taking one of its own: a watcher from
+    # before it is told everything there is (what was destroyed before it
+    # is forgotten), then nothing new since the generation that gave.
     w = dd.call("events/watch", since=g, timeout=0.2)
-    assert (w["generation"], w["events"]) == (g, [])
+    assert (w["generation"], w["full"]) == (g + 1, True)
+    assert by_uuid(w["events"]) == before
+    w = dd.call("events/watch", since=g + 1, timeout=0.2)
+    assert (w["generation"], w["full"], w["events"]) == (g + 1, False, [])
     d = create(dd)
     assert d["domid"] > max(x["domid"] for x in before.values())
     assert dd.call("host/info")["free_memory"] == HOST_MEMORY - DOM0_RESERVE - 4 * 256 * MIB
+
+
+def test_state_is_a_file_per_domain_and_a_meta_file(dd):
+    state = dd.dir / "sim-hypervisor"
+    a, b = new_uuid(), new_uuid()
+    create(dd, a)
+    create(dd, b)
+    assert sorted(p.name for p in (state / "domains").iterdir()) == sorted(
+        [a + ".json", b + ".json"])
+    rec = json.loads((state / "domains" / (a + ".json")).read_text())
+    assert (rec["uuid"], rec["state"], rec["domid"]) == (a, "running", 1)
+    dd.call("domain/destroy", uuid=a)
+    assert [p.name for p in (state / "domains").iterdir()] == [b + ".json"]
+    meta = json.loads((state / "meta.json").read_text())
+    assert meta["format"] == "xenia-sim-hypervisor" and meta["next_domid"] == 3
+    assert meta["generation"] == dd.call("events/watch", since=0)["generation"]
+
+
+def test_garbage_domain_file_refuses_the_start(dd):
+    u = new_uuid()
+    create(dd, u)
+    assert dd.stop() == 0
+    path = dd.dir / "sim-hypervisor" / "domains" / (u + ".json")
+    path.write_text('{"uuid": "' + u + '", "domid": ')
+    r = subprocess.run(dd.args(), stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=STOP_TIMEOUT)
+    assert r.returncode == 1
+    assert ("%s is not a valid domain file" % path).encode() in r.stderr
 
 
 def test_garbage_on_the_socket_leaves_it_serving(dd):

@@ -403,11 +403,9 @@ def test_a_domain_that_died_while_xapi_was_down_is_halted():
             uuid = s("VM.get_uuid", vm)
         h.stop()
         # The simulated hypervisor loses the domain while nobody watches.
-        state = json.loads((h.state_dir / "sim-hypervisor.json").read_text())
-        doms = state.get("domains", [])
-        assert any(d.get("uuid") == uuid for d in doms), state
-        state["domains"] = [d for d in doms if d.get("uuid") != uuid]
-        (h.state_dir / "sim-hypervisor.json").write_text(json.dumps(state))
+        dom = h.state_dir / "sim-hypervisor" / "domains" / (uuid + ".json")
+        assert json.loads(dom.read_text())["uuid"] == uuid
+        dom.unlink()
         h.start()
         with h.session() as s:
             wait_until(lambda: s("VM.get_power_state", vm) == "Halted", 10, what="Halted")

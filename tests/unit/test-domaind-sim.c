@@ -4,11 +4,13 @@
  * (and a guest that ignores the request), reboot with a new domid, the
  * suspend and resume round trip, the memory and vCPU limits, failures
  * injected after an operation's first step leaving the true state, events
- * a guest causes by itself, the state file surviving a reopen (and being
- * locked, and refused when malformed), the lock never held while a step
- * passes, and events/watch: full answers, changes since a generation,
- * destroyed domains reported once, blocking until a change or the timeout,
- * and generations going on after a reopen. Steps take 0 or 1 ms. */
+ * a guest causes by itself, the state directory surviving a reopen (and
+ * being locked, and refused when a file is malformed, and a change writing
+ * its own domain's file alone), the lock never held while a step passes,
+ * and events/watch: full answers, changes since a generation, destroyed
+ * domains reported once, blocking until a change or the timeout, and
+ * generations going on after a reopen, which answers an older since in
+ * full. Steps take 0 or 1 ms. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,7 +61,7 @@ static int setup_steps(void **state, int step_ms)
     assert_non_null(f);
     snprintf(f->dir, sizeof(f->dir), "/tmp/test-domaind-sim.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/sim-hypervisor.json", f->dir);
+    snprintf(f->path, sizeof(f->path), "%s/sim-hypervisor", f->dir);
     f->step_ms = step_ms;
     f->b = open_sim(f);
     *state = f;
@@ -86,8 +88,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Closes the backend and opens it again from its state file, as a restart
- * of domaind does. */
+/* Closes the backend and opens it again from its state directory, as a
+ * restart of domaind does. */
 static void reopen(struct fx *f)
 {
     backend_free(f->b);
@@ -1065,7 +1067,7 @@ static void test_reopen_keeps_domains_domids_and_states(void **state)
     assert_int_equal(d.cfg.vcpus_max, 2);
     assert_int_equal(d.cfg.memory_target, 128 * MIB);
     dm_domain_done(&d);
-    assert_int_equal(generation_now(f->b), g);
+    assert_int_equal(generation_now(f->b), g + 1); /* the restart's own */
     assert_int_equal(free_memory(f->b), avail);
     /* Domids go on from where they were. */
     new_uuid(x);
@@ -1085,10 +1087,32 @@ static void test_reopen_keeps_guest_ignoring_shutdown(void **state)
     expect_error(f->b->ops->shutdown(f->b, u, true, 0.01, &d), DM_ERR_SHUTDOWN_TIMEOUT);
 }
 
+/* The file of domain uuid in the state directory; the caller frees it. */
+static char *domain_file(const struct fx *f, const char *uuid)
+{
+    return xasprintf("%s/domains/%s.json", f->path, uuid);
+}
+
+static char *meta_file(const struct fx *f)
+{
+    return xasprintf("%s/meta.json", f->path);
+}
+
+static uint64_t saved_generation(const struct fx *f)
+{
+    _cleanup_free_ char *meta = meta_file(f);
+    json_object *root = json_object_from_file(meta);
+    assert_non_null(root);
+    uint64_t g = (uint64_t)json_object_get_int64(json_object_object_get(root, "generation"));
+    json_object_put(root);
+    return g;
+}
+
 static void test_reopen_finishes_destroying_dying_domain(void **state)
 {
     struct fx *f = *state;
     char u[UUID_STR_LEN];
+    _cleanup_free_ char *path = NULL;
     struct dm_domain_list l;
     uint64_t g, g2;
     bool full;
@@ -1098,25 +1122,29 @@ static void test_reopen_finishes_destroying_dying_domain(void **state)
     backend_free(f->b);
     f->b = NULL;
 
-    /* The state file as a domaind killed while destroying it left it. */
-    json_object *root = json_object_from_file(f->path);
-    assert_non_null(root);
-    json_object *dom = json_object_array_get_idx(json_object_object_get(root, "domains"), 0);
+    /* The domain's file as a domaind killed while destroying it left it. */
+    path = domain_file(f, u);
+    json_object *dom = json_object_from_file(path);
+    assert_non_null(dom);
     json_object_object_add(dom, "state", json_object_new_string("dying"));
-    g = (uint64_t)json_object_get_int64(json_object_object_get(root, "generation"));
-    assert_int_equal(json_object_to_file(f->path, root), 0);
-    json_object_put(root);
+    assert_int_equal(json_object_to_file(path, dom), 0);
+    json_object_put(dom);
+    g = saved_generation(f);
 
     f->b = open_sim(f);
     assert_int_equal(count_domains(f->b), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    /* The restart took g + 1, the destruction g + 2; a since from before
+     * the restart is answered in full, the destroyed domain in it. */
     expect_ok(backend_watch(f->b, g, 0, &g2, &full, &l));
-    assert_int_equal(g2, g + 1);
+    assert_true(full);
+    assert_int_equal(g2, g + 2);
     assert_int_equal(l.n, 1);
     assert_int_equal(l.v[0].state, DM_STATE_DESTROYED);
     dm_domain_list_done(&l);
 }
 
-static void test_second_open_of_same_state_file_fails(void **state)
+static void test_second_open_of_same_state_dir_fails(void **state)
 {
     struct fx *f = *state;
     struct sim_options o = {.state_path = f->path, .memory = HOST_MEMORY, .cpus = 1};
@@ -1126,39 +1154,178 @@ static void test_second_open_of_same_state_file_fails(void **state)
     assert_null(b);
 }
 
-static void test_open_of_malformed_state_file_fails(void **state)
+static void test_open_of_a_state_path_that_is_a_file_fails(void **state)
+{
+    struct fx *f = *state;
+    _cleanup_free_ char *file = xasprintf("%s/file", f->dir);
+    struct sim_options o = {.state_path = file, .memory = HOST_MEMORY, .cpus = 1};
+    struct backend *b = NULL;
+
+    write_text(file, "{}");
+    assert_int_equal(sim_backend_new(&o, &b), -ENOTDIR);
+    assert_null(b);
+}
+
+static void test_open_of_malformed_meta_file_fails(void **state)
 {
     static const char *const bad[] = {
         "garbage",
-        "{\"format\":\"xenia-sim-hypervisor\",\"version\":1}",
-        "{\"format\":\"xenia-sim-hypervisor\",\"version\":1,\"generation\":3,\"next_domid\":1,"
-        "\"evicted_generation\":0,\"domains\":[{\"uuid\":\"nope\"}],\"destroyed\":[]}",
+        "{\"format\":\"xenia-sim-hypervisor\",\"version\":2}",
+        "{\"format\":\"xenia-sim-hypervisor\",\"version\":2,\"generation\":3,\"next_domid\":0,"
+        "\"evicted_generation\":0}",
         "{\"format\":\"xenia-sim-hypervisor\",\"version\":2,\"generation\":3,\"next_domid\":1,"
+        "\"evicted_generation\":4}",
+        /* The single file of version 1. */
+        "{\"format\":\"xenia-sim-hypervisor\",\"version\":1,\"generation\":3,\"next_domid\":1,"
         "\"evicted_generation\":0,\"domains\":[],\"destroyed\":[]}",
     };
     struct fx *f = *state;
     struct sim_options o = {.state_path = f->path, .memory = HOST_MEMORY, .cpus = 1};
+    _cleanup_free_ char *meta = meta_file(f);
 
     backend_free(f->b);
     f->b = NULL;
     for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
         struct backend *b = NULL;
-        write_text(f->path, bad[i]);
+        write_text(meta, bad[i]);
         assert_int_equal(sim_backend_new(&o, &b), -EINVAL);
         assert_null(b);
     }
 }
 
-static void test_state_file_has_no_leftover_temporary(void **state)
+/* Opening the state with text in path (restored afterwards) is refused. */
+static void expect_refused(struct fx *f, const char *path, const char *text)
+{
+    struct sim_options o = {.state_path = f->path, .memory = HOST_MEMORY, .cpus = HOST_CPUS};
+    json_object *before = json_object_from_file(path);
+    struct backend *b = NULL;
+
+    write_text(path, text);
+    if (sim_backend_new(&o, &b) != -EINVAL)
+        fail_msg("%s holding %s did not stop the open", path, text);
+    assert_null(b);
+    if (before) {
+        assert_int_equal(json_object_to_file(path, before), 0);
+        json_object_put(before);
+    } else {
+        assert_int_equal(unlink(path), 0);
+    }
+}
+
+/* The record in path, with member name set to value (taken). */
+static char *record_with(const char *path, const char *name, json_object *value)
+{
+    json_object *o = json_object_from_file(path);
+    assert_non_null(o);
+    json_object_object_add(o, name, value);
+    char *text = xstrdup(json_object_to_json_string(o));
+    json_object_put(o);
+    return text;
+}
+
+static void test_open_of_malformed_domain_file_fails(void **state)
+{
+    struct fx *f = *state;
+    char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN];
+    _cleanup_free_ char *pa = NULL, *pb = NULL, *pc = NULL, *stray = NULL;
+    _cleanup_free_ char *same = NULL, *clash = NULL, *destroyed = NULL;
+
+    new_uuid(a);
+    new_uuid(b);
+    new_uuid(c);
+    create(f->b, a, 128 * MIB);
+    create(f->b, b, 128 * MIB);
+    backend_free(f->b);
+    f->b = NULL;
+    pa = domain_file(f, a);
+    pb = domain_file(f, b);
+    pc = domain_file(f, c);
+    stray = xasprintf("%s/domains/notes.txt", f->path);
+    same = record_with(pa, "uuid", json_object_new_string(a));
+    clash = record_with(pa, "uuid", json_object_new_string(b)); /* a's domid */
+    destroyed = record_with(pa, "state", json_object_new_string("destroyed"));
+
+    expect_refused(f, pa, "garbage");
+    expect_refused(f, pa, "");
+    expect_refused(f, pa, "{\"uuid\":\"nope\"}");
+    expect_refused(f, pa, "{\"format\":\"xenia-sim-hypervisor\",\"version\":2}");
+    expect_refused(f, pa, destroyed);
+    expect_refused(f, pb, clash);
+    expect_refused(f, pc, same); /* a's record in c's file */
+    expect_refused(f, stray, "{}");
+    /* Each refused alone: as restored, the state opens. */
+    f->b = open_sim(f);
+    assert_int_equal(count_domains(f->b), 2);
+}
+
+static void test_state_dir_has_no_leftover_temporary(void **state)
 {
     struct fx *f = *state;
     char u[UUID_STR_LEN];
-    _cleanup_free_ char *tmp = xasprintf("%s.tmp", f->path);
+    _cleanup_free_ char *meta = meta_file(f), *path = NULL, *tmp = NULL, *meta_tmp = NULL;
 
     new_uuid(u);
     create(f->b, u, 128 * MIB);
-    assert_int_equal(access(f->path, R_OK), 0);
+    path = domain_file(f, u);
+    tmp = xasprintf("%s.tmp", path);
+    meta_tmp = xasprintf("%s.tmp", meta);
+    assert_int_equal(access(meta, R_OK), 0);
+    assert_int_equal(access(path, R_OK), 0);
     assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(meta_tmp, F_OK), -1);
+    /* One a crash left (half written) is removed at the next start. */
+    backend_free(f->b);
+    f->b = NULL;
+    write_text(tmp, "{\"uui");
+    f->b = open_sim(f);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(count_domains(f->b), 1);
+}
+
+static void test_a_change_writes_its_own_domain_file_alone(void **state)
+{
+    struct fx *f = *state;
+    char a[UUID_STR_LEN], b[UUID_STR_LEN];
+    _cleanup_free_ char *pa = NULL, *pb = NULL;
+    struct dm_domain d;
+    struct stat sa, sb, st;
+
+    new_uuid(a);
+    new_uuid(b);
+    create(f->b, a, 128 * MIB);
+    create(f->b, b, 128 * MIB);
+    pa = domain_file(f, a);
+    pb = domain_file(f, b);
+    assert_int_equal(stat(pa, &sa), 0);
+    assert_int_equal(stat(pb, &sb), 0);
+    usleep(20 * 1000); /* past the file system's timestamp granularity */
+
+    /* A file is replaced (a new inode) when written again. */
+    expect_ok(f->b->ops->pause(f->b, a, &d));
+    dm_domain_done(&d);
+    assert_int_equal(stat(pa, &st), 0);
+    assert_true(st.st_ino != sa.st_ino);
+    expect_ok(f->b->ops->set_memory_target(f->b, a, 64 * MIB, &d));
+    dm_domain_done(&d);
+    expect_ok(f->b->ops->sim_inject(f->b, b, "ignore", 1));
+    assert_int_equal(stat(pb, &sb), 0);
+    usleep(20 * 1000);
+    expect_ok(f->b->ops->unpause(f->b, a, &d));
+    dm_domain_done(&d);
+    expect_ok(f->b->ops->reboot(f->b, a, false, 10, &d));
+    dm_domain_done(&d);
+    expect_ok(f->b->ops->destroy(f->b, a));
+    assert_int_equal(access(pa, F_OK), -1);
+
+    /* b's file is as it was: the same inode, not modified since. */
+    assert_int_equal(stat(pb, &st), 0);
+    assert_int_equal(st.st_ino, sb.st_ino);
+    assert_int_equal(st.st_mtim.tv_sec, sb.st_mtim.tv_sec);
+    assert_int_equal(st.st_mtim.tv_nsec, sb.st_mtim.tv_nsec);
+    /* And it still holds what b is. */
+    reopen(f);
+    assert_int_equal(count_domains(f->b), 1);
+    expect_error(f->b->ops->shutdown(f->b, b, true, 0.01, &d), DM_ERR_SHUTDOWN_TIMEOUT);
 }
 
 /* ---- concurrency ---- */
@@ -1447,23 +1614,70 @@ static void test_watch_generations_go_on_after_reopen(void **state)
     new_uuid(a);
     new_uuid(b);
     create(f->b, a, 128 * MIB);
-    g = generation_now(f->b);
-    create(f->b, b, 128 * MIB);
     uint64_t before = generation_now(f->b);
     reopen(f);
-    /* What happened after g is still told after the restart... */
-    expect_ok(backend_watch(f->b, g, 10, &g2, &full, &l));
-    assert_false(full);
-    assert_int_equal(g2, before);
+    /* The restart takes the next generation, and answers a since from
+     * before it in full... */
+    assert_int_equal(generation_now(f->b), before + 1);
+    expect_ok(backend_watch(f->b, before, 10, &g, &full, &l));
+    assert_true(full);
+    assert_int_equal(g, before + 1);
     assert_int_equal(l.n, 1);
-    assert_string_equal(l.v[0].uuid, b);
+    assert_string_equal(l.v[0].uuid, a);
     dm_domain_list_done(&l);
-    /* ...and nothing is new since the last generation. */
-    expect_ok(backend_watch(f->b, before, 0.05, &g2, &full, &l));
+    /* ...then, from the generation that answer gave, waits for a change... */
+    expect_ok(backend_watch(f->b, g, 0.05, &g2, &full, &l));
+    assert_false(full);
+    assert_int_equal(g2, g);
     assert_int_equal(l.n, 0);
     dm_domain_list_done(&l);
+    /* ...and tells the changes alone. */
+    create(f->b, b, 128 * MIB);
     expect_ok(f->b->ops->destroy(f->b, a));
-    assert_true(generation_now(f->b) > before);
+    expect_ok(backend_watch(f->b, g, 10, &g2, &full, &l));
+    assert_false(full);
+    assert_true(g2 > g);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(find(&l, a)->state, DM_STATE_DESTROYED);
+    assert_int_equal(find(&l, b)->state, DM_STATE_RUNNING);
+    dm_domain_list_done(&l);
+}
+
+static void test_watch_after_a_restart_that_forgot_destroyed_domains_is_full(void **state)
+{
+    struct fx *f = *state;
+    char a[UUID_STR_LEN], b[UUID_STR_LEN];
+    struct dm_domain_list l;
+    uint64_t g0, g1, g;
+    bool full;
+
+    new_uuid(a);
+    new_uuid(b);
+    create(f->b, a, 128 * MIB);
+    create(f->b, b, 128 * MIB);
+    g0 = generation_now(f->b);
+    expect_ok(f->b->ops->destroy(f->b, a));
+    g1 = generation_now(f->b);
+    reopen(f);
+    /* a's destruction is not remembered across the restart: a watcher
+     * from before it, or from the last generation before the restart, is
+     * told everything there is, and takes a (missing) as destroyed. */
+    uint64_t sinces[] = {g0, g1};
+    for (size_t i = 0; i < ELEMENTSOF(sinces); i++) {
+        expect_ok(backend_watch(f->b, sinces[i], 10, &g, &full, &l));
+        assert_true(full);
+        assert_int_equal(g, g1 + 1);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.v[0].uuid, b);
+        assert_int_equal(l.v[0].state, DM_STATE_RUNNING);
+        dm_domain_list_done(&l);
+    }
+    /* So is one after another restart, which goes on after the first. */
+    reopen(f);
+    expect_ok(backend_watch(f->b, g1 + 1, 10, &g, &full, &l));
+    assert_true(full);
+    assert_int_equal(g, g1 + 2);
+    dm_domain_list_done(&l);
 }
 
 int main(void)
@@ -1518,9 +1732,12 @@ int main(void)
         T(test_reopen_keeps_domains_domids_and_states),
         T(test_reopen_keeps_guest_ignoring_shutdown),
         T(test_reopen_finishes_destroying_dying_domain),
-        T(test_second_open_of_same_state_file_fails),
-        T(test_open_of_malformed_state_file_fails),
-        T(test_state_file_has_no_leftover_temporary),
+        T(test_second_open_of_same_state_dir_fails),
+        T(test_open_of_a_state_path_that_is_a_file_fails),
+        T(test_open_of_malformed_meta_file_fails),
+        T(test_open_of_malformed_domain_file_fails),
+        T(test_state_dir_has_no_leftover_temporary),
+        T(test_a_change_writes_its_own_domain_file_alone),
         S(test_concurrent_creates_cannot_overcommit_memory),
         T(test_lock_is_not_held_while_a_step_passes),
         T(test_watch_since_0_lists_every_domain_at_once),
@@ -1533,6 +1750,7 @@ int main(void)
         T(test_watch_since_future_generation_is_a_full_answer),
         T(test_watch_since_before_a_forgotten_destroy_is_a_full_answer),
         T(test_watch_generations_go_on_after_reopen),
+        T(test_watch_after_a_restart_that_forgot_destroyed_domains_is_full),
     };
     log_set_level("*", "warn");
     return cmocka_run_group_tests(tests, NULL, NULL);
