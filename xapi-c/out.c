@@ -78,6 +78,27 @@ static const unsigned char xml_class[256] = {
     ['"'] = X_QUOT,
 };
 
+/* Appends the entity for a byte of class cls (nothing for dropped bytes). */
+static inline void put_entity(struct strbuf *sb, unsigned char cls)
+{
+    switch (cls) {
+    case X_LT:
+        PUT_LIT(sb, "&lt;");
+        break;
+    case X_GT:
+        PUT_LIT(sb, "&gt;");
+        break;
+    case X_AMP:
+        PUT_LIT(sb, "&amp;");
+        break;
+    case X_QUOT:
+        PUT_LIT(sb, "&quot;");
+        break;
+    default:
+        break;
+    }
+}
+
 /* Appends s as XML character data, the way xapi's Xmlrpc.encode does. */
 static void xml_escape(struct strbuf *sb, const char *s, size_t len)
 {
@@ -95,22 +116,7 @@ static void xml_escape(struct strbuf *sb, const char *s, size_t len)
             continue;
         put(sb, s + start, i - start);
         start = i + 1;
-        switch (cls) {
-        case X_LT:
-            PUT_LIT(sb, "&lt;");
-            break;
-        case X_GT:
-            PUT_LIT(sb, "&gt;");
-            break;
-        case X_AMP:
-            PUT_LIT(sb, "&amp;");
-            break;
-        case X_QUOT:
-            PUT_LIT(sb, "&quot;");
-            break;
-        default:
-            break;
-        }
+        put_entity(sb, cls);
     }
     put(sb, s + start, len - start);
 }
@@ -225,22 +231,7 @@ void out_string(struct out *o, const char *s)
         put(sb, start, (size_t)(p - start));
         if (!*p)
             break;
-        switch (xml_class[(unsigned char)*p++]) {
-        case X_LT:
-            PUT_LIT(sb, "&lt;");
-            break;
-        case X_GT:
-            PUT_LIT(sb, "&gt;");
-            break;
-        case X_AMP:
-            PUT_LIT(sb, "&amp;");
-            break;
-        case X_QUOT:
-            PUT_LIT(sb, "&quot;");
-            break;
-        default:
-            break;
-        }
+        put_entity(sb, xml_class[(unsigned char)*p++]);
     }
     PUT_LIT(sb, "</value>");
 }

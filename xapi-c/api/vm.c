@@ -213,10 +213,11 @@ static struct api_error *check_host(const char *host)
     return e;
 }
 
-static struct api_error *do_start(struct call *c, const char *vm)
+/* Builds the VM's domain and records it. */
+static struct api_error *create_domain(const char *vm, bool paused)
 {
     json_object *spec = NULL, *dom = NULL;
-    struct api_error *e = domain_spec(vm, arg_bool(c, 2), &spec);
+    struct api_error *e = domain_spec(vm, paused, &spec);
     if (!e)
         e = domains_call(vm, "domain/create", spec, 300, &dom);
     if (!e)
@@ -224,6 +225,11 @@ static struct api_error *do_start(struct call *c, const char *vm)
     json_object_put(spec);
     json_object_put(dom);
     return e;
+}
+
+static struct api_error *do_start(struct call *c, const char *vm)
+{
+    return create_domain(vm, arg_bool(c, 2));
 }
 
 static struct api_error *start(struct call *c)
@@ -233,17 +239,8 @@ static struct api_error *start(struct call *c)
 
 static struct api_error *do_start_on(struct call *c, const char *vm)
 {
-    json_object *spec = NULL, *dom = NULL;
     struct api_error *e = check_host(arg_str(c, 2));
-    if (!e)
-        e = domain_spec(vm, arg_bool(c, 3), &spec);
-    if (!e)
-        e = domains_call(vm, "domain/create", spec, 300, &dom);
-    if (!e)
-        vmops_record(vm, dom);
-    json_object_put(spec);
-    json_object_put(dom);
-    return e;
+    return e ? e : create_domain(vm, arg_bool(c, 3));
 }
 
 static struct api_error *start_on(struct call *c)
