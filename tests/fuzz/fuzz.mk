@@ -12,7 +12,7 @@ FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -I. $(WARN) -g -O1 \
 
 FUZZ_NAMES := xmlrpc jsonrpc
 # Both wire decoders re-encode what they accept through the value writer.
-FUZZ_RPC_SRCS := xapi-c/xmlrpc.c xapi-c/jsonrpc.c xapi-c/rpc.c xapi-c/xv.c xapi-c/out.c \
+FUZZ_RPC_SRCS := tests/fuzz/fuzz-rpc.c xapi-c/xmlrpc.c xapi-c/jsonrpc.c xapi-c/rpc.c xapi-c/xv.c xapi-c/out.c \
                  lib/strbuf.c lib/strlist.c lib/util.c
 FUZZ_SRCS_xmlrpc := $(FUZZ_RPC_SRCS)
 FUZZ_SRCS_jsonrpc := $(FUZZ_RPC_SRCS)
