@@ -440,3 +440,13 @@ def test_snapshot_of_a_running_vm_then_revert(s, vm):
 
 def test_revert_of_a_vm_that_is_not_a_snapshot_is_refused(s, vm):
     assert s.error("VM.revert", vm) == ["REVERT_ONLY_ALLOWED_ON_SNAPSHOT"]
+
+
+def test_destroying_a_suspended_vm_removes_its_image(s, lhost):
+    ref = s("VM.create", vm_record())
+    s("VM.start", ref, False, False)
+    s("VM.suspend", ref)
+    image = lhost.state_dir / "suspend" / s("VM.get_uuid", ref)
+    assert image.exists()
+    s("VM.destroy", ref)
+    assert not image.exists()

@@ -74,10 +74,18 @@ static void delete_related(struct changeset *cs, const struct row *vm, int set_f
     strbuf_done(&scratch);
 }
 
+/* Where a suspended VM's memory image is kept (until storage lands, in the
+ * state folder rather than on an SR). */
+static char *image_path(const char *uuid)
+{
+    return xasprintf("%s/suspend/%s", xapi_cfg.state_dir, uuid);
+}
+
 static struct api_error *vm_destroy(struct call *c)
 {
     const struct row *vm = NULL;
     struct api_error *e;
+    char *image = NULL;
 
     db_wrlock();
     if (!(e = api_lookup(C_VM, arg_str(c, 1), &vm))) {
@@ -94,11 +102,16 @@ static struct api_error *vm_destroy(struct call *c)
             delete_related(cs, vm, FIDX(VM, VBDs), C_VBD);
             delete_related(cs, vm, FIDX(VM, VIFs), C_VIF);
             delete_related(cs, vm, FIDX(VM, consoles), C_console);
+            if (streq(vm->v[FIDX(VM, power_state)], "Suspended")) /* its image goes too */
+                image = image_path(vm->v[FIDX(VM, uuid)]);
             changeset_delete(cs, C_VM, vm->ref);
             e = apply(cs);
         }
     }
     db_unlock();
+    if (!e && image)
+        unlink(image);
+    free(image);
     if (!e)
         out_void(c->out);
     return e;
@@ -280,7 +293,7 @@ static char *suspend_image(const char *vm)
     db_rdlock();
     const struct row *r = db_get(C_VM, vm);
     if (r)
-        path = xasprintf("%s/suspend/%s", xapi_cfg.state_dir, r->v[FIDX(VM, uuid)]);
+        path = image_path(r->v[FIDX(VM, uuid)]);
     db_unlock();
     return path;
 }
