@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "config.h"
+#include "db.h"
 #include "lib/jsonrpc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -101,6 +104,35 @@ static bool pause_for(double s)
     return go_on;
 }
 
+/* The hypervisor's memory is the host's: host_metrics follows what domaind
+ * reports (the sim may be told to have more or less than the machine). */
+static void record_host_memory(void)
+{
+    json_object *info = NULL, *total = NULL;
+    struct api_error *e = domains_call("", "host/info", NULL, 30, &info);
+    if (e) {
+        api_error_free(e);
+        return;
+    }
+    if (json_object_object_get_ex(info, "total_memory", &total)) {
+        char buf[32], when[DATETIME_LEN];
+        snprintf(buf, sizeof(buf), "%" PRId64, json_object_get_int64(total));
+        datetime_format(time(NULL), when);
+        db_wrlock();
+        const struct row *h = db_get(C_host, xapi_state.host_ref);
+        const struct row *m = h ? db_get(C_host_metrics, h->v[FIDX(host, metrics)]) : NULL;
+        if (m && !streq(m->v[FIDX(host_metrics, memory_total)], buf)) {
+            struct changeset *cs = changeset_new();
+            changeset_set(cs, C_host_metrics, m->ref, FIDX(host_metrics, memory_total), buf);
+            changeset_set(cs, C_host_metrics, m->ref, FIDX(host_metrics, last_updated), when);
+            db_apply(cs);
+            changeset_free(cs);
+        }
+        db_unlock();
+    }
+    json_object_put(info);
+}
+
 static void *watch(void *arg)
 {
     (void)arg;
@@ -155,6 +187,7 @@ static void *watch(void *arg)
         vmops_domain_events(events, full);
         since = g;
         if (full) {
+            record_host_memory();
             pthread_mutex_lock(&w.lock);
             w.synced = true;
             pthread_mutex_unlock(&w.lock);

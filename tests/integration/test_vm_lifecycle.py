@@ -450,3 +450,15 @@ def test_destroying_a_suspended_vm_removes_its_image(s, lhost):
     assert image.exists()
     s("VM.destroy", ref)
     assert not image.exists()
+
+
+def test_host_memory_is_the_hypervisors():
+    h = Host(env={"XENIA_DOMAIND_ARGS": "--sim-memory 48G"}).start()
+    try:
+        with h.session() as s:
+            host = s("host.get_all")[0]
+            metrics = s("host.get_metrics", host)
+            wait_until(lambda: s("host_metrics.get_memory_total", metrics) == str(48 * GiB), 10,
+                       what="host_metrics to follow domaind")
+    finally:
+        h.close()
