@@ -151,16 +151,42 @@ static struct jsonrpc_error *m_list(json_object *params, json_object **ret_resul
     return NULL;
 }
 
-static struct jsonrpc_error *m_get(json_object *params, json_object **ret_result, void *userdata)
+typedef struct dm_error *(*stop_fn)(struct backend *b, const char *uuid, bool clean, double timeout,
+                                    struct dm_domain *ret);
+typedef struct dm_error *(*uuid_fn)(struct backend *b, const char *uuid, struct dm_domain *ret);
+
+/* domain/shutdown and domain/reboot: the same parameters, the same answer. */
+static struct jsonrpc_error *stop_method(json_object *params, json_object **ret_result,
+                                         struct backend *b, stop_fn fn)
 {
-    struct backend *b = userdata;
+    struct jsonrpc_error *je;
+    char uuid[UUID_STR_LEN];
+    struct dm_domain d;
+    double timeout;
+
+    if ((je = get_uuid(params, uuid)) ||
+        (je = get_seconds(params, "timeout", DEFAULT_SHUTDOWN_TIMEOUT, &timeout)))
+        return je;
+    return domain_result(fn(b, uuid, get_bool(params, "clean", true), timeout, &d), &d, ret_result);
+}
+
+/* Methods that take only the domain's uuid and answer the domain. */
+static struct jsonrpc_error *uuid_method(json_object *params, json_object **ret_result,
+                                         struct backend *b, uuid_fn fn)
+{
     struct jsonrpc_error *je;
     char uuid[UUID_STR_LEN];
     struct dm_domain d;
 
     if ((je = get_uuid(params, uuid)))
         return je;
-    return domain_result(b->ops->get(b, uuid, &d), &d, ret_result);
+    return domain_result(fn(b, uuid, &d), &d, ret_result);
+}
+
+static struct jsonrpc_error *m_get(json_object *params, json_object **ret_result, void *userdata)
+{
+    struct backend *b = userdata;
+    return uuid_method(params, ret_result, b, b->ops->get);
 }
 
 static struct jsonrpc_error *m_create(json_object *params, json_object **ret_result, void *userdata)
@@ -185,56 +211,26 @@ static struct jsonrpc_error *m_shutdown(json_object *params, json_object **ret_r
                                         void *userdata)
 {
     struct backend *b = userdata;
-    struct jsonrpc_error *je;
-    char uuid[UUID_STR_LEN];
-    struct dm_domain d;
-    double timeout;
-
-    if ((je = get_uuid(params, uuid)) ||
-        (je = get_seconds(params, "timeout", DEFAULT_SHUTDOWN_TIMEOUT, &timeout)))
-        return je;
-    return domain_result(b->ops->shutdown(b, uuid, get_bool(params, "clean", true), timeout, &d),
-                         &d, ret_result);
+    return stop_method(params, ret_result, b, b->ops->shutdown);
 }
 
 static struct jsonrpc_error *m_reboot(json_object *params, json_object **ret_result, void *userdata)
 {
     struct backend *b = userdata;
-    struct jsonrpc_error *je;
-    char uuid[UUID_STR_LEN];
-    struct dm_domain d;
-    double timeout;
-
-    if ((je = get_uuid(params, uuid)) ||
-        (je = get_seconds(params, "timeout", DEFAULT_SHUTDOWN_TIMEOUT, &timeout)))
-        return je;
-    return domain_result(b->ops->reboot(b, uuid, get_bool(params, "clean", true), timeout, &d), &d,
-                         ret_result);
+    return stop_method(params, ret_result, b, b->ops->reboot);
 }
 
 static struct jsonrpc_error *m_pause(json_object *params, json_object **ret_result, void *userdata)
 {
     struct backend *b = userdata;
-    struct jsonrpc_error *je;
-    char uuid[UUID_STR_LEN];
-    struct dm_domain d;
-
-    if ((je = get_uuid(params, uuid)))
-        return je;
-    return domain_result(b->ops->pause(b, uuid, &d), &d, ret_result);
+    return uuid_method(params, ret_result, b, b->ops->pause);
 }
 
 static struct jsonrpc_error *m_unpause(json_object *params, json_object **ret_result,
                                        void *userdata)
 {
     struct backend *b = userdata;
-    struct jsonrpc_error *je;
-    char uuid[UUID_STR_LEN];
-    struct dm_domain d;
-
-    if ((je = get_uuid(params, uuid)))
-        return je;
-    return domain_result(b->ops->unpause(b, uuid, &d), &d, ret_result);
+    return uuid_method(params, ret_result, b, b->ops->unpause);
 }
 
 static struct jsonrpc_error *m_suspend(json_object *params, json_object **ret_result,
