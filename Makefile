@@ -23,6 +23,9 @@ all: $(BUILD)/xapi
 include lib/lib.mk
 include xapi-c/xapi.mk
 include hypervisor/domaind.mk
+# Components that are still growing add themselves here when their folder
+# has a .mk of its own.
+-include storaged/storaged.mk networkd/networkd.mk sdk/sdk.mk sdk/xe/xe.mk iso/iso.mk tests/system/system.mk
 include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
 include bench/bench.mk
@@ -41,7 +44,8 @@ run: all
 bench: all
 	@scripts/run-bench
 
-install: all
+# Each component's .mk adds its own files with install-<component> targets.
+install: all $(INSTALL_TARGETS)
 	install -D -m 0755 $(BUILD)/xapi $(DESTDIR)$(PREFIX)/sbin/xapi
 	install -D -m 0755 $(BUILD)/domaind $(DESTDIR)$(PREFIX)/sbin/domaind
 	install -D -m 0644 xapi-c/pam.d-xapi $(DESTDIR)/etc/pam.d/xapi
