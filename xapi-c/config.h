@@ -13,6 +13,7 @@ struct xapi_config {
     char *listen;      /* TCP address */
     char *unix_socket; /* NULL: none */
     char *domaind_socket;
+    char *storaged_socket;
     int http_port, https_port;
     double auth_fail_delay; /* seconds before a failed login answers */
     int task_workers;

@@ -232,6 +232,10 @@ void message_register(void);
 void host_register(void);
 void vm_register(void);
 void network_register(void);
+void sr_register(void);
+void pbd_register(void);
+void vdi_register(void);
+void vbd_register(void);
 
 void api_init(void)
 {
@@ -260,6 +264,10 @@ void api_init(void)
     host_register();
     vm_register();
     network_register();
+    sr_register();
+    pbd_register();
+    vdi_register();
+    vbd_register();
 
     size_t it = 0;
     const char *k;

@@ -25,6 +25,7 @@
 #include "xapi-c/domains.h"
 #include "xapi-c/http.h"
 #include "xapi-c/sessions.h"
+#include "xapi-c/storage.h"
 #include "xapi-c/tasks.h"
 #include "xapi-c/templates.h"
 #include "xapi-c/tls.h"
@@ -147,6 +148,7 @@ static void usage(void)
            "  --auth-fail-delay S    seconds before a failed login answers (5)\n"
            "  --hostname NAME        this host's name (the system's)\n"
            "  --domaind-socket PATH  domaind's socket (/run/xenia/domaind.sock)\n"
+           "  --storaged-socket PATH storaged's socket (/run/xenia/storaged.sock)\n"
            "  --log-level LEVEL      err, warn, notice, info, debug\n");
 }
 
@@ -164,6 +166,7 @@ static int parse_args(int argc, char **argv)
         O_HOST,
         O_LOG,
         O_DOMAIND,
+        O_STORAGED,
     };
     static const struct option opts[] = {{"state-dir", required_argument, NULL, O_STATE},
                                          {"listen", required_argument, NULL, O_LISTEN},
@@ -176,6 +179,7 @@ static int parse_args(int argc, char **argv)
                                          {"hostname", required_argument, NULL, O_HOST},
                                          {"log-level", required_argument, NULL, O_LOG},
                                          {"domaind-socket", required_argument, NULL, O_DOMAIND},
+                                         {"storaged-socket", required_argument, NULL, O_STORAGED},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     char host[HOST_NAME_MAX + 1] = "localhost";
@@ -187,6 +191,7 @@ static int parse_args(int argc, char **argv)
     xapi_cfg.https_port = atoi(env_or("XENIA_HTTPS_PORT", "443"));
     xapi_cfg.unix_socket = xstrdup(env_or("XENIA_UNIX_SOCKET", "/run/xenia/xapi.sock"));
     xapi_cfg.domaind_socket = xstrdup(env_or("XENIA_DOMAIND_SOCKET", "/run/xenia/domaind.sock"));
+    xapi_cfg.storaged_socket = xstrdup(env_or("XENIA_STORAGED_SOCKET", "/run/xenia/storaged.sock"));
     xapi_cfg.tls_pem = xstrdup(env_or("XENIA_TLS_PEM", "/etc/xenia/xapi-ssl.pem"));
     xapi_cfg.credentials =
         getenv("XENIA_CREDENTIALS") ? xstrdup(getenv("XENIA_CREDENTIALS")) : NULL;
@@ -226,6 +231,9 @@ static int parse_args(int argc, char **argv)
             break;
         case O_DOMAIND:
             target = &xapi_cfg.domaind_socket;
+            break;
+        case O_STORAGED:
+            target = &xapi_cfg.storaged_socket;
             break;
         case O_LOG:
             if (log_set_level("*", optarg) < 0) {
@@ -288,6 +296,7 @@ int main(int argc, char **argv)
     api_init();
     tasks_init(xapi_cfg.task_workers);
     domains_init(xapi_cfg.domaind_socket);
+    storage_init(xapi_cfg.storaged_socket);
     if (xapi_cfg.https_port &&
         (r = tls_ensure_certificate(xapi_cfg.tls_pem, xapi_cfg.hostname)) < 0) {
         log_error_errno(r, "cannot make the TLS certificate %s: %m", xapi_cfg.tls_pem);
@@ -332,6 +341,7 @@ int main(int argc, char **argv)
     api_stop();
     db_kick(); /* wakes calls waiting for events, so their connections end */
     http_server_stop(server);
+    storage_shutdown();
     domains_shutdown();
     tasks_shutdown();
     sessions_shutdown();

@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/strlist.h"
 #include "lib/util.h"
+#include "storage.h"
 
 LOG_MODULE("vmops");
 
@@ -43,6 +44,7 @@ static const struct vm_op_desc ops[] = {
     {"copy", PS_HALTED, true, true, false},
     {"snapshot", ALL_STATES, false, false, false},
     {"revert", ALL_STATES, false, true, false},
+    {"provision", PS_HALTED, true, false, false},
     /* The VM that a snapshot reverts, for the time of the revert. */
     {"reverting", ALL_STATES, false, false, true},
 };
@@ -315,6 +317,8 @@ static void record(const char *vm_ref, const char *power_state, json_object *dom
 out:
     db_unlock();
     changeset_free(cs);
+    if (!live) /* the domain is gone: so is its hold on the disks */
+        storage_vm_release(vm_ref);
 }
 
 void vmops_record(const char *vm_ref, json_object *dom)

@@ -3,7 +3,9 @@
  * with it (xapi has no VM_HAS_VBDS error: the disks themselves stay); and
  * the lifecycle — start, shutdown, reboot, pause, suspend, resume, memory
  * and VCPUs live — carried out by domaind, each as an operation in the
- * VM's current_operations (vmops.h) so that conflicting calls are refused. */
+ * VM's current_operations (vmops.h) so that conflicting calls are refused;
+ * a domain gets its disks from storaged as it starts (vmdisks.c). Clone,
+ * copy, snapshot, and the disks of revert and provision are vm_copy.c's. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,8 +16,10 @@
 #include <time.h>
 
 #include "xapi-c/api.h"
+#include "xapi-c/api/vm_copy.h"
 #include "xapi-c/config.h"
 #include "xapi-c/domains.h"
+#include "xapi-c/storage.h"
 #include "xapi-c/vmops.h"
 #include "xapi-c/db.h"
 #include "lib/strlist.h"
@@ -226,13 +230,18 @@ static struct api_error *check_host(const char *host)
     return e;
 }
 
-/* Builds the VM's domain and records it. */
+/* Builds the VM's domain, with its disks attached by storaged, and
+ * records it. */
 static struct api_error *create_domain(const char *vm, bool paused)
 {
-    json_object *spec = NULL, *dom = NULL;
+    json_object *spec = NULL, *dom = NULL, *disks = NULL;
     struct api_error *e = domain_spec(vm, paused, &spec);
-    if (!e)
+    if (!e && !(e = storage_vm_attach(vm, &disks))) {
+        json_object_object_add(spec, "disks", disks);
         e = domains_call(vm, "domain/create", spec, 300, &dom);
+        if (e)
+            storage_vm_release(vm);
+    }
     if (!e)
         vmops_record(vm, dom);
     json_object_put(spec);
@@ -382,10 +391,16 @@ static struct api_error *do_suspend(struct call *c, const char *vm)
 static struct api_error *resume_common(const char *vm, bool paused)
 {
     char *img = suspend_image(vm);
-    json_object *p = uuid_params(vm), *dom = NULL;
+    json_object *p = uuid_params(vm), *dom = NULL, *disks = NULL;
     add_str(p, "path", img);
     json_object_object_add(p, "start_paused", json_object_new_boolean(paused));
-    struct api_error *e = domains_call(vm, "domain/resume", p, 600, &dom);
+    struct api_error *e = storage_vm_attach(vm, &disks);
+    if (!e) { /* the image names its disks: they must be there again */
+        json_object_put(disks);
+        e = domains_call(vm, "domain/resume", p, 600, &dom);
+        if (e)
+            storage_vm_release(vm);
+    }
     if (!e) {
         vmops_record(vm, dom);
         unlink(img);
@@ -466,6 +481,12 @@ static struct api_error *do_vcpus_live(struct call *c, const char *vm)
     return domain_op(vm, "domain/set_vcpus", x);
 }
 
+static struct api_error *do_provision(struct call *c, const char *vm)
+{
+    (void)c;
+    return vm_provision_disks(vm);
+}
+
 #define OP_HANDLER(name, op)                                                                       \
     static struct api_error *op_##name(struct call *c)                                             \
     {                                                                                              \
@@ -484,6 +505,7 @@ OP_HANDLER(resume_on, "resume_on")
 OP_HANDLER(power_state_reset, "power_state_reset")
 OP_HANDLER(dynamic_range, "changing_dynamic_range")
 OP_HANDLER(vcpus_live, "changing_VCPUs_live")
+OP_HANDLER(provision, "provision")
 
 static struct api_error *assert_operation_valid(struct call *c)
 {
@@ -558,154 +580,6 @@ static struct api_error *get_allowed_VIF_devices(struct call *c)
     return allowed_devices(c, FIDX(VM, VIFs), C_VIF, FIDX(VIF, device), 7);
 }
 
-/* Fields a clone does not take from its source: its identity, its runtime
- * state, and what only the original is (a default template, a snapshot). */
-static const int clone_resets[] = {
-    FIDX(VM, uuid),
-    FIDX(VM, allowed_operations),
-    FIDX(VM, current_operations),
-    FIDX(VM, power_state),
-    FIDX(VM, domid),
-    FIDX(VM, resident_on),
-    FIDX(VM, metrics),
-    FIDX(VM, guest_metrics),
-    FIDX(VM, is_default_template),
-    FIDX(VM, is_a_snapshot),
-    FIDX(VM, snapshot_of),
-    FIDX(VM, snapshot_time),
-    FIDX(VM, snapshot_info),
-    FIDX(VM, snapshot_metadata),
-    FIDX(VM, transportable_snapshot_id),
-    FIDX(VM, parent),
-    FIDX(VM, scheduled_to_be_resident_on),
-    FIDX(VM, suspend_VDI),
-    FIDX(VM, blobs),
-    FIDX(VM, reference_label),
-    FIDX(VM, last_booted_record),
-};
-
-/* VM.clone, VM.copy and VM.snapshot of the VM's record. Disks are
- * storaged's: until it lands, a VM with VBDs or VIFs cannot be copied
- * truthfully, so it is refused rather than copied without them. */
-static struct api_error *do_clone(struct call *c, const char *vm, bool snapshot, char ret_ref[64])
-{
-    struct api_error *e = NULL;
-    struct strbuf scratch;
-    char mref[64];
-    strbuf_init(&scratch, 0);
-    db_wrlock();
-    const struct row *src = db_get(C_VM, vm);
-    if (strlist_count(db_value(src, FIDX(VM, VBDs), &scratch)) > 0 ||
-        strlist_count(db_value(src, FIDX(VM, VIFs), &scratch)) > 0) {
-        e = api_fail(MESSAGE_NOT_IMPLEMENTED, snapshot
-                                                  ? "VM.snapshot of a VM with disks or network "
-                                                    "interfaces"
-                                                  : "VM.clone of a VM with disks or network "
-                                                    "interfaces");
-        goto out;
-    }
-    char **v = api_new_row(C_VM, ret_ref);
-    char **m = api_new_row(C_VM_metrics, mref);
-    const struct class_desc *cd = &model_classes[C_VM];
-    char *uuid = xstrdup(v[FIDX(VM, uuid)]);
-    for (int i = 0; i < cd->n_fields; i++)
-        if (v[i] && src->v[i])
-            api_set_val(v, i, src->v[i]);
-    for (size_t i = 0; i < ELEMENTSOF(clone_resets); i++)
-        api_set_val(v, clone_resets[i], model_field_default(&cd->fields[clone_resets[i]]));
-    api_set_val(v, FIDX(VM, uuid), uuid);
-    free(uuid);
-    api_set_val(v, FIDX(VM, name_label), arg_str(c, 2));
-    api_set_val(v, FIDX(VM, domid), "-1");
-    api_set_val(v, FIDX(VM, metrics), mref);
-    if (snapshot) { /* a snapshot is a template of the VM as it was */
-        char when[DATETIME_LEN];
-        datetime_format(time(NULL), when);
-        api_set_val(v, FIDX(VM, is_a_snapshot), "true");
-        api_set_val(v, FIDX(VM, is_a_template), "true");
-        api_set_val(v, FIDX(VM, snapshot_of), vm);
-        api_set_val(v, FIDX(VM, snapshot_time), when);
-    }
-    char *oc = xstrdup(src->v[FIDX(VM, other_config)]);
-    struct strbuf nb;
-    struct strlist_iter it;
-    const char *k, *val;
-    strbuf_init(&nb, strlen(oc) + 2);
-    strbuf_addc(&nb, '{');
-    strlist_iter_init(&it, oc);
-    while (strlist_iter_next(&it, &k, &val)) {
-        if (streq(k, "default_template")) /* a clone is nobody's default */
-            continue;
-        if (nb.len > 1)
-            strbuf_addc(&nb, ',');
-        strlist_add_quoted(&nb, k, strlen(k));
-        strbuf_addc(&nb, ':');
-        strlist_add_quoted(&nb, val, strlen(val));
-    }
-    strlist_iter_done(&it);
-    strbuf_addc(&nb, '}');
-    api_set_val(v, FIDX(VM, other_config), nb.buf);
-    strbuf_done(&nb);
-    free(oc);
-    struct changeset *cs = changeset_new();
-    changeset_create(cs, C_VM_metrics, mref, m);
-    changeset_create(cs, C_VM, ret_ref, v);
-    if (!(e = apply(cs))) {
-        char *allowed = vmops_allowed(db_get(C_VM, ret_ref));
-        cs = changeset_new();
-        changeset_set(cs, C_VM, ret_ref, FIDX(VM, allowed_operations), allowed);
-        free(allowed);
-        e = apply(cs);
-    }
-out:
-    db_unlock();
-    strbuf_done(&scratch);
-    return e;
-}
-
-/* Clone, copy and snapshot answer the new VM's ref, so they run the
- * operation themselves rather than through run_op. */
-static struct api_error *clone_op(struct call *c, const char *op)
-{
-    char key[64], ref[64];
-    const char *vm = arg_str(c, 1);
-    if (streq(op, "copy") && *arg_str(c, 3) && !streq(arg_str(c, 3), "OpaqueRef:NULL")) {
-        const struct row *sr = NULL;
-        db_rdlock();
-        struct api_error *e = api_lookup(C_SR, arg_str(c, 3), &sr);
-        db_unlock();
-        if (e)
-            return e;
-    }
-    if (c->task)
-        snprintf(key, sizeof(key), "%s", c->task);
-    else
-        api_new_ref(key);
-    struct api_error *e = vmops_begin(vm, op, key);
-    if (e)
-        return e;
-    e = do_clone(c, vm, streq(op, "snapshot"), ref);
-    vmops_end(vm, key);
-    if (!e)
-        out_string(c->out, ref);
-    return e;
-}
-
-static struct api_error *vm_clone(struct call *c)
-{
-    return clone_op(c, "clone");
-}
-
-static struct api_error *vm_copy(struct call *c)
-{
-    return clone_op(c, "copy");
-}
-
-static struct api_error *vm_snapshot(struct call *c)
-{
-    return clone_op(c, "snapshot");
-}
-
 /* Fields a revert keeps from the VM rather than taking from the snapshot:
  * what the VM is, and its runtime state. */
 static const int revert_keeps[] = {
@@ -770,6 +644,8 @@ static struct api_error *vm_revert(struct call *c)
         if (live)
             e = domain_op(vm, "domain/shutdown", with_clean(false));
     }
+    if (!e)
+        e = vm_revert_devices(vm, snap);
     if (!e) {
         struct changeset *cs = changeset_new();
         const struct class_desc *cd = &model_classes[C_VM];
@@ -823,8 +699,7 @@ void vm_register(void)
     api_register(M_VM_get_allowed_VBD_devices, get_allowed_VBD_devices);
     api_register(M_VM_get_allowed_VIF_devices, get_allowed_VIF_devices);
     api_register(M_VM_get_boot_record, get_boot_record);
-    api_register(M_VM_clone, vm_clone);
-    api_register(M_VM_copy, vm_copy);
-    api_register(M_VM_snapshot, vm_snapshot);
+    api_register(M_VM_provision, op_provision);
+    vm_copy_register();
     api_register(M_VM_revert, vm_revert);
 }

@@ -1,0 +1,395 @@
+/* VDI messages: create, destroy, snapshot, clone, copy, resize,
+ * introduce, forget, update and the names kept on the media — each
+ * carried out by storaged on the VDI's SR, then the rows made to agree
+ * with what the SR holds (storage.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/strlist.h"
+#include "lib/util.h"
+#include "xapi-c/api.h"
+#include "xapi-c/db.h"
+#include "xapi-c/storage.h"
+
+static struct api_error *apply(struct changeset *cs)
+{
+    int r = db_apply(cs);
+    changeset_free(cs);
+    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
+}
+
+static void free_vals(char **vals, int cls)
+{
+    if (!vals)
+        return;
+    for (int i = 0; i < model_classes[cls].n_fields; i++)
+        free(vals[i]);
+    free(vals);
+}
+
+/* The SR sr_ref, which must be plugged here (db lock held). */
+static struct api_error *check_sr(const char *sr_ref)
+{
+    const struct row *sr = NULL;
+    struct api_error *e = api_lookup(C_SR, sr_ref, &sr);
+    if (!e && !storage_sr_plugged(sr))
+        e = api_fail(SR_HAS_NO_PBDS, sr->ref);
+    return e;
+}
+
+/* Whether a VBD of the VDI is attached to a domain (db lock held). */
+static bool attached(const struct row *vdi)
+{
+    struct strbuf scratch;
+    struct strlist_iter it;
+    const char *ref;
+    bool found = false;
+    strbuf_init(&scratch, 0);
+    strlist_iter_init(&it, db_value(vdi, FIDX(VDI, VBDs), &scratch));
+    while (!found && strlist_iter_next(&it, NULL, &ref)) {
+        const struct row *vbd = db_get(C_VBD, ref);
+        found = vbd && streq(vbd->v[FIDX(VBD, currently_attached)], "true");
+    }
+    strlist_iter_done(&it);
+    strbuf_done(&scratch);
+    return found;
+}
+
+/* The VDI of argument 1 and its SR (plugged here); op names the
+ * operation for VDI_IN_USE when the VDI must not be attached (NULL: it
+ * may be). */
+static struct api_error *lookup(struct call *c, const char *op, char ret_vdi[64], char ret_sr[64])
+{
+    const struct row *vdi = NULL;
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VDI, arg_str(c, 1), &vdi);
+    if (!e)
+        e = check_sr(vdi->v[FIDX(VDI, SR)]);
+    if (!e && op && attached(vdi))
+        e = api_fail(VDI_IN_USE, vdi->ref, op);
+    if (!e) {
+        snprintf(ret_vdi, 64, "%s", vdi->ref);
+        snprintf(ret_sr, 64, "%s", vdi->v[FIDX(VDI, SR)]);
+    }
+    db_unlock();
+    return e;
+}
+
+static struct api_error *vdi_create(struct call *c)
+{
+    char ref[64], sr[64];
+    char **vals = api_new_row(C_VDI, ref);
+    json_object *info = NULL;
+    api_rec_to_vals(c, vals);
+    snprintf(sr, sizeof(sr), "%s", vals[FIDX(VDI, SR)]);
+    db_rdlock();
+    struct api_error *e = check_sr(sr);
+    db_unlock();
+    if (!e && strtoll(vals[FIDX(VDI, virtual_size)], NULL, 10) < 0)
+        e = api_fail(INVALID_VALUE, "virtual_size", vals[FIDX(VDI, virtual_size)]);
+    if (e) {
+        free_vals(vals, C_VDI);
+        return e;
+    }
+    json_object *p = storage_params(sr, NULL);
+    json_object_object_add(p, "vdi_uuid", json_object_new_string(vals[FIDX(VDI, uuid)]));
+    json_object_object_add(p, "name_label", json_object_new_string(vals[FIDX(VDI, name_label)]));
+    json_object_object_add(p, "name_description",
+                           json_object_new_string(vals[FIDX(VDI, name_description)]));
+    json_object_object_add(p, "virtual_size",
+                           json_object_new_int64(strtoll(vals[FIDX(VDI, virtual_size)], NULL, 10)));
+    json_object_object_add(p, "sharable",
+                           json_object_new_boolean(streq(vals[FIDX(VDI, sharable)], "true")));
+    json_object_object_add(p, "read_only",
+                           json_object_new_boolean(streq(vals[FIDX(VDI, read_only)], "true")));
+    storage_lock();
+    e = storage_call("vdi_create", p, 600, &info);
+    json_object_put(p);
+    if (!e) {
+        e = storage_vdi_record(sr, info, vals, ref, ref);
+        vals = NULL;
+    }
+    if (!e)
+        api_error_free(storage_sr_refresh(sr));
+    storage_unlock();
+    free_vals(vals, C_VDI);
+    json_object_put(info);
+    if (!e)
+        out_string(c->out, ref);
+    return e;
+}
+
+/* The VDI's VBDs (db lock held), newly allocated canonical text. */
+static char *vbds_of(const struct row *vdi)
+{
+    struct strbuf scratch;
+    strbuf_init(&scratch, 0);
+    char *v = xstrdup(db_value(vdi, FIDX(VDI, VBDs), &scratch));
+    strbuf_done(&scratch);
+    return v;
+}
+
+/* destroy: unattached VBDs of the VDI go with it, as in xapi. */
+static struct api_error *vdi_destroy(struct call *c)
+{
+    char vdi[64], sr[64];
+    struct api_error *e = lookup(c, "destroy", vdi, sr);
+    if (e)
+        return e;
+    db_rdlock();
+    const struct row *r = db_get(C_VDI, vdi);
+    char *vbds = r ? vbds_of(r) : NULL;
+    db_unlock();
+    if (!(e = storage_vdi_delete(vdi)) && vbds) {
+        struct strlist_iter it;
+        const char *ref;
+        struct changeset *cs = changeset_new();
+        db_wrlock();
+        strlist_iter_init(&it, vbds);
+        while (strlist_iter_next(&it, NULL, &ref))
+            if (db_get(C_VBD, ref))
+                changeset_delete(cs, C_VBD, ref);
+        strlist_iter_done(&it);
+        e = apply(cs);
+        db_unlock();
+    }
+    free(vbds);
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+static struct api_error *new_vdi(struct call *c, bool snapshot)
+{
+    char vdi[64], sr[64], ref[64];
+    struct api_error *e = lookup(c, NULL, vdi, sr);
+    if (!e)
+        e = storage_vdi_duplicate(vdi, snapshot, ref);
+    if (!e)
+        out_string(c->out, ref);
+    return e;
+}
+
+static struct api_error *vdi_snapshot(struct call *c)
+{
+    return new_vdi(c, true);
+}
+
+static struct api_error *vdi_clone(struct call *c)
+{
+    return new_vdi(c, false);
+}
+
+/* copy(vdi, sr, base_vdi, into_vdi): a full copy into a new VDI of sr
+ * (the VDI's own SR when sr is NULL). */
+static struct api_error *vdi_copy(struct call *c)
+{
+    char vdi[64], sr[64], ref[64];
+    const char *into = c->n_args > 4 ? arg_str(c, 4) : "";
+    if (*into && !streq(into, "OpaqueRef:NULL"))
+        return api_fail(MESSAGE_NOT_IMPLEMENTED, "VDI.copy into an existing VDI");
+    struct api_error *e = lookup(c, NULL, vdi, sr);
+    const char *to = c->n_args > 2 ? arg_str(c, 2) : "";
+    if (!e)
+        e = storage_vdi_copy(vdi, *to && !streq(to, "OpaqueRef:NULL") ? to : sr, c->task, ref);
+    if (!e)
+        out_string(c->out, ref);
+    return e;
+}
+
+static struct api_error *vdi_resize(struct call *c)
+{
+    char vdi[64], sr[64];
+    json_object *info = NULL;
+    struct api_error *e = lookup(c, "resize", vdi, sr);
+    if (e)
+        return e;
+    json_object *p = storage_params(sr, vdi);
+    json_object_object_add(p, "new_size", json_object_new_int64(arg_int(c, 2)));
+    storage_lock();
+    e = storage_call("vdi_resize", p, 600, &info);
+    json_object_put(p);
+    if (!e)
+        e = storage_vdi_record(sr, info, NULL, NULL, NULL);
+    if (!e)
+        api_error_free(storage_sr_refresh(sr));
+    storage_unlock();
+    json_object_put(info);
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+/* introduce(uuid, name_label, name_description, SR, type, sharable,
+ * read_only, other_config, location, xenstore_data, sm_config, ...) */
+static struct api_error *vdi_introduce(struct call *c)
+{
+    const char *uuid = arg_str(c, 1), *sr = arg_str(c, 4);
+    char ref[64];
+    json_object *info = NULL;
+    if (!uuid_is_valid(uuid))
+        return api_fail(UUID_INVALID, "VDI", uuid);
+    db_rdlock();
+    struct api_error *e = check_sr(sr);
+    if (!e && db_get_by_uuid(C_VDI, uuid))
+        e = api_fail(INVALID_VALUE, "uuid", uuid); /* already known */
+    db_unlock();
+    if (e)
+        return e;
+    json_object *p = storage_params(sr, NULL);
+    json_object_object_add(p, "vdi_uuid", json_object_new_string(uuid));
+    if (*arg_str(c, 9))
+        json_object_object_add(p, "location", json_object_new_string(arg_str(c, 9)));
+    storage_lock();
+    e = storage_call("vdi_introduce", p, 600, &info);
+    json_object_put(p);
+    if (!e) {
+        char **vals = api_new_row(C_VDI, ref);
+        const struct {
+            int f, arg;
+        } from[] = {{FIDX(VDI, name_label), 2},     {FIDX(VDI, name_description), 3},
+                    {FIDX(VDI, type), 5},           {FIDX(VDI, other_config), 8},
+                    {FIDX(VDI, xenstore_data), 10}, {FIDX(VDI, sm_config), 11}};
+        for (size_t i = 0; i < ELEMENTSOF(from); i++)
+            if (from[i].arg < c->n_args)
+                api_set_val(vals, from[i].f, arg_str(c, from[i].arg));
+        e = storage_vdi_record(sr, info, vals, ref, ref);
+    }
+    storage_unlock();
+    json_object_put(info);
+    if (!e)
+        out_string(c->out, ref);
+    return e;
+}
+
+static struct api_error *vdi_forget(struct call *c)
+{
+    const struct row *vdi = NULL;
+    db_wrlock();
+    struct api_error *e = api_lookup(C_VDI, arg_str(c, 1), &vdi);
+    if (!e) {
+        struct changeset *cs = changeset_new();
+        changeset_delete(cs, C_VDI, vdi->ref);
+        e = apply(cs);
+    }
+    db_unlock();
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+static struct api_error *vdi_update(struct call *c)
+{
+    char vdi[64], sr[64];
+    struct api_error *e = lookup(c, NULL, vdi, sr);
+    if (!e) {
+        storage_lock();
+        e = storage_sr_scan(sr);
+        storage_unlock();
+    }
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+/* Names live on the media as well, when the SR is plugged here. */
+static struct api_error *set_name(struct call *c, int field)
+{
+    char vdi[64], sr[64];
+    json_object *info = NULL;
+    const struct row *r = NULL;
+    const char *v = arg_str(c, 2);
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VDI, arg_str(c, 1), &r);
+    bool plugged = false;
+    if (!e) {
+        const struct row *s = db_get(C_SR, r->v[FIDX(VDI, SR)]);
+        plugged = s && storage_sr_plugged(s);
+        snprintf(vdi, sizeof(vdi), "%s", r->ref);
+        snprintf(sr, sizeof(sr), "%s", r->v[FIDX(VDI, SR)]);
+    }
+    db_unlock();
+    if (e)
+        return e;
+    if (plugged) {
+        json_object *p = storage_params(sr, vdi);
+        json_object_object_add(p,
+                               field == FIDX(VDI, name_label) ? "name_label" : "name_description",
+                               json_object_new_string(v));
+        e = storage_call("vdi_update", p, 300, &info);
+        json_object_put(p);
+        json_object_put(info);
+    }
+    if (!e) {
+        struct changeset *cs = changeset_new();
+        changeset_set(cs, C_VDI, vdi, field, v);
+        db_wrlock();
+        e = db_get(C_VDI, vdi) ? apply(cs) : (changeset_free(cs), NULL);
+        db_unlock();
+    }
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+static struct api_error *vdi_set_name_label(struct call *c)
+{
+    return set_name(c, FIDX(VDI, name_label));
+}
+
+static struct api_error *vdi_set_name_description(struct call *c)
+{
+    return set_name(c, FIDX(VDI, name_description));
+}
+
+/* Flags kept in the database only. */
+static struct api_error *set_flag(struct call *c, int field)
+{
+    const struct row *r = NULL;
+    db_wrlock();
+    struct api_error *e = api_lookup(C_VDI, arg_str(c, 1), &r);
+    if (!e) {
+        struct changeset *cs = changeset_new();
+        changeset_set(cs, C_VDI, r->ref, field, arg_bool(c, 2) ? "true" : "false");
+        e = apply(cs);
+    }
+    db_unlock();
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+static struct api_error *vdi_set_read_only(struct call *c)
+{
+    return set_flag(c, FIDX(VDI, read_only));
+}
+
+static struct api_error *vdi_set_sharable(struct call *c)
+{
+    return set_flag(c, FIDX(VDI, sharable));
+}
+
+static struct api_error *vdi_set_allow_caching(struct call *c)
+{
+    return set_flag(c, FIDX(VDI, allow_caching));
+}
+
+void vdi_register(void);
+void vdi_register(void)
+{
+    api_register_generic(C_VDI, MK_CREATE, vdi_create);
+    api_register_generic(C_VDI, MK_DESTROY, vdi_destroy);
+    api_register(M_VDI_snapshot, vdi_snapshot);
+    api_register(M_VDI_clone, vdi_clone);
+    api_register(M_VDI_copy, vdi_copy);
+    api_register(M_VDI_resize, vdi_resize);
+    api_register(M_VDI_introduce, vdi_introduce);
+    api_register(M_VDI_forget, vdi_forget);
+    api_register(M_VDI_update, vdi_update);
+    api_register(M_VDI_set_name_label, vdi_set_name_label);
+    api_register(M_VDI_set_name_description, vdi_set_name_description);
+    api_register(M_VDI_set_read_only, vdi_set_read_only);
+    api_register(M_VDI_set_sharable, vdi_set_sharable);
+    api_register(M_VDI_set_allow_caching, vdi_set_allow_caching);
+}

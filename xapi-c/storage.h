@@ -1,0 +1,76 @@
+/* xapi's side of storaged: calls to it with its errors passed through as
+ * the XenAPI errors they name, the SM records of the drivers it offers,
+ * and the reconciliation of SR and VDI rows with what an SR's media hold
+ * (after a scan, and after each operation that changes a VDI chain). At
+ * start a thread waits for storaged, records its drivers and plugs again
+ * the PBDs of this host that were plugged, so that a restart of xapi, of
+ * storaged or of the host finds its SRs as it left them. */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "db.h"
+#include "error.h"
+
+void storage_init(const char *socket_path);
+void storage_shutdown(void);
+
+/* Calls a storaged method; params is borrowed, the result (a new
+ * reference, possibly NULL) goes to ret_result when not NULL. Blocks:
+ * never call with the database lock held. */
+struct api_error *storage_call(const char *method, json_object *params, double timeout,
+                               json_object **ret_result);
+
+/* Serialises the storage operations that read a chain from storaged and
+ * write it to the database, so that two of them cannot interleave. */
+void storage_lock(void);
+void storage_unlock(void);
+
+/* Adds to cs the SR's sizes from an sr_info of storaged. */
+void storage_sr_sizes(struct changeset *cs, const char *sr_ref, json_object *info);
+
+/* Records one VDI as storaged described it (a vdi_info) in the SR sr_ref:
+ * updates the row with its uuid, or creates one — from vals (the values
+ * of a new row vals_ref, taken) when given, else with the media's names
+ * and type "user". Its ref goes to ret_ref when not NULL. Takes the db
+ * lock. */
+struct api_error *storage_vdi_record(const char *sr_ref, json_object *info, char **vals,
+                                     const char *vals_ref, char ret_ref[64]);
+
+/* Records the SR's sizes as storaged reports them now (sr_update). */
+struct api_error *storage_sr_refresh(const char *sr_ref);
+
+/* SR.scan: reads the SR's VDIs from its media and makes the rows agree
+ * (new ones introduced, vanished ones forgotten, sizes and chains
+ * updated). The caller holds storage_lock. */
+struct api_error *storage_sr_scan(const char *sr_ref);
+
+/* The params object naming an SR (and a VDI) for storaged; NULL ref gives
+ * "" for its uuid. Takes the db lock. */
+json_object *storage_params(const char *sr_ref, const char *vdi_ref);
+
+/* PBD.plug's work: sr_attach with the PBD's device_config, then the PBD
+ * is currently_attached and the SR's sizes are recorded. */
+struct api_error *storage_pbd_attach(const char *pbd_ref);
+
+/* Whether the SR has a plugged PBD on this host. db lock held. */
+bool storage_sr_plugged(const struct row *sr);
+
+/* A snapshot (or a clone) of a VDI by storaged, recorded with its chain,
+ * named and typed as the original; its ref goes to ret_ref. */
+struct api_error *storage_vdi_duplicate(const char *vdi_ref, bool snapshot, char ret_ref[64]);
+/* A full copy of a VDI into a new VDI of the SR dest; job names the task
+ * whose progress storaged reports (or NULL). */
+struct api_error *storage_vdi_copy(const char *vdi_ref, const char *dest, const char *job,
+                                   char ret_ref[64]);
+/* Deletes a VDI from its SR and its row (chain rows follow by a scan). */
+struct api_error *storage_vdi_delete(const char *vdi_ref);
+
+/* Attaches and activates the disks of a VM's VBDs for its domain, and
+ * returns domaind's "disks" array; on failure what was attached is
+ * released. */
+struct api_error *storage_vm_attach(const char *vm_ref, json_object **ret_disks);
+/* Deactivates and detaches every attached VBD of the VM (its domain is
+ * gone). Errors are logged: the domain is gone either way. */
+void storage_vm_release(const char *vm_ref);

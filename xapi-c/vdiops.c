@@ -1,0 +1,147 @@
+/* VDI operations that both the VDI messages and the VM messages (clone,
+ * snapshot, copy, revert, provision) carry out: a new VDI from an old one
+ * by storaged, recorded with the rows of its chain (storage.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "db.h"
+#include "lib/util.h"
+#include "storage.h"
+
+static const char *jstr(json_object *o, const char *key)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "";
+}
+
+/* The SR of a VDI, which must be plugged here. */
+static struct api_error *sr_of(const char *vdi_ref, char ret_sr[64])
+{
+    const struct row *vdi = NULL, *sr = NULL;
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VDI, vdi_ref, &vdi);
+    if (!e)
+        e = api_lookup(C_SR, vdi->v[FIDX(VDI, SR)], &sr);
+    if (!e && !storage_sr_plugged(sr))
+        e = api_fail(SR_HAS_NO_PBDS, sr->ref);
+    if (!e)
+        snprintf(ret_sr, 64, "%s", sr->ref);
+    db_unlock();
+    return e;
+}
+
+struct api_error *storage_vdi_duplicate(const char *vdi, bool snapshot, char ret_ref[64])
+{
+    char sr[64], type[32] = "user";
+    json_object *info = NULL;
+    struct api_error *e = sr_of(vdi, sr);
+    if (e)
+        return e;
+    json_object *p = storage_params(sr, vdi);
+    db_rdlock();
+    const struct row *r = db_get(C_VDI, vdi);
+    if (r) {
+        json_object_object_add(p, "name_label",
+                               json_object_new_string(r->v[FIDX(VDI, name_label)]));
+        json_object_object_add(p, "name_description",
+                               json_object_new_string(r->v[FIDX(VDI, name_description)]));
+        snprintf(type, sizeof(type), "%s", r->v[FIDX(VDI, type)]);
+    }
+    db_unlock();
+    const char *method = snapshot ? "vdi_snapshot" : "vdi_clone";
+    storage_lock();
+    e = storage_call(method, p, 600, &info);
+    json_object_put(p);
+    if (!e) /* the chain changed shape: a scan records every node of it */
+        e = storage_sr_scan(sr);
+    if (!e) {
+        db_wrlock();
+        const struct row *n = db_get_by_uuid(C_VDI, jstr(info, "uuid"));
+        if (n) {
+            snprintf(ret_ref, 64, "%s", n->ref);
+            struct changeset *cs = changeset_new();
+            changeset_set(cs, C_VDI, n->ref, FIDX(VDI, type), type);
+            if (db_apply(cs) < 0)
+                e = api_failf(INTERNAL_ERROR, "database: cannot record the new VDI");
+            changeset_free(cs);
+        } else {
+            e = api_failf(INTERNAL_ERROR, "%s: the new VDI is not on the SR", method);
+        }
+        db_unlock();
+    }
+    storage_unlock();
+    json_object_put(info);
+    return e;
+}
+
+struct api_error *storage_vdi_copy(const char *vdi, const char *dest, const char *job,
+                                   char ret_ref[64])
+{
+    char sr[64], ref[64];
+    json_object *info = NULL;
+    struct api_error *e = sr_of(vdi, sr);
+    const struct row *d = NULL;
+    if (e)
+        return e;
+    db_rdlock();
+    e = api_lookup(C_SR, dest, &d);
+    if (!e && !storage_sr_plugged(d))
+        e = api_fail(SR_HAS_NO_PBDS, d->ref);
+    db_unlock();
+    if (e)
+        return e;
+    json_object *p = storage_params(sr, vdi), *dp = storage_params(dest, NULL), *v;
+    json_object_object_get_ex(dp, "sr_uuid", &v);
+    json_object_object_add(p, "dest_sr_uuid", json_object_get(v));
+    json_object_put(dp);
+    if (job)
+        json_object_object_add(p, "job", json_object_new_string(job));
+    e = storage_call("vdi_copy", p, 86400, &info);
+    json_object_put(p);
+    if (!e) {
+        char **vals = api_new_row(C_VDI, ref);
+        db_rdlock();
+        const struct row *r = db_get(C_VDI, vdi);
+        const int keep[] = {FIDX(VDI, name_label),   FIDX(VDI, name_description), FIDX(VDI, type),
+                            FIDX(VDI, other_config), FIDX(VDI, xenstore_data),    FIDX(VDI, tags)};
+        for (size_t i = 0; r && i < ELEMENTSOF(keep); i++)
+            api_set_val(vals, keep[i], r->v[keep[i]]);
+        db_unlock();
+        storage_lock();
+        e = storage_vdi_record(dest, info, vals, ref, ret_ref);
+        if (!e)
+            api_error_free(storage_sr_refresh(dest));
+        storage_unlock();
+    }
+    json_object_put(info);
+    return e;
+}
+
+struct api_error *storage_vdi_delete(const char *vdi)
+{
+    char sr[64];
+    struct api_error *e = sr_of(vdi, sr);
+    if (e)
+        return e;
+    json_object *p = storage_params(sr, vdi);
+    storage_lock();
+    e = storage_call("vdi_delete", p, 600, NULL);
+    json_object_put(p);
+    if (!e) {
+        struct changeset *cs = changeset_new();
+        db_wrlock();
+        if (db_get(C_VDI, vdi)) {
+            changeset_delete(cs, C_VDI, vdi);
+            if (db_apply(cs) < 0)
+                e = api_failf(INTERNAL_ERROR, "database: cannot forget the VDI");
+        }
+        db_unlock();
+        changeset_free(cs);
+    }
+    if (!e) /* the chain may have been coalesced: its nodes change */
+        e = storage_sr_scan(sr);
+    storage_unlock();
+    return e;
+}
