@@ -15,6 +15,7 @@
 
 #include "hypervisor/backend.h"
 #include "hypervisor/methods.h"
+#include "hypervisor/xen.h"
 #include "lib/cleanup.h"
 #include "lib/jsonrpc.h"
 #include "lib/log.h"
@@ -240,6 +241,37 @@ static void make_parent(const char *path, mode_t mode)
     }
 }
 
+/* In a child of fork(): the signals main blocks for itself are the
+ * child's again. sigprocmask is async-signal-safe. */
+static void unblock_in_child(void)
+{
+    sigset_t sigs;
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &sigs, NULL);
+}
+
+/* Opens the simulator as the options say. Returns 0 or a negative errno
+ * after logging why. */
+static int open_sim(const struct domaind_config *cfg, struct backend **ret)
+{
+    if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST)
+        return log_error_errno(-errno, "cannot create %s: %m", cfg->state_dir);
+    struct sim_options so = {
+        .state_path = cfg->sim_state,
+        .memory = cfg->sim_memory ? cfg->sim_memory : machine_memory(),
+        .cpus = cfg->sim_cpus ? cfg->sim_cpus : machine_cpus(),
+        .step_ms = cfg->sim_step_ms,
+    };
+    if (so.memory <= 0) {
+        log_error("cannot read the machine's memory from /proc/meminfo: give --sim-memory");
+        return -EINVAL;
+    }
+    return sim_backend_new(&so, ret);
+}
+
 int main(int argc, char **argv)
 {
     struct domaind_config cfg = {0};
@@ -260,30 +292,21 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* The processes libxl starts (device models, bootloaders) must stop
+     * on SIGTERM like any other. */
+    pthread_atfork(NULL, NULL, unblock_in_child);
 
     if (!cfg.backend)
         cfg.backend = xstrdup(running_in_dom0() ? "xen" : "sim");
     if (streq(cfg.backend, "xen")) {
-        log_error("the xen backend is not built yet: run with --backend sim");
+        if (xen_backend_new(&b) < 0) {
+            log_error("the xen backend cannot start: on a machine without Xen, run with "
+                      "--backend sim");
+            goto out;
+        }
+    } else if (open_sim(&cfg, &b) < 0) {
         goto out;
     }
-
-    if (mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST) {
-        log_error_errno(-errno, "cannot create %s: %m", cfg.state_dir);
-        goto out;
-    }
-    struct sim_options so = {
-        .state_path = cfg.sim_state,
-        .memory = cfg.sim_memory ? cfg.sim_memory : machine_memory(),
-        .cpus = cfg.sim_cpus ? cfg.sim_cpus : machine_cpus(),
-        .step_ms = cfg.sim_step_ms,
-    };
-    if (so.memory <= 0) {
-        log_error("cannot read the machine's memory from /proc/meminfo: give --sim-memory");
-        goto out;
-    }
-    if ((r = sim_backend_new(&so, &b)) < 0)
-        goto out;
 
     make_parent(cfg.socket, 0755);
     r = jsonrpc_server_start(cfg.socket, domaind_methods(b), DOMAIND_VERSION, b, &server);

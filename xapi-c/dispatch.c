@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "marshal.h"
@@ -305,6 +306,10 @@ void dispatch_http(const struct http_request *req, struct http_response *resp, v
     struct rpc_call rc = {0};
     const char *why = NULL;
 
+    if (streq(req->method, "POST") && streq(req->path, "/cli")) {
+        cli_http(req, resp);
+        return;
+    }
     if (!streq(req->method, "POST")) {
         resp->status = 200;
         resp->content_type = "text/html";

@@ -236,6 +236,10 @@ static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *con
         return queue(conn, MHD_HTTP_OK, NULL, NULL, 0, 0, false);
 
     format_peer(conn, peer, sizeof(peer));
+    const union MHD_ConnectionInfo *fdi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *tlsi =
+        l->tls ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
     req = (struct http_request){
         .method = method,
         .path = url, /* MHD has already split off the query string */
@@ -247,6 +251,8 @@ static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *con
         .local = l->local,
         .tls = l->tls,
         .peer = peer,
+        .fd = fdi ? fdi->connect_fd : -1,
+        .tls_session = tlsi ? tlsi->tls_session : NULL,
     };
     resp = (struct http_response){.status = MHD_HTTP_OK};
     strbuf_init(&resp.body, 0);
@@ -255,6 +261,11 @@ static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *con
 
     body = strbuf_detach(&resp.body, &len);
     strbuf_done(&resp.body);
+    /* Answering MHD_NO makes MHD close the connection without a word. */
+    if (resp.hijacked) {
+        free(body);
+        return MHD_NO;
+    }
     if (resp.status < 100 || resp.status > 999) {
         log_error("Handler for %s %s answered invalid status %d", method, url, resp.status);
         free(body);

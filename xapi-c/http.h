@@ -22,6 +22,11 @@ struct http_request {
     bool local;             /* arrived on the Unix socket (root on the host) */
     bool tls;
     const char *peer; /* the client's address as text */
+    /* The connection itself, for a handler that takes it over (POST /cli
+     * speaks its own protocol after the request): the socket, and the
+     * GnuTLS session on it for HTTPS (else NULL). Borrowed. */
+    int fd;
+    void *tls_session;
 };
 
 /* What a handler answers. The handler fills body (initialised, empty) and
@@ -33,6 +38,8 @@ struct http_response {
     struct strbuf body;
     size_t body_offset; /* the answer starts this far into body.buf */
     bool close;
+    /* The handler spoke on the connection itself: send nothing, close it. */
+    bool hijacked;
 };
 
 typedef void (*http_handler_fn)(const struct http_request *req, struct http_response *resp,

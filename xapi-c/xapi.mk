@@ -1,6 +1,8 @@
 # xapi-c/: the xapi daemon. Everything but main.c also goes into a library
 # that the unit tests and fuzz targets link.
-XAPI_SRCS := $(filter-out xapi-c/main.c,$(wildcard xapi-c/*.c xapi-c/api/*.c))
+XAPI_SRCS := $(filter-out xapi-c/main.c,$(wildcard xapi-c/*.c xapi-c/api/*.c xapi-c/cli/*.c))
+# The thin CLI (cli/) writes on the TLS session libmicrohttpd made.
+LIBS += $(shell pkg-config --libs gnutls)
 XAPI_OBJS := $(XAPI_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/libxapi.a: $(XAPI_OBJS)

@@ -64,7 +64,7 @@ static struct api_error *check_new(char **v)
     if (streq(want, "autodetect") || !*want) {
         for (int i = 0; i < MAX_SLOTS; i++)
             if (!used[i]) {
-                char buf[8];
+                char buf[16];
                 snprintf(buf, sizeof(buf), "%d", i);
                 api_set_val(v, FIDX(VBD, userdevice), buf);
                 return NULL;

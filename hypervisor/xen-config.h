@@ -1,0 +1,24 @@
+/* The translation of a domain's configuration (domain/create's parameters,
+ * struct dm_config) into libxl's (libxl_domain_config), for the xen
+ * backend: the guest type and how it boots (kernel, ramdisk and command
+ * line, a bootloader such as pygrub, or the HVM boot order), memory and
+ * vCPUs, the platform keys, and the disks and nics arrays whose JSON shape
+ * hypervisor/README.md defines. Pure functions: no libxl context and no
+ * hypervisor are needed, so the unit tests check the result through
+ * libxl's JSON form. */
+#pragma once
+
+#include <libxl.h>
+
+#include "hypervisor/backend.h"
+
+/* The hotplug script of a nic when its JSON names none: Xenia's bridges
+ * are Open vSwitch bridges (networkd). */
+#define XEN_DEFAULT_VIF_SCRIPT "vif-openvswitch"
+
+/* Fills *ret (which it initialises: the caller disposes of it with
+ * libxl_domain_config_dispose on success) with the configuration that
+ * builds cfg as domain uuid. Returns NULL, or a DM_ERR_INVALID_PARAMS
+ * error naming the parameter that cannot be built (and *ret untouched). */
+struct dm_error *xen_config_build(const char *uuid, const struct dm_config *cfg,
+                                  libxl_domain_config *ret);

@@ -1,0 +1,1324 @@
+/* The xen backend (see xen.h): domaind's operations on Xen's domains with
+ * libxl. Each operation is libxl's synchronous call (ao_how NULL: libxl
+ * runs its own event loop in the calling thread, which its context allows
+ * from several threads at once), made without the backend's mutex held.
+ * The mutex guards the backend's picture of the domains: a copy of what
+ * libxl last listed, with the generation of each domain's last change.
+ * That picture is read again from Xen (xen_refresh) after every operation,
+ * on every list or get, and whenever xenstore says a domain was built,
+ * shut down or died (xen-watch.c); a change seen takes the next
+ * generation and wakes events/watch and the clean shutdowns waiting for a
+ * guest. Operations on one domain are serialised as the sim's are: the
+ * domain is marked busy, and others wait. */
+#include "hypervisor/xen.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libxl.h>
+#include <libxl_utils.h>
+
+#include "hypervisor/xen-config.h"
+#include "hypervisor/xen-image.h"
+#include "hypervisor/xen-log.h"
+#include "hypervisor/xen-watch.h"
+#include "lib/cleanup.h"
+#include "lib/hashmap.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+LOG_MODULE("xen");
+
+#define XEN_MAX_DESTROYED 256
+/* The save stream libxl_domain_suspend writes in Xen 4.17. */
+#define XEN_STREAM_VERSION 2
+/* INVALID_DOMID as the uint32_t libxl writes. */
+#define XEN_NO_DOMID ((uint32_t)INVALID_DOMID)
+/* Xen's domids are below DOMID_FIRST_RESERVED (0x7ff0). */
+#define XEN_MAX_DOMID 0x7fef
+
+/* A domain in the backend's picture. */
+struct xen_dom {
+    struct dm_domain d; /* d.uuid is the key in xen.domains */
+    bool busy;          /* an operation is under way: others wait */
+    bool building;      /* created or resumed, not done: not listed */
+    bool rebuilding;    /* a reboot's new domain is being built: left as it is */
+    bool foreign;       /* not built by domaind: no configuration to rebuild it */
+    bool seen;          /* listed by the refresh under way */
+};
+
+struct xen {
+    struct backend b;
+    libxl_ctx *ctx;
+    xentoollog_logger *logger;
+    struct xen_watch *watch;
+    pthread_mutex_t lock;        /* everything below */
+    pthread_cond_t cond;         /* on CLOCK_MONOTONIC: a domain changed or was released */
+    struct hashmap domains;      /* uuid -> struct xen_dom */
+    struct hashmap destroyed;    /* uuid -> struct dm_domain, state destroyed */
+    uint64_t evicted_generation; /* a since before it may miss a forgotten destroyed domain */
+    /* Domids domaind destroyed: while Xen still lists one dying (its last
+     * pages not yet released), it is gone for domaind. */
+    uint8_t reaped[(XEN_MAX_DOMID + 1) / 8];
+    bool stopping;
+};
+
+static bool bit_get(const uint8_t *map, uint32_t i)
+{
+    return i <= XEN_MAX_DOMID && (map[i / 8] >> (i % 8)) & 1;
+}
+
+static void bit_put(uint8_t *map, uint32_t i, bool on)
+{
+    if (i > XEN_MAX_DOMID)
+        return;
+    if (on)
+        map[i / 8] |= (uint8_t)(1 << (i % 8));
+    else
+        map[i / 8] &= (uint8_t) ~(1 << (i % 8));
+}
+
+static struct xen *xen_of(struct backend *b)
+{
+    return (struct xen *)((char *)b - offsetof(struct xen, b));
+}
+
+static void xen_dom_free(struct xen_dom *xd)
+{
+    if (!xd)
+        return;
+    dm_domain_done(&xd->d);
+    free(xd);
+}
+
+static void destroyed_free(struct dm_domain *d)
+{
+    if (!d)
+        return;
+    dm_domain_done(d);
+    free(d);
+}
+
+/* ---- errors ---- */
+
+/* A failed libxl call: what libxl logged on this thread, or its code. */
+static struct dm_error *fail_libxl(const char *what, int rc)
+{
+    const char *why = xen_log_last_error();
+
+    if (*why)
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "%s: %s", what, why);
+    return dm_failf(DM_ERR_BACKEND_FAILURE, "%s: libxl error %d", what, rc);
+}
+
+static struct dm_error *fail_state(const struct xen_dom *xd, enum dm_state expected)
+{
+    return dm_fail(DM_ERR_BAD_STATE, xd->d.uuid, dm_state_name(expected),
+                   dm_state_name(xd->d.state));
+}
+
+static struct dm_error *fail_memory(int64_t needed, int64_t free_bytes)
+{
+    char n[24], f[24];
+
+    snprintf(n, sizeof(n), "%lld", (long long)needed);
+    snprintf(f, sizeof(f), "%lld", (long long)(free_bytes > 0 ? free_bytes : 0));
+    return dm_fail(DM_ERR_NOT_ENOUGH_MEMORY, n, f);
+}
+
+static struct dm_error *fail_vcpus(int asked, int available)
+{
+    char a[16], v[16];
+
+    snprintf(a, sizeof(a), "%d", asked);
+    snprintf(v, sizeof(v), "%d", available);
+    return dm_fail(DM_ERR_TOO_MANY_VCPUS, a, v);
+}
+
+/* ---- what Xen says of a domain ---- */
+
+static void uuid_of(const libxl_dominfo *info, char ret[UUID_STR_LEN])
+{
+    snprintf(ret, UUID_STR_LEN, LIBXL_UUID_FMT, LIBXL_UUID_BYTES(info->uuid));
+}
+
+static enum dm_reason reason_of(libxl_shutdown_reason r)
+{
+    switch (r) {
+    case LIBXL_SHUTDOWN_REASON_POWEROFF:
+        return DM_REASON_POWEROFF;
+    case LIBXL_SHUTDOWN_REASON_REBOOT:
+    case LIBXL_SHUTDOWN_REASON_SOFT_RESET:
+        return DM_REASON_REBOOT;
+    case LIBXL_SHUTDOWN_REASON_SUSPEND:
+        return DM_REASON_SUSPEND;
+    case LIBXL_SHUTDOWN_REASON_CRASH:
+    case LIBXL_SHUTDOWN_REASON_WATCHDOG:
+        return DM_REASON_CRASH;
+    default:
+        return DM_REASON_HALT;
+    }
+}
+
+static void state_of(const libxl_dominfo *info, enum dm_state *state, enum dm_reason *reason)
+{
+    *reason = DM_REASON_NONE;
+    if (info->dying) {
+        *state = DM_STATE_DYING;
+    } else if (info->shutdown) {
+        *state = DM_STATE_SHUTDOWN;
+        *reason = reason_of(info->shutdown_reason);
+    } else if (info->paused) {
+        *state = DM_STATE_PAUSED;
+    } else {
+        *state = DM_STATE_RUNNING;
+    }
+}
+
+static enum dm_type type_of(libxl_domain_type t)
+{
+    return t == LIBXL_DOMAIN_TYPE_HVM   ? DM_TYPE_HVM
+           : t == LIBXL_DOMAIN_TYPE_PVH ? DM_TYPE_PVH
+                                        : DM_TYPE_PV;
+}
+
+/* Stores cfg with the domain domid, for the refreshes and reboots to
+ * come. */
+static struct dm_error *store_config(struct xen *x, uint32_t domid, const struct dm_config *cfg)
+{
+    json_object *o = json_object_new_object();
+    size_t len;
+
+    dm_config_to_json(cfg, o);
+    const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    xen_log_clear();
+    int rc = libxl_userdata_store(x->ctx, domid, XEN_USERDATA_ID, (const uint8_t *)text, (int)len);
+    json_object_put(o);
+    return rc ? fail_libxl("cannot store the domain's configuration", rc) : NULL;
+}
+
+/* The configuration stored with domid; false if there is none (a domain
+ * that domaind did not build) or it cannot be read. */
+static bool load_config(struct xen *x, uint32_t domid, struct dm_config *ret)
+{
+    uint8_t *data = NULL;
+    int len = 0;
+
+    if (libxl_userdata_retrieve(x->ctx, domid, XEN_USERDATA_ID, &data, &len) || !data || len <= 0) {
+        free(data);
+        return false;
+    }
+    json_tokener *tok = json_tokener_new();
+    json_object *o = json_tokener_parse_ex(tok, (const char *)data, len);
+    json_tokener_free(tok);
+    free(data);
+    struct dm_error *e = o ? dm_config_from_json(o, ret) : dm_failf(DM_ERR_BACKEND_FAILURE, "?");
+    json_object_put(o);
+    if (e) {
+        log_warning("the configuration stored with domid %u is not valid: %s", domid, e->params[0]);
+        dm_error_free(e);
+        return false;
+    }
+    return true;
+}
+
+/* What can be said of a domain domaind did not build, from Xen alone. */
+static void foreign_config(struct xen *x, const libxl_dominfo *info, struct dm_config *ret)
+{
+    struct dm_config c = {0};
+    uint64_t target_kb = 0;
+    char *name = libxl_domid_to_name(x->ctx, info->domid);
+
+    c.name = name ? name : xasprintf("domid %u", info->domid);
+    c.type = type_of(info->domain_type);
+    c.memory_max = (int64_t)info->max_memkb * 1024;
+    if (libxl_get_memory_target(x->ctx, info->domid, &target_kb) || target_kb == 0)
+        target_kb = info->current_memkb;
+    c.memory_target = (int64_t)target_kb * 1024;
+    if (c.memory_max < c.memory_target)
+        c.memory_max = c.memory_target;
+    if (c.memory_target < 1)
+        c.memory_target = c.memory_max = 1;
+    c.vcpus_max = (int)info->vcpu_max_id + 1;
+    c.vcpus = info->vcpu_online >= 1 && (int)info->vcpu_online <= c.vcpus_max
+                  ? (int)info->vcpu_online
+                  : c.vcpus_max;
+    *ret = c;
+}
+
+/* ---- the picture, with the lock held ---- */
+
+/* Records a change of xd: next generation, waiters woken. */
+static void xen_changed(struct xen *x, struct xen_dom *xd)
+{
+    xd->d.generation = events_bump(&x->b.events);
+    pthread_cond_broadcast(&x->cond);
+}
+
+/* Remembers a destroyed domain (taking d), forgetting the oldest one past
+ * the bound. */
+static void xen_remember_destroyed(struct xen *x, struct dm_domain *d)
+{
+    destroyed_free(hashmap_put(&x->destroyed, d->uuid, d));
+    while (x->destroyed.count > XEN_MAX_DESTROYED) {
+        struct dm_domain *oldest = NULL;
+        const char *k;
+        void *v;
+        for (size_t i = 0; hashmap_next(&x->destroyed, &i, &k, &v);) {
+            struct dm_domain *y = v;
+            if (!oldest || y->generation < oldest->generation)
+                oldest = y;
+        }
+        if (oldest->generation > x->evicted_generation)
+            x->evicted_generation = oldest->generation;
+        hashmap_remove(&x->destroyed, oldest->uuid);
+        destroyed_free(oldest);
+    }
+}
+
+/* xd (not busy) is no longer in Xen: it becomes a destroyed domain. Frees
+ * xd. */
+static void xen_gone(struct xen *x, struct xen_dom *xd)
+{
+    struct dm_domain *d = xmalloc(sizeof(*d));
+
+    hashmap_remove(&x->domains, xd->d.uuid);
+    *d = xd->d;
+    free(xd);
+    d->state = DM_STATE_DESTROYED;
+    d->memory_actual = 0;
+    d->generation = events_bump(&x->b.events);
+    log_info("domain %s (domid %d) destroyed", d->uuid, d->domid);
+    xen_remember_destroyed(x, d);
+    pthread_cond_broadcast(&x->cond);
+}
+
+/* Whether a domain's change is news to events/watch (memory_actual moves
+ * with the guest's balloon all the time and is not). */
+static bool news(const struct dm_domain *a, const struct dm_domain *b)
+{
+    return a->domid != b->domid || a->state != b->state ||
+           a->shutdown_reason != b->shutdown_reason || a->cfg.vcpus != b->cfg.vcpus ||
+           a->cfg.memory_target != b->cfg.memory_target || a->cfg.memory_max != b->cfg.memory_max ||
+           !streq(a->cfg.name ? a->cfg.name : "", b->cfg.name ? b->cfg.name : "");
+}
+
+/* Brings the picture of the domain of info (the one listed for its uuid)
+ * up to date. */
+static void xen_refresh_one(struct xen *x, const libxl_dominfo *info, const char *uuid)
+{
+    struct xen_dom *xd = hashmap_get(&x->domains, uuid);
+    struct dm_domain nd = {0};
+    bool same = xd && xd->d.domid == (int)info->domid;
+
+    if (xd) {
+        xd->seen = true;
+        if (xd->building || xd->rebuilding)
+            return;
+    }
+    snprintf(nd.uuid, sizeof(nd.uuid), "%s", uuid);
+    nd.domid = (int)info->domid;
+    state_of(info, &nd.state, &nd.shutdown_reason);
+    nd.memory_actual = (int64_t)info->current_memkb * 1024;
+    bool foreign = false;
+    if (same) {
+        dm_config_copy(&nd.cfg, &xd->d.cfg);
+        nd.start_time = xd->d.start_time;
+        foreign = xd->foreign;
+    } else {
+        if (!load_config(x, info->domid, &nd.cfg)) {
+            foreign_config(x, info, &nd.cfg);
+            foreign = true;
+        }
+        uint32_t t = libxl_vm_get_start_time(x->ctx, info->domid);
+        nd.start_time = t != (uint32_t)-1 && t != 0 ? (double)t : now_realtime();
+    }
+    /* The vCPUs online are Xen's to say. */
+    if (info->vcpu_online >= 1 && (int)info->vcpu_online <= nd.cfg.vcpus_max)
+        nd.cfg.vcpus = (int)info->vcpu_online;
+
+    if (!xd) {
+        xd = xcalloc(1, sizeof(*xd));
+        xd->d = nd;
+        xd->seen = true;
+        hashmap_put(&x->domains, xd->d.uuid, xd);
+    } else if (news(&xd->d, &nd)) {
+        nd.generation = xd->d.generation;
+        dm_domain_done(&xd->d);
+        xd->d = nd;
+    } else {
+        xd->d.memory_actual = nd.memory_actual;
+        dm_domain_done(&nd);
+        return;
+    }
+    xd->foreign = foreign;
+    /* Listed again: the uuid's last change is this one now. */
+    destroyed_free(hashmap_remove(&x->destroyed, uuid));
+    xen_changed(x, xd);
+}
+
+/* Whether listing a should be preferred to listing b, both of one uuid:
+ * a living domain over a dying one (a reboot's new domain over the old),
+ * else the newer. */
+static bool better(const libxl_dominfo *a, const libxl_dominfo *b)
+{
+    if (a->dying != b->dying)
+        return !a->dying;
+    return a->domid > b->domid;
+}
+
+/* Reads the domains from Xen again, taking a generation for each that
+ * changed, appeared or went. A domain that went while an operation holds
+ * it is shown dying until the operation releases it. */
+static struct dm_error *xen_refresh(struct xen *x)
+{
+    int n = 0;
+    const char *k;
+    void *v;
+
+    xen_log_clear();
+    libxl_dominfo *info = libxl_list_domain(x->ctx, &n);
+    if (!info)
+        return fail_libxl("cannot list the domains", ERROR_FAIL);
+
+    char(*uuids)[UUID_STR_LEN] = xcalloc((size_t)n + 1, sizeof(*uuids));
+    struct hashmap pick; /* uuid -> index + 1 of the entry to list */
+    hashmap_init(&pick);
+    uint8_t listed[sizeof(x->reaped)] = {0};
+    for (int i = 0; i < n; i++) {
+        bit_put(listed, info[i].domid, true);
+        if (info[i].domid == 0 || (info[i].dying && bit_get(x->reaped, info[i].domid)))
+            continue;
+        uuid_of(&info[i], uuids[i]);
+        intptr_t j = (intptr_t)hashmap_get(&pick, uuids[i]);
+        if (!j || better(&info[i], &info[j - 1]))
+            hashmap_put(&pick, uuids[i], (void *)(intptr_t)(i + 1));
+    }
+    for (size_t i = 0; hashmap_next(&x->domains, &i, &k, &v);)
+        ((struct xen_dom *)v)->seen = false;
+    for (size_t i = 0; hashmap_next(&pick, &i, &k, &v);)
+        xen_refresh_one(x, &info[(intptr_t)v - 1], k);
+    hashmap_done(&pick);
+    free(uuids);
+    for (size_t i = 0; i < sizeof(listed); i++)
+        x->reaped[i] &= listed[i];
+    libxl_dominfo_list_free(info, n);
+
+    /* What was not listed went; removing changes the map, so look again. */
+    for (bool again = true; again;) {
+        again = false;
+        for (size_t i = 0; !again && hashmap_next(&x->domains, &i, &k, &v);) {
+            struct xen_dom *xd = v;
+            if (xd->seen || xd->building)
+                continue;
+            if (!xd->busy) {
+                xen_gone(x, xd);
+                again = true;
+            } else if (xd->d.state != DM_STATE_DYING) {
+                xd->d.state = DM_STATE_DYING;
+                xen_changed(x, xd);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The refresh of the xenstore watch: errors are logged, not answered. */
+static void xen_refresh_cb(void *data)
+{
+    struct xen *x = data;
+
+    pthread_mutex_lock(&x->lock);
+    struct dm_error *e = xen_refresh(x);
+    pthread_mutex_unlock(&x->lock);
+    if (e) {
+        log_error("%s", e->params[0]);
+        dm_error_free(e);
+    }
+}
+
+/* The listed domain uuid, or NULL. */
+static struct xen_dom *xen_find(struct xen *x, const char *uuid)
+{
+    struct xen_dom *xd = hashmap_get(&x->domains, uuid);
+    return xd && !xd->building ? xd : NULL;
+}
+
+/* Refreshes, waits until no operation is under way on domain uuid, then
+ * marks it busy for the caller. NO_SUCH_DOMAIN if there is none. */
+static struct dm_error *xen_take(struct xen *x, const char *uuid, struct xen_dom **ret)
+{
+    struct dm_error *e = xen_refresh(x);
+
+    if (e)
+        return e;
+    for (;;) {
+        struct xen_dom *xd = xen_find(x, uuid);
+        if (!xd)
+            return dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+        if (!xd->busy) {
+            xd->busy = true;
+            *ret = xd;
+            return NULL;
+        }
+        pthread_cond_wait(&x->cond, &x->lock);
+    }
+}
+
+/* Ends an operation on xd and reads Xen again: a domain the operation
+ * destroyed becomes a destroyed one (and xd may be freed). */
+static void xen_release(struct xen *x, struct xen_dom *xd)
+{
+    xd->busy = false;
+    pthread_cond_broadcast(&x->cond);
+    struct dm_error *e = xen_refresh(x);
+    if (e) {
+        log_error("%s", e->params[0]);
+        dm_error_free(e);
+    }
+}
+
+static struct dm_error *destroy_domid(struct xen *x, uint32_t domid);
+
+/* ---- building ---- */
+
+/* Checks that Xen has the memory to build cfg. No lock held. */
+static struct dm_error *check_memory(struct xen *x, libxl_domain_config *cfg)
+{
+    uint64_t need_kb = 0, free_kb = 0;
+    int rc;
+
+    xen_log_clear();
+    if ((rc = libxl_domain_need_memory(x->ctx, cfg, XEN_NO_DOMID, &need_kb)))
+        return fail_libxl("cannot compute the memory the domain needs", rc);
+    if ((rc = libxl_get_free_memory(x->ctx, &free_kb)))
+        return fail_libxl("cannot read the host's free memory", rc);
+    if (need_kb > free_kb)
+        return fail_memory((int64_t)need_kb * 1024, (int64_t)free_kb * 1024);
+    return NULL;
+}
+
+/* Builds the domain uuid from cfg with libxl, paused: new (restore_fd -1)
+ * or from a save stream, stores its configuration and unpauses it unless
+ * start_paused. No lock held. Leaves no domain when it fails. */
+static struct dm_error *xen_build_domain(struct xen *x, const char *uuid,
+                                         const struct dm_config *cfg, int restore_fd,
+                                         bool start_paused, bool check_mem, uint32_t *ret_domid)
+{
+    libxl_domain_config lc;
+    uint32_t domid = XEN_NO_DOMID;
+    struct dm_error *e;
+    int rc;
+
+    if ((e = xen_config_build(uuid, cfg, &lc)))
+        return e;
+    if (check_mem && (e = check_memory(x, &lc))) {
+        libxl_domain_config_dispose(&lc);
+        return e;
+    }
+    xen_log_clear();
+    if (restore_fd < 0) {
+        rc = libxl_domain_create_new(x->ctx, &lc, &domid, NULL, NULL);
+    } else {
+        libxl_domain_restore_params p;
+        libxl_domain_restore_params_init(&p);
+        p.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
+        p.stream_version = XEN_STREAM_VERSION;
+        rc = libxl_domain_create_restore(x->ctx, &lc, &domid, restore_fd, -1, &p, NULL, NULL);
+        libxl_domain_restore_params_dispose(&p);
+    }
+    libxl_domain_config_dispose(&lc);
+    if (rc) {
+        if (cfg->bootloader && strstr(xen_log_last_error(), "ootloader"))
+            e = dm_fail(DM_ERR_BOOTLOADER_FAILED, uuid, xen_log_last_error());
+        else
+            e = fail_libxl(restore_fd < 0 ? "cannot build the domain" : "cannot restore the domain",
+                           rc);
+        goto fail;
+    }
+    if ((e = store_config(x, domid, cfg)))
+        goto fail;
+    if (!start_paused) {
+        xen_log_clear();
+        if ((rc = libxl_domain_unpause(x->ctx, domid, NULL))) {
+            e = fail_libxl("cannot unpause the domain", rc);
+            goto fail;
+        }
+    }
+    log_info("domain %s built: domid %u%s", uuid, domid, start_paused ? ", paused" : "");
+    *ret_domid = domid;
+    return NULL;
+
+fail:
+    /* libxl may leave a half-built domain behind (ERROR_ABORTED and
+     * others): none may remain. */
+    if (domid != XEN_NO_DOMID) {
+        struct dm_error *de = destroy_domid(x, domid);
+        if (de) {
+            log_error("cannot destroy the half-built domain %u of %s: %s", domid, uuid,
+                      de->params[0]);
+            dm_error_free(de);
+        }
+    }
+    return e;
+}
+
+/* create and resume: checks, then builds a domain that is not listed
+ * until it is done. */
+static struct dm_error *xen_create_from(struct xen *x, const char *uuid,
+                                        const struct dm_config *cfg, int restore_fd,
+                                        bool start_paused, struct dm_domain *ret)
+{
+    struct dm_error *e;
+    libxl_physinfo pi;
+    uint32_t domid;
+    int rc;
+
+    libxl_physinfo_init(&pi);
+    xen_log_clear();
+    rc = libxl_get_physinfo(x->ctx, &pi);
+    int cpus = (int)pi.nr_cpus;
+    libxl_physinfo_dispose(&pi);
+    if (rc)
+        return fail_libxl("cannot read the host's CPUs", rc);
+    if (cfg->vcpus_max > cpus)
+        return fail_vcpus(cfg->vcpus_max, cpus);
+
+    pthread_mutex_lock(&x->lock);
+    if ((e = xen_refresh(x)) || hashmap_get(&x->domains, uuid)) {
+        pthread_mutex_unlock(&x->lock);
+        return e ? e : dm_fail(DM_ERR_DOMAIN_EXISTS, uuid);
+    }
+    struct xen_dom *xd = xcalloc(1, sizeof(*xd));
+    snprintf(xd->d.uuid, sizeof(xd->d.uuid), "%s", uuid);
+    xd->d.domid = -1;
+    dm_config_copy(&xd->d.cfg, cfg);
+    xd->busy = xd->building = true;
+    hashmap_put(&x->domains, xd->d.uuid, xd);
+    pthread_mutex_unlock(&x->lock);
+
+    e = xen_build_domain(x, uuid, cfg, restore_fd, start_paused, true, &domid);
+
+    pthread_mutex_lock(&x->lock);
+    if (e) {
+        hashmap_remove(&x->domains, uuid);
+        xen_dom_free(xd);
+        pthread_cond_broadcast(&x->cond);
+    } else {
+        xd->building = false;
+        xen_release(x, xd);
+        if ((xd = xen_find(x, uuid)) && xd->d.domid == (int)domid)
+            dm_domain_copy(ret, &xd->d);
+        else
+            e = dm_failf(DM_ERR_BACKEND_FAILURE, "domain %s went as soon as it was built", uuid);
+    }
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+/* ---- operations ---- */
+
+static struct dm_error *xen_host_info(struct backend *b, struct dm_host_info *ret)
+{
+    struct xen *x = xen_of(b);
+    libxl_physinfo pi;
+    uint64_t free_kb = 0;
+    int rc;
+
+    libxl_physinfo_init(&pi);
+    xen_log_clear();
+    if ((rc = libxl_get_physinfo(x->ctx, &pi))) {
+        libxl_physinfo_dispose(&pi);
+        return fail_libxl("cannot read the host's physical information", rc);
+    }
+    if ((rc = libxl_get_free_memory(x->ctx, &free_kb))) {
+        libxl_physinfo_dispose(&pi);
+        return fail_libxl("cannot read the host's free memory", rc);
+    }
+    const libxl_version_info *vi = libxl_get_version_info(x->ctx);
+    if (!vi) {
+        libxl_physinfo_dispose(&pi);
+        return fail_libxl("cannot read Xen's version", ERROR_FAIL);
+    }
+    int64_t page = vi->pagesize > 0 ? vi->pagesize : 4096;
+    *ret = (struct dm_host_info){
+        .backend = "xen",
+        .total_memory = (int64_t)pi.total_pages * page,
+        .free_memory = (int64_t)free_kb * 1024,
+        .nr_cpus = (int)pi.nr_cpus,
+    };
+    snprintf(ret->xen_version, sizeof(ret->xen_version), "%d.%d%s", vi->xen_version_major,
+             vi->xen_version_minor, vi->xen_version_extra ? vi->xen_version_extra : "");
+    libxl_physinfo_dispose(&pi);
+    return NULL;
+}
+
+static int cmp_domid(const void *a, const void *b)
+{
+    const struct dm_domain *p = a, *q = b;
+    return (p->domid > q->domid) - (p->domid < q->domid);
+}
+
+static int cmp_generation(const void *a, const void *b)
+{
+    const struct dm_domain *p = a, *q = b;
+    return (p->generation > q->generation) - (p->generation < q->generation);
+}
+
+static struct dm_error *xen_list(struct backend *b, struct dm_domain_list *ret)
+{
+    struct xen *x = xen_of(b);
+    struct dm_domain_list l = {0};
+    const char *k;
+    void *v;
+
+    pthread_mutex_lock(&x->lock);
+    struct dm_error *e = xen_refresh(x);
+    if (!e) {
+        l.v = xcalloc(x->domains.count + 1, sizeof(*l.v));
+        for (size_t i = 0; hashmap_next(&x->domains, &i, &k, &v);) {
+            struct xen_dom *xd = v;
+            if (!xd->building)
+                dm_domain_copy(&l.v[l.n++], &xd->d);
+        }
+    }
+    pthread_mutex_unlock(&x->lock);
+    if (e)
+        return e;
+    qsort(l.v, l.n, sizeof(*l.v), cmp_domid);
+    *ret = l;
+    return NULL;
+}
+
+static struct dm_error *xen_get(struct backend *b, const char *uuid, struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+
+    pthread_mutex_lock(&x->lock);
+    struct dm_error *e = xen_refresh(x);
+    struct xen_dom *xd = e ? NULL : xen_find(x, uuid);
+    if (xd)
+        dm_domain_copy(ret, &xd->d);
+    else if (!e)
+        e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+static struct dm_error *xen_create(struct backend *b, const char *uuid, const struct dm_config *cfg,
+                                   bool start_paused, struct dm_domain *ret)
+{
+    return xen_create_from(xen_of(b), uuid, cfg, -1, start_paused, ret);
+}
+
+/* Asks the guest of domid to shut down or reboot. An HVM guest without PV
+ * drivers has no control node to read: it gets the ACPI power button, as
+ * xl's -F does (for a reboot too: domaind builds the domain again
+ * whatever the guest's reason). No lock held. */
+static struct dm_error *ask_guest(struct xen *x, uint32_t domid, enum dm_type type, bool reboot)
+{
+    int rc;
+
+    xen_log_clear();
+    rc = reboot ? libxl_domain_reboot(x->ctx, domid, NULL)
+                : libxl_domain_shutdown(x->ctx, domid, NULL);
+    if (rc == ERROR_NOPARAVIRT && type == DM_TYPE_HVM) {
+        log_info("domid %u has no PV drivers: pressing its power button", domid);
+        xen_log_clear();
+        rc = libxl_send_trigger(x->ctx, domid, LIBXL_TRIGGER_POWER, 0, NULL);
+    }
+    if (rc == ERROR_NOPARAVIRT)
+        return dm_failf(DM_ERR_BACKEND_FAILURE,
+                        "the guest of domid %u has no PV drivers to be asked to shut down", domid);
+    return rc ? fail_libxl("cannot ask the guest to shut down", rc) : NULL;
+}
+
+/* Waits, lock held and *xdp released, until the guest of (*xdp)'s domain
+ * shuts down (then *xdp is taken again and NULL returned), the domain is
+ * destroyed by someone else (*xdp NULL, and ret_gone, when given, the
+ * destroyed domain), or the deadline passes (SHUTDOWN_TIMEOUT). */
+static struct dm_error *await_guest(struct xen *x, struct xen_dom **xdp, double deadline,
+                                    struct dm_domain *ret_gone)
+{
+    struct xen_dom *xd = *xdp;
+    char uuid[UUID_STR_LEN];
+    int domid = xd->d.domid;
+    struct timespec ts = events_timespec(deadline);
+
+    snprintf(uuid, sizeof(uuid), "%s", xd->d.uuid);
+    xen_release(x, xd);
+    for (;;) {
+        xd = xen_find(x, uuid);
+        if (!xd || xd->d.domid != domid) {
+            struct dm_domain *gone = hashmap_get(&x->destroyed, uuid);
+            if (!ret_gone || !gone || gone->domid != domid)
+                return dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+            dm_domain_copy(ret_gone, gone);
+            *xdp = NULL;
+            return NULL;
+        }
+        if (!xd->busy && xd->d.state == DM_STATE_SHUTDOWN) {
+            xd->busy = true;
+            *xdp = xd;
+            return NULL;
+        }
+        if (x->stopping)
+            return dm_failf(DM_ERR_BACKEND_FAILURE, "domaind is stopping");
+        if (now_monotonic() >= deadline) {
+            log_info("domain %s did not shut down in time", uuid);
+            return dm_fail(DM_ERR_SHUTDOWN_TIMEOUT, uuid);
+        }
+        /* The xenstore watch refreshes on the guest's shutdown and
+         * broadcasts. */
+        pthread_cond_timedwait(&x->cond, &x->lock, &ts);
+    }
+}
+
+/* Destroys domid. No lock held. */
+static struct dm_error *destroy_domid(struct xen *x, uint32_t domid)
+{
+    xen_log_clear();
+    int rc = libxl_domain_destroy(x->ctx, domid, NULL);
+    if (rc)
+        return fail_libxl("cannot destroy the domain", rc);
+    pthread_mutex_lock(&x->lock);
+    bit_put(x->reaped, domid, true);
+    pthread_mutex_unlock(&x->lock);
+    return NULL;
+}
+
+/* shutdown and reboot: brings the domain down, cleanly or not; for a
+ * reboot builds it again from its configuration. Lock held. */
+static struct dm_error *xen_down(struct xen *x, const char *uuid, bool reboot, bool clean,
+                                 double timeout, struct dm_domain *ret)
+{
+    double deadline = now_monotonic() + timeout;
+    struct xen_dom *xd;
+    struct dm_error *e;
+
+    if ((e = xen_take(x, uuid, &xd)))
+        return e;
+    if (clean && xd->d.state == DM_STATE_PAUSED) {
+        e = fail_state(xd, DM_STATE_RUNNING);
+        xen_release(x, xd);
+        return e;
+    }
+    if (reboot && xd->foreign) {
+        e = dm_failf(DM_ERR_BACKEND_FAILURE,
+                     "domain %s was not built by domaind: it cannot be built again", uuid);
+        xen_release(x, xd);
+        return e;
+    }
+    /* A guest that already shut down is not asked again. */
+    if (clean && xd->d.state == DM_STATE_RUNNING) {
+        uint32_t domid = (uint32_t)xd->d.domid;
+        enum dm_type type = xd->d.cfg.type;
+        pthread_mutex_unlock(&x->lock);
+        e = ask_guest(x, domid, type, reboot);
+        pthread_mutex_lock(&x->lock);
+        if (e) {
+            xen_release(x, xd);
+            return e;
+        }
+        if ((e = await_guest(x, &xd, deadline, reboot ? NULL : ret)) || !xd)
+            return e;
+    }
+
+    uint32_t domid = (uint32_t)xd->d.domid;
+    struct dm_config cfg;
+    dm_config_copy(&cfg, &xd->d.cfg);
+    pthread_mutex_unlock(&x->lock);
+    e = destroy_domid(x, domid);
+    pthread_mutex_lock(&x->lock);
+    if (e || !reboot) {
+        dm_config_done(&cfg);
+        xen_release(x, xd); /* may free xd */
+        if (e)
+            return e;
+        struct dm_domain *gone = hashmap_get(&x->destroyed, uuid);
+        if (gone && gone->domid == (int)domid)
+            dm_domain_copy(ret, gone);
+        else
+            e = dm_failf(DM_ERR_BACKEND_FAILURE, "domain %s (domid %u) is still there", uuid,
+                         domid);
+        return e;
+    }
+
+    /* The reboot's new domain; xd stays busy, dying, meanwhile, and the
+     * refreshes leave it alone until its configuration is stored. */
+    if (xd->d.state != DM_STATE_DYING) {
+        xd->d.state = DM_STATE_DYING;
+        xen_changed(x, xd);
+    }
+    xd->rebuilding = true;
+    pthread_mutex_unlock(&x->lock);
+    uint32_t new_domid;
+    e = xen_build_domain(x, uuid, &cfg, -1, false, false, &new_domid);
+    dm_config_done(&cfg);
+    pthread_mutex_lock(&x->lock);
+    xd->rebuilding = false;
+    xen_release(x, xd);
+    if (e)
+        return e;
+    if ((xd = xen_find(x, uuid)) && xd->d.domid == (int)new_domid)
+        dm_domain_copy(ret, &xd->d);
+    else
+        e = dm_failf(DM_ERR_BACKEND_FAILURE, "domain %s went as soon as it was built", uuid);
+    return e;
+}
+
+static struct dm_error *xen_shutdown(struct backend *b, const char *uuid, bool clean,
+                                     double timeout, struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+
+    pthread_mutex_lock(&x->lock);
+    struct dm_error *e = xen_down(x, uuid, false, clean, timeout, ret);
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+static struct dm_error *xen_reboot(struct backend *b, const char *uuid, bool clean, double timeout,
+                                   struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+
+    pthread_mutex_lock(&x->lock);
+    struct dm_error *e = xen_down(x, uuid, true, clean, timeout, ret);
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+/* pause and unpause: from one state to the other. */
+static struct dm_error *xen_flip(struct backend *b, const char *uuid, bool pause,
+                                 struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+    enum dm_state from = pause ? DM_STATE_RUNNING : DM_STATE_PAUSED;
+    struct xen_dom *xd;
+    struct dm_error *e;
+
+    pthread_mutex_lock(&x->lock);
+    if ((e = xen_take(x, uuid, &xd)))
+        goto out;
+    if (xd->d.state != from) {
+        e = fail_state(xd, from);
+        xen_release(x, xd);
+        goto out;
+    }
+    uint32_t domid = (uint32_t)xd->d.domid;
+    pthread_mutex_unlock(&x->lock);
+    xen_log_clear();
+    int rc =
+        pause ? libxl_domain_pause(x->ctx, domid, NULL) : libxl_domain_unpause(x->ctx, domid, NULL);
+    pthread_mutex_lock(&x->lock);
+    xen_release(x, xd);
+    if (rc)
+        e = fail_libxl(pause ? "cannot pause the domain" : "cannot unpause the domain", rc);
+    else if ((xd = xen_find(x, uuid)))
+        dm_domain_copy(ret, &xd->d);
+    else
+        e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+out:
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+static struct dm_error *xen_pause(struct backend *b, const char *uuid, struct dm_domain *ret)
+{
+    return xen_flip(b, uuid, true, ret);
+}
+
+static struct dm_error *xen_unpause(struct backend *b, const char *uuid, struct dm_domain *ret)
+{
+    return xen_flip(b, uuid, false, ret);
+}
+
+/* Saves domid (configured as cfg) to path: a new file that replaces path
+ * only once complete, or a block device written in place. No lock held.
+ * A failed save leaves the guest running. */
+static struct dm_error *save_image(struct xen *x, uint32_t domid, const struct dm_config *cfg,
+                                   const char *path)
+{
+    struct stat st;
+    bool in_place = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+    _cleanup_free_ char *tmp = in_place ? xstrdup(path) : xasprintf("%s.tmp", path);
+    struct dm_error *e = NULL;
+    int fd, r, rc;
+
+    fd = open(tmp, O_WRONLY | O_CLOEXEC | (in_place ? 0 : O_CREAT | O_TRUNC), 0600);
+    if (fd < 0) {
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot write the image %s: %s", path,
+                        strerror(errno));
+    }
+    if ((r = xen_image_write_header(fd, cfg)) < 0) {
+        e = dm_failf(DM_ERR_BACKEND_FAILURE, "cannot write the image %s: %s", path, strerror(-r));
+        goto out;
+    }
+    xen_log_clear();
+    if ((rc = libxl_domain_suspend(x->ctx, domid, fd, 0, NULL))) {
+        e = fail_libxl("cannot save the domain", rc);
+        /* The guest may have suspended before the save failed: it goes on
+         * running, as xl's save does. */
+        libxl_dominfo info;
+        libxl_dominfo_init(&info);
+        if (libxl_domain_info(x->ctx, &info, domid) == 0 && info.shutdown &&
+            info.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND &&
+            libxl_domain_resume(x->ctx, domid, 1, NULL))
+            log_error("cannot resume domid %u after its failed save", domid);
+        libxl_dominfo_dispose(&info);
+        goto out;
+    }
+    if (fsync(fd) < 0)
+        e = dm_failf(DM_ERR_BACKEND_FAILURE, "cannot write the image %s: %s", path,
+                     strerror(errno));
+out:
+    if (close(fd) < 0 && !e)
+        e = dm_failf(DM_ERR_BACKEND_FAILURE, "cannot write the image %s: %s", path,
+                     strerror(errno));
+    if (!in_place) {
+        if (!e && rename(tmp, path) < 0)
+            e = dm_failf(DM_ERR_BACKEND_FAILURE, "cannot write the image %s: %s", path,
+                         strerror(errno));
+        if (e)
+            unlink(tmp);
+    }
+    return e;
+}
+
+static struct dm_error *xen_suspend(struct backend *b, const char *uuid, const char *path)
+{
+    struct xen *x = xen_of(b);
+    struct xen_dom *xd;
+    struct dm_error *e;
+
+    pthread_mutex_lock(&x->lock);
+    if ((e = xen_take(x, uuid, &xd)))
+        goto out;
+    if (xd->d.state != DM_STATE_RUNNING) {
+        e = fail_state(xd, DM_STATE_RUNNING);
+        xen_release(x, xd);
+        goto out;
+    }
+    if (xd->foreign) {
+        e = dm_failf(DM_ERR_BACKEND_FAILURE,
+                     "domain %s was not built by domaind: it could not be resumed", uuid);
+        xen_release(x, xd);
+        goto out;
+    }
+    uint32_t domid = (uint32_t)xd->d.domid;
+    struct dm_config cfg;
+    dm_config_copy(&cfg, &xd->d.cfg);
+    pthread_mutex_unlock(&x->lock);
+    if (!(e = save_image(x, domid, &cfg, path))) {
+        log_info("domain %s (domid %u) saved to %s", uuid, domid, path);
+        e = destroy_domid(x, domid);
+    }
+    dm_config_done(&cfg);
+    pthread_mutex_lock(&x->lock);
+    xen_release(x, xd);
+out:
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+static struct dm_error *xen_resume(struct backend *b, const char *uuid, const char *path,
+                                   bool start_paused, struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+    struct dm_config cfg;
+    struct dm_error *e;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot read the image %s: %s", path,
+                        strerror(errno));
+    if (!(e = xen_image_read_header(fd, path, &cfg))) {
+        e = xen_create_from(x, uuid, &cfg, fd, start_paused, ret);
+        dm_config_done(&cfg);
+    }
+    close(fd);
+    return e;
+}
+
+static struct dm_error *xen_set_memory_target(struct backend *b, const char *uuid, int64_t target,
+                                              struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+    struct xen_dom *xd;
+    struct dm_error *e;
+    uint64_t free_kb = 0;
+    int rc;
+
+    pthread_mutex_lock(&x->lock);
+    if ((e = xen_take(x, uuid, &xd)))
+        goto out;
+    if (xd->d.state != DM_STATE_RUNNING && xd->d.state != DM_STATE_PAUSED)
+        e = fail_state(xd, DM_STATE_RUNNING);
+    else if (target < 1024 || target > xd->d.cfg.memory_max)
+        e = dm_failf(DM_ERR_INVALID_PARAMS, "target: %lld is not in 1024..%lld (memory_max)",
+                     (long long)target, (long long)xd->d.cfg.memory_max);
+    if (e) {
+        xen_release(x, xd);
+        goto out;
+    }
+    uint32_t domid = (uint32_t)xd->d.domid;
+    int64_t more = target - xd->d.cfg.memory_target;
+    struct dm_config cfg;
+    dm_config_copy(&cfg, &xd->d.cfg);
+    pthread_mutex_unlock(&x->lock);
+
+    xen_log_clear();
+    if ((rc = libxl_get_free_memory(x->ctx, &free_kb)))
+        e = fail_libxl("cannot read the host's free memory", rc);
+    else if (more > (int64_t)free_kb * 1024)
+        e = fail_memory(more, (int64_t)free_kb * 1024);
+    else if ((rc = libxl_set_memory_target(x->ctx, domid, target / 1024, 0, 0)))
+        e = fail_libxl("cannot set the domain's memory target", rc);
+    if (!e) {
+        cfg.memory_target = target;
+        e = store_config(x, domid, &cfg);
+    }
+
+    pthread_mutex_lock(&x->lock);
+    if (!e && xd->d.domid == (int)domid) {
+        xd->d.cfg.memory_target = target;
+        xen_changed(x, xd);
+    }
+    dm_config_done(&cfg);
+    xen_release(x, xd);
+    if (!e) {
+        if ((xd = xen_find(x, uuid)))
+            dm_domain_copy(ret, &xd->d);
+        else
+            e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+    }
+out:
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+static struct dm_error *xen_set_vcpus(struct backend *b, const char *uuid, int vcpus,
+                                      struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+    struct xen_dom *xd;
+    struct dm_error *e;
+    int rc;
+
+    pthread_mutex_lock(&x->lock);
+    if ((e = xen_take(x, uuid, &xd)))
+        goto out;
+    if (xd->d.state != DM_STATE_RUNNING && xd->d.state != DM_STATE_PAUSED)
+        e = fail_state(xd, DM_STATE_RUNNING);
+    else if (vcpus < 1)
+        e = dm_failf(DM_ERR_INVALID_PARAMS, "vcpus: at least 1");
+    else if (vcpus > xd->d.cfg.vcpus_max)
+        e = fail_vcpus(vcpus, xd->d.cfg.vcpus_max);
+    if (e) {
+        xen_release(x, xd);
+        goto out;
+    }
+    uint32_t domid = (uint32_t)xd->d.domid;
+    struct dm_config cfg;
+    dm_config_copy(&cfg, &xd->d.cfg);
+    pthread_mutex_unlock(&x->lock);
+
+    /* libxl frees the map with free(): it is ours to allocate. */
+    libxl_bitmap map;
+    libxl_bitmap_init(&map);
+    map.size = (uint32_t)((cfg.vcpus_max + 7) / 8);
+    map.map = xcalloc(map.size, 1);
+    for (int i = 0; i < vcpus; i++)
+        libxl_bitmap_set(&map, i);
+    xen_log_clear();
+    if ((rc = libxl_set_vcpuonline(x->ctx, domid, &map, NULL)))
+        e = fail_libxl("cannot set the domain's vCPUs", rc);
+    libxl_bitmap_dispose(&map);
+    if (!e) {
+        cfg.vcpus = vcpus;
+        e = store_config(x, domid, &cfg);
+    }
+
+    pthread_mutex_lock(&x->lock);
+    if (!e && xd->d.domid == (int)domid) {
+        xd->d.cfg.vcpus = vcpus;
+        xen_changed(x, xd);
+    }
+    dm_config_done(&cfg);
+    xen_release(x, xd);
+    if (!e) {
+        if ((xd = xen_find(x, uuid)))
+            dm_domain_copy(ret, &xd->d);
+        else
+            e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+    }
+out:
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+static struct dm_error *xen_destroy(struct backend *b, const char *uuid)
+{
+    struct xen *x = xen_of(b);
+    struct xen_dom *xd;
+    struct dm_error *e;
+
+    pthread_mutex_lock(&x->lock);
+    if (!(e = xen_take(x, uuid, &xd))) {
+        uint32_t domid = (uint32_t)xd->d.domid;
+        pthread_mutex_unlock(&x->lock);
+        e = destroy_domid(x, domid);
+        pthread_mutex_lock(&x->lock);
+        xen_release(x, xd);
+    }
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+static struct dm_error *xen_changes(struct backend *b, uint64_t since, uint64_t *ret_generation,
+                                    bool *ret_full, struct dm_domain_list *ret)
+{
+    struct xen *x = xen_of(b);
+    struct dm_domain_list l = {0};
+    const char *k;
+    void *v;
+
+    pthread_mutex_lock(&x->lock);
+    uint64_t g = events_generation(&x->b.events);
+    bool full = since == 0 || since > g || since < x->evicted_generation;
+    l.v = xcalloc(x->domains.count + x->destroyed.count + 1, sizeof(*l.v));
+    for (size_t i = 0; hashmap_next(&x->domains, &i, &k, &v);) {
+        struct xen_dom *xd = v;
+        if (!xd->building && (full || xd->d.generation > since))
+            dm_domain_copy(&l.v[l.n++], &xd->d);
+    }
+    for (size_t i = 0; hashmap_next(&x->destroyed, &i, &k, &v);) {
+        struct dm_domain *d = v;
+        if (full || d->generation > since)
+            dm_domain_copy(&l.v[l.n++], d);
+    }
+    pthread_mutex_unlock(&x->lock);
+    qsort(l.v, l.n, sizeof(*l.v), cmp_generation);
+    *ret_generation = g;
+    *ret_full = full;
+    *ret = l;
+    return NULL;
+}
+
+static void xen_stop(struct backend *b)
+{
+    struct xen *x = xen_of(b);
+
+    pthread_mutex_lock(&x->lock);
+    x->stopping = true;
+    pthread_cond_broadcast(&x->cond);
+    pthread_mutex_unlock(&x->lock);
+    events_stop(&x->b.events);
+}
+
+static void xen_free(struct backend *b)
+{
+    struct xen *x = xen_of(b);
+    const char *k;
+    void *v;
+
+    /* The watch thread refreshes under the lock: it goes first. */
+    xen_watch_stop(x->watch);
+    for (size_t i = 0; hashmap_next(&x->domains, &i, &k, &v);)
+        xen_dom_free(v);
+    for (size_t i = 0; hashmap_next(&x->destroyed, &i, &k, &v);)
+        destroyed_free(v);
+    hashmap_done(&x->domains);
+    hashmap_done(&x->destroyed);
+    libxl_ctx_free(x->ctx);
+    xtl_logger_destroy(x->logger);
+    pthread_cond_destroy(&x->cond);
+    pthread_mutex_destroy(&x->lock);
+    events_done(&x->b.events);
+    free(x);
+}
+
+static const struct backend_ops xen_ops = {
+    .name = "xen",
+    .stop = xen_stop,
+    .free = xen_free,
+    .host_info = xen_host_info,
+    .list = xen_list,
+    .get = xen_get,
+    .create = xen_create,
+    .shutdown = xen_shutdown,
+    .reboot = xen_reboot,
+    .pause = xen_pause,
+    .unpause = xen_unpause,
+    .suspend = xen_suspend,
+    .resume = xen_resume,
+    .set_memory_target = xen_set_memory_target,
+    .set_vcpus = xen_set_vcpus,
+    .destroy = xen_destroy,
+    .changes = xen_changes,
+};
+
+int xen_backend_new(struct backend **ret)
+{
+    struct xen *x = xcalloc(1, sizeof(*x));
+    pthread_condattr_t attr;
+    int rc, r;
+
+    x->b.ops = &xen_ops;
+    pthread_mutex_init(&x->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&x->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    hashmap_init(&x->domains);
+    hashmap_init(&x->destroyed);
+    /* Nothing of domaind's is kept across its restarts, so generations
+     * start from the clock (microseconds since the epoch): every token a
+     * previous run handed out is older than this start, which takes a
+     * generation of its own, so that events/watch answers it in full. */
+    events_init(&x->b.events, (uint64_t)(now_realtime() * 1e6));
+    x->evicted_generation = events_bump(&x->b.events);
+    x->logger = xen_logger_new();
+
+    xen_log_clear();
+    if ((rc = libxl_ctx_alloc(&x->ctx, LIBXL_VERSION, 0, x->logger))) {
+        const char *why = xen_log_last_error();
+        log_error("cannot open libxl (is this Xen's dom0, with xenstored running?)%s%s",
+                  *why ? ": " : "", why);
+        x->ctx = NULL;
+        r = -ENODEV;
+        goto fail;
+    }
+    const libxl_version_info *vi = libxl_get_version_info(x->ctx);
+    if (!vi) {
+        log_error("libxl cannot read Xen's version: this is not Xen's dom0");
+        r = -ENODEV;
+        goto fail;
+    }
+    pthread_mutex_lock(&x->lock);
+    struct dm_error *e = xen_refresh(x);
+    size_t n = x->domains.count;
+    pthread_mutex_unlock(&x->lock);
+    if (e) {
+        log_error("%s", e->params[0]);
+        dm_error_free(e);
+        r = -EIO;
+        goto fail;
+    }
+    if ((r = xen_watch_start(xen_refresh_cb, x, &x->watch)) < 0)
+        goto fail;
+    log_notice("xen backend: Xen %d.%d%s, %zu domains besides dom0", vi->xen_version_major,
+               vi->xen_version_minor, vi->xen_version_extra ? vi->xen_version_extra : "", n);
+    *ret = &x->b;
+    return 0;
+
+fail:
+    xen_free(&x->b);
+    return r;
+}

@@ -1,0 +1,17 @@
+/* The xen backend of domaind: Xen's domains through libxl (Xen 4.17), in
+ * dom0. It keeps nothing of its own beyond what Xen holds: each domain's
+ * domaind configuration is stored with libxl's per-domain userdata (which
+ * Xen's toolstack removes with the domain), and what it remembers in memory
+ * (the generation of each domain's last change, the destroyed domains for
+ * events/watch) is rebuilt from Xen at start. See hypervisor/README.md. */
+#pragma once
+
+#include "hypervisor/backend.h"
+
+/* The userdata id under which libxl keeps each domain's configuration. */
+#define XEN_USERDATA_ID "xenia-domaind"
+
+/* Opens libxl and xenstore and reads the domains Xen has. Returns 0 and
+ * the backend, or a negative errno after logging why (on a machine that
+ * is not Xen's dom0: that libxl cannot reach the hypervisor). */
+int xen_backend_new(struct backend **ret);

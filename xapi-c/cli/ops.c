@@ -1,0 +1,762 @@
+/* The custom commands (xe-cli.md 3, 4): each is one entry of the table at
+ * the end of this file — name, parameters, flags, help and the function
+ * that runs it. Most run one API message through cli_call, so a message
+ * without a handler answers MESSAGE_NOT_IMPLEMENTED exactly as the API
+ * does; the "uuid operations" (sr-scan uuid=, vbd-plug uuid=, ...) are
+ * pure data: the message named in the entry is called on the object the
+ * uuid names. */
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/strlist.h"
+#include "lib/util.h"
+#include "xapi-c/api.h"
+#include "xapi-c/db.h"
+#include "xapi-c/model.h"
+
+#define PARAMS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+typedef struct api_error *(*vm_op_fn)(struct cli_ctx *ctx, const char *ref);
+
+/* Runs op on every VM the selectors pick (xe-cli.md 1.4); with several,
+ * failures are reported per VM on stdout and the status is 1. */
+static int each_selected(struct cli_ctx *ctx, int view, const char *const *ignore, bool allow_dom0,
+                         vm_op_fn op)
+{
+    char **refs;
+    size_t n;
+    int status = 0;
+
+    if (cli_select(ctx, view, ignore, allow_dom0, &refs, &n))
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        struct api_error *e = op(ctx, refs[i]);
+        if (e && n == 1)
+            status = cli_fail_api(ctx, e);
+        else if (e) {
+            struct strbuf sb;
+            _cleanup_free_ char *uuid =
+                cli_uuid_of(view == cli_view_by_name("host") ? C_host : C_VM, refs[i]);
+            strbuf_init(&sb, 128);
+            cli_render_api_error(e, &sb);
+            /* The sentence and parameters on one line. */
+            for (char *p = sb.buf; p && *p; p++)
+                if (*p == '\n')
+                    *p = p[1] ? ' ' : '\0';
+            cli_print_message(ctx, "operation failed on %s: %s", uuid ? uuid : refs[i],
+                              sb.buf ? sb.buf : "");
+            strbuf_done(&sb);
+            api_error_free(e);
+            status = 1;
+        }
+        free(refs[i]);
+    }
+    free(refs);
+    return status;
+}
+
+static int vm_view(void)
+{
+    return cli_view_by_name("vm");
+}
+
+static struct api_error *call1(struct cli_ctx *ctx, const char *wire, const char *ref)
+{
+    return cli_call(ctx, wire, (const char *const[]){ref}, 1, NULL);
+}
+
+/* The host on= names by name-label or uuid; NULL with the error printed. */
+static char *host_by_name(struct cli_ctx *ctx, const char *on)
+{
+    char *ref = cli_ref_of(C_host, on);
+    if (ref)
+        return ref;
+    db_rdlock();
+    size_t it = 0;
+    const struct row *r;
+    while (db_next(C_host, &it, &r))
+        if (streq(r->v[FIDX(host, name_label)], on)) {
+            ref = xstrdup(r->ref);
+            break;
+        }
+    db_unlock();
+    if (!ref)
+        cli_fail(ctx, "No matching hosts found");
+    return ref;
+}
+
+static const char *tf(bool b)
+{
+    return b ? "true" : "false";
+}
+
+static struct api_error *op_start(struct cli_ctx *ctx, const char *ref)
+{
+    const char *on = cli_arg(ctx, "on");
+    const char *paused = tf(cli_arg_bool(ctx, "paused", false));
+    const char *force = tf(cli_arg_bool(ctx, "force", false));
+    if (on) {
+        _cleanup_free_ char *host = cli_ref_of(C_host, on);
+        if (!host)
+            return api_fail(UUID_INVALID, "host", on);
+        return cli_call(ctx, "VM.start_on", (const char *const[]){ref, host, paused, force}, 4,
+                        NULL);
+    }
+    return cli_call(ctx, "VM.start", (const char *const[]){ref, paused, force}, 3, NULL);
+}
+
+static int cmd_vm_start(struct cli_ctx *ctx)
+{
+    const char *on = cli_arg(ctx, "on");
+    if (on) {
+        /* on= takes a name-label too: resolve it once to a uuid. */
+        _cleanup_free_ char *ref = host_by_name(ctx, on);
+        if (!ref)
+            return 1;
+        _cleanup_free_ char *uuid = cli_uuid_of(C_host, ref);
+        for (size_t i = 0; i < ctx->n_args; i++)
+            if (streq(ctx->args[i].name, "on")) {
+                free(ctx->args[i].value);
+                ctx->args[i].value = xstrdup(uuid);
+                break;
+            }
+    }
+    return each_selected(ctx, vm_view(), PARAMS("on", "paused", "progress"), true, op_start);
+}
+
+static struct api_error *op_shutdown(struct cli_ctx *ctx, const char *ref)
+{
+    return call1(ctx, cli_arg_bool(ctx, "force", false) ? "VM.hard_shutdown" : "VM.clean_shutdown",
+                 ref);
+}
+
+static int cmd_vm_shutdown(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, vm_view(), PARAMS("progress"), false, op_shutdown);
+}
+
+static struct api_error *op_reboot(struct cli_ctx *ctx, const char *ref)
+{
+    return call1(ctx, cli_arg_bool(ctx, "force", false) ? "VM.hard_reboot" : "VM.clean_reboot",
+                 ref);
+}
+
+static int cmd_vm_reboot(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, vm_view(), NULL, false, op_reboot);
+}
+
+static struct api_error *op_suspend(struct cli_ctx *ctx, const char *ref)
+{
+    return call1(ctx, "VM.suspend", ref);
+}
+
+static int cmd_vm_suspend(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, vm_view(), PARAMS("progress"), false, op_suspend);
+}
+
+static struct api_error *op_resume(struct cli_ctx *ctx, const char *ref)
+{
+    const char *on = cli_arg(ctx, "on");
+    const char *force = tf(cli_arg_bool(ctx, "force", false));
+    if (on) {
+        _cleanup_free_ char *host = cli_ref_of(C_host, on);
+        if (!host)
+            return api_fail(UUID_INVALID, "host", on);
+        return cli_call(ctx, "VM.resume_on", (const char *const[]){ref, host, "false", force}, 4,
+                        NULL);
+    }
+    return cli_call(ctx, "VM.resume", (const char *const[]){ref, "false", force}, 3, NULL);
+}
+
+static int cmd_vm_resume(struct cli_ctx *ctx)
+{
+    const char *on = cli_arg(ctx, "on");
+    if (on) {
+        _cleanup_free_ char *ref = host_by_name(ctx, on);
+        if (!ref)
+            return 1;
+        _cleanup_free_ char *uuid = cli_uuid_of(C_host, ref);
+        for (size_t i = 0; i < ctx->n_args; i++)
+            if (streq(ctx->args[i].name, "on")) {
+                free(ctx->args[i].value);
+                ctx->args[i].value = xstrdup(uuid);
+                break;
+            }
+    }
+    return each_selected(ctx, vm_view(), PARAMS("on", "progress"), false, op_resume);
+}
+
+static struct api_error *op_pause(struct cli_ctx *ctx, const char *ref)
+{
+    return call1(ctx, "VM.pause", ref);
+}
+
+static int cmd_vm_pause(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, vm_view(), NULL, false, op_pause);
+}
+
+static struct api_error *op_unpause(struct cli_ctx *ctx, const char *ref)
+{
+    return call1(ctx, "VM.unpause", ref);
+}
+
+static int cmd_vm_unpause(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, vm_view(), NULL, false, op_unpause);
+}
+
+static struct api_error *op_reset(struct cli_ctx *ctx, const char *ref)
+{
+    return call1(ctx, "VM.power_state_reset", ref);
+}
+
+static int cmd_vm_reset_powerstate(struct cli_ctx *ctx)
+{
+    if (!cli_arg_bool(ctx, "force", false))
+        return cli_fail(ctx, "This operation is extremely dangerous and may cause data loss. "
+                             "This operation must be forced (use --force).");
+    return each_selected(ctx, vm_view(), NULL, false, op_reset);
+}
+
+/* Prints the uuid of the VM a call returned (a JSON string ref). */
+static struct api_error *print_new_vm(struct cli_ctx *ctx, const char *ref)
+{
+    _cleanup_free_ char *uuid = cli_uuid_of(C_VM, ref);
+    const char *desc = cli_arg(ctx, "new-name-description");
+    if (desc) {
+        struct api_error *e =
+            cli_call(ctx, "VM.set_name_description", (const char *const[]){ref, desc}, 2, NULL);
+        if (e)
+            return e;
+    }
+    cli_print_item(ctx, uuid ? uuid : ref);
+    return NULL;
+}
+
+static struct api_error *op_clone(struct cli_ctx *ctx, const char *ref)
+{
+    _cleanup_free_ char *nref = NULL;
+    struct api_error *e = cli_call_str(
+        ctx, "VM.clone", (const char *const[]){ref, cli_arg(ctx, "new-name-label")}, 2, &nref);
+    return e ? e : print_new_vm(ctx, nref);
+}
+
+static int cmd_vm_clone(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, vm_view(), PARAMS("new-name-label", "new-name-description"), false,
+                         op_clone);
+}
+
+static struct api_error *op_copy(struct cli_ctx *ctx, const char *ref)
+{
+    const char *sr = cli_arg(ctx, "sr-uuid");
+    _cleanup_free_ char *sr_ref = sr ? cli_ref_of(C_SR, sr) : xstrdup("OpaqueRef:NULL");
+    _cleanup_free_ char *nref = NULL;
+    if (!sr_ref)
+        return api_fail(UUID_INVALID, "SR", sr);
+    struct api_error *e =
+        cli_call_str(ctx, "VM.copy",
+                     (const char *const[]){ref, cli_arg(ctx, "new-name-label"), sr_ref}, 3, &nref);
+    return e ? e : print_new_vm(ctx, nref);
+}
+
+static int cmd_vm_copy(struct cli_ctx *ctx)
+{
+    /* vm-copy works on one VM at a time. */
+    for (size_t i = 0; i < ctx->n_args; i++)
+        if (streq(ctx->args[i].name, "multiple"))
+            return cli_fail(ctx, "Multiple matches VMs found. Operation can only be performed on "
+                                 "one VM at a time");
+    return each_selected(ctx, vm_view(),
+                         PARAMS("new-name-label", "new-name-description", "sr-uuid"), false,
+                         op_copy);
+}
+
+static struct api_error *op_snapshot(struct cli_ctx *ctx, const char *ref)
+{
+    _cleanup_free_ char *nref = NULL;
+    struct api_error *e = cli_call_str(
+        ctx, "VM.snapshot", (const char *const[]){ref, cli_arg(ctx, "new-name-label")}, 2, &nref);
+    return e ? e : print_new_vm(ctx, nref);
+}
+
+static int cmd_vm_snapshot(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, vm_view(),
+                         PARAMS("new-name-label", "new-name-description", "ignore-vdi-uuids"),
+                         false, op_snapshot);
+}
+
+static struct api_error *op_memory_set(struct cli_ctx *ctx, const char *ref)
+{
+    return cli_call(ctx, "VM.set_memory", (const char *const[]){ref, cli_arg(ctx, "memory")}, 2,
+                    NULL);
+}
+
+static struct api_error *op_memory_dynamic(struct cli_ctx *ctx, const char *ref)
+{
+    return cli_call(ctx, "VM.set_memory_dynamic_range",
+                    (const char *const[]){ref, cli_arg(ctx, "min"), cli_arg(ctx, "max")}, 3, NULL);
+}
+
+static struct api_error *op_vcpu_hotplug(struct cli_ctx *ctx, const char *ref)
+{
+    return cli_call(ctx, "VM.set_VCPUs_number_live",
+                    (const char *const[]){ref, cli_arg(ctx, "new-vcpus")}, 2, NULL);
+}
+
+/* Size arguments take the suffixes of xe-cli.md 1.1; the canonical int
+ * replaces the text in place before the selection runs. */
+static int sizes_to_bytes(struct cli_ctx *ctx, const char *const *names)
+{
+    for (; *names; names++)
+        for (size_t i = 0; i < ctx->n_args; i++) {
+            if (!streq(ctx->args[i].name, *names))
+                continue;
+            char *end;
+            const char *v = ctx->args[i].value;
+            long long n = strtoll(v, &end, 10);
+            long long mul = 1;
+            while (*end == ' ')
+                end++;
+            if (strchr("kK", *end))
+                mul = 1LL << 10;
+            else if (strchr("mM", *end))
+                mul = 1LL << 20;
+            else if (strchr("gG", *end))
+                mul = 1LL << 30;
+            else if (strchr("tT", *end))
+                mul = 1LL << 40;
+            bool ok = end != v && (*end == '\0' || strcasecmp(end + 1, "") == 0 ||
+                                   strcasecmp(end + 1, "b") == 0 || strcasecmp(end + 1, "ib") == 0);
+            if (*end == 'b' || *end == 'B')
+                ok = end != v && (end[1] == '\0' || strcasecmp(end, "bytes") == 0), mul = 1;
+            if (!ok || n < 0 || n > INT64_MAX / mul)
+                return cli_fail(ctx,
+                                "Failed to parse field '%s': expecting an integer (possibly with "
+                                "suffix KiB, MiB, GiB, TiB), got '%s'",
+                                *names, v);
+            free(ctx->args[i].value);
+            ctx->args[i].value = xasprintf("%lld", n * mul);
+        }
+    return 0;
+}
+
+static int cmd_vm_memory_set(struct cli_ctx *ctx)
+{
+    if (sizes_to_bytes(ctx, PARAMS("memory")))
+        return 1;
+    return each_selected(ctx, vm_view(), PARAMS("memory"), false, op_memory_set);
+}
+
+static int cmd_vm_memory_dynamic(struct cli_ctx *ctx)
+{
+    if (sizes_to_bytes(ctx, PARAMS("min", "max")))
+        return 1;
+    return each_selected(ctx, vm_view(), PARAMS("min", "max"), false, op_memory_dynamic);
+}
+
+static int cmd_vm_vcpu_hotplug(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, vm_view(), PARAMS("new-vcpus"), false, op_vcpu_hotplug);
+}
+
+/* Asks "Type 'yes' to continue" unless --force; true to go ahead. */
+static bool confirm(struct cli_ctx *ctx)
+{
+    struct strbuf answer;
+    bool yes;
+
+    if (cli_arg_bool(ctx, "force", false))
+        return true;
+    cli_send_print(ctx->conn, "Type 'yes' to continue");
+    strbuf_init(&answer, 16);
+    if (cli_prompt(ctx->conn, &answer) < 0) {
+        strbuf_done(&answer);
+        return false;
+    }
+    yes = strcasecmp(answer.buf ? answer.buf : "", "yes") == 0;
+    if (!yes) {
+        struct strbuf msg;
+        strbuf_init(&msg, 64);
+        strbuf_addf(&msg, "Aborted (you typed: '%s')", answer.buf ? answer.buf : "");
+        cli_send_print(ctx->conn, msg.buf);
+        strbuf_done(&msg);
+    }
+    strbuf_done(&answer);
+    return yes;
+}
+
+static int cmd_vm_uninstall(struct cli_ctx *ctx)
+{
+    char **refs;
+    size_t n;
+    int status = 0;
+
+    if (cli_select(ctx, vm_view(), PARAMS("progress"), false, &refs, &n))
+        return 1;
+    cli_send_print(ctx->conn, "The following items are about to be destroyed");
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *uuid = cli_uuid_of(C_VM, refs[i]);
+        _cleanup_free_ char *name = cli_field_of(C_VM, refs[i], FIDX(VM, name_label));
+        struct strbuf sb;
+        strbuf_init(&sb, 64);
+        strbuf_addf(&sb, "VM : %s (%s)", uuid ? uuid : "", name ? name : "");
+        cli_send_print(ctx->conn, sb.buf);
+        strbuf_done(&sb);
+    }
+    if (!confirm(ctx))
+        goto out;
+    for (size_t i = 0; i < n && status == 0; i++) {
+        _cleanup_free_ char *ps = cli_field_of(C_VM, refs[i], FIDX(VM, power_state));
+        struct api_error *e = NULL;
+        if (ps && !streq(ps, "Halted"))
+            e = call1(ctx, "VM.hard_shutdown", refs[i]);
+        if (!e)
+            e = call1(ctx, "VM.destroy", refs[i]);
+        if (e)
+            status = cli_fail_api(ctx, e);
+    }
+    if (status == 0)
+        cli_print_message(ctx, "All objects destroyed");
+out:
+    for (size_t i = 0; i < n; i++)
+        free(refs[i]);
+    free(refs);
+    return status;
+}
+
+/* VM.provision makes the clone of a template a VM with its disks. Until
+ * it has a handler, a template that lists no disks is made a VM by
+ * clearing is_a_template, which is all provision does for it. */
+static struct api_error *provision(struct cli_ctx *ctx, const char *ref)
+{
+    struct api_error *e = call1(ctx, "VM.provision", ref);
+    if (!e || !streq(e->code, "MESSAGE_NOT_IMPLEMENTED"))
+        return e;
+    _cleanup_free_ char *oc = cli_field_of(C_VM, ref, FIDX(VM, other_config));
+    _cleanup_free_ char *disks = oc ? strmap_get(oc, "disks") : NULL;
+    if (disks && strstr(disks, "<disk"))
+        return e;
+    api_error_free(e);
+    return cli_call(ctx, "VM.set_is_a_template", (const char *const[]){ref, "false"}, 2, NULL);
+}
+
+/* vm-install: a new VM from a template (xe-cli.md 4.1, the storage steps
+ * wait for storage): resolve the template, clone it, describe it. */
+static int cmd_vm_install(struct cli_ctx *ctx)
+{
+    const char *t = cli_arg(ctx, "template-uuid");
+    const char *tn = cli_arg(ctx, "template-name-label");
+    const char *tany = cli_arg(ctx, "template");
+    _cleanup_free_ char *ref = NULL, *nref = NULL;
+    struct api_error *e;
+
+    if (!tn)
+        tn = cli_arg(ctx, "template-name");
+    if (t && !(ref = cli_ref_of(C_VM, t)))
+        return cli_fail_api(ctx, api_fail(UUID_INVALID, "VM", t));
+    if (!ref && tany)
+        ref = cli_ref_of(C_VM, tany);
+    if (!ref && (tn || tany)) {
+        const char *want = tn ? tn : tany;
+        size_t it = 0, hits = 0;
+        const struct row *r;
+        db_rdlock();
+        while (db_next(C_VM, &it, &r))
+            if (streq(r->v[FIDX(VM, name_label)], want) &&
+                streq(r->v[FIDX(VM, is_a_template)], "true") &&
+                !streq(r->v[FIDX(VM, is_control_domain)], "true") && hits++ == 0)
+                ref = xstrdup(r->ref);
+        db_unlock();
+        if (hits == 0)
+            return cli_fail(ctx, "No templates matched");
+        if (hits > 1)
+            return cli_fail(ctx, "More than one matching template found");
+    }
+    if (!ref)
+        return cli_fail(ctx, "Required parameter not found: template");
+    _cleanup_free_ char *is_t = cli_field_of(C_VM, ref, FIDX(VM, is_a_template));
+    if (!is_t || !streq(is_t, "true"))
+        return cli_fail(ctx, "Can only install from templates");
+    if (cli_arg(ctx, "sr-uuid") || cli_arg(ctx, "sr-name-label"))
+        return cli_fail_api(ctx, api_fail(MESSAGE_NOT_IMPLEMENTED, "VM.copy (to an SR)"));
+    if ((e = cli_call_str(ctx, "VM.clone",
+                          (const char *const[]){ref, cli_arg(ctx, "new-name-label")}, 2, &nref)))
+        return cli_fail_api(ctx, e);
+    e = cli_call(ctx, "VM.set_name_description",
+                 (const char *const[]){nref, "Installed via xe CLI"}, 2, NULL);
+    if (!e)
+        e = provision(ctx, nref);
+    if (e) {
+        api_error_free(call1(ctx, "VM.destroy", nref));
+        return cli_fail_api(ctx, e);
+    }
+    _cleanup_free_ char *uuid = cli_uuid_of(C_VM, nref);
+    cli_print_item(ctx, uuid ? uuid : nref);
+    return 0;
+}
+
+/* Commands that call cmd->message on the object uuid= (or another named
+ * parameter) names; the class is the message's. */
+static int cmd_uuid_op(struct cli_ctx *ctx)
+{
+    const struct method *m = api_find_method(ctx->cmd->message);
+    const char *key = ctx->cmd->reqd && ctx->cmd->reqd[0] ? ctx->cmd->reqd[0] : "uuid";
+    const char *uuid = cli_arg(ctx, key);
+    if (!m)
+        return cli_fail_api(ctx, api_fail(MESSAGE_NOT_IMPLEMENTED, ctx->cmd->message));
+    /* The object is the message's first parameter after the session. */
+    int cls = m->n_params > 1 && m->params[1].type->kind == T_REF ? m->params[1].type->cls : -1;
+    if (cls < 0)
+        return cli_fail_api(ctx, api_failf(INTERNAL_ERROR, "cli: %s takes no object", m->wire));
+    _cleanup_free_ char *ref = cli_ref_of(cls, uuid);
+    if (!ref)
+        return cli_fail_api(ctx, api_fail(UUID_INVALID, model_classes[cls].name, uuid));
+    struct api_error *e = call1(ctx, ctx->cmd->message, ref);
+    return e ? cli_fail_api(ctx, e) : 0;
+}
+
+static struct api_error *op_host(struct cli_ctx *ctx, const char *ref)
+{
+    /* The message for each selected host is the entry's. */
+    return call1(ctx, ctx->cmd->message, ref);
+}
+
+static int cmd_host_op(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, cli_view_by_name("host"), NULL, false, op_host);
+}
+
+static int cmd_host_cpu_info(struct cli_ctx *ctx)
+{
+    const char *uuid = cli_arg(ctx, "uuid");
+    struct cli_record rec = {0};
+    const struct row *r = NULL;
+    size_t it = 0;
+
+    db_rdlock();
+    if (uuid)
+        r = db_get_by_uuid(C_host, uuid);
+    else
+        db_next(C_host, &it, &r);
+    if (!r) {
+        db_unlock();
+        return cli_fail_api(ctx, api_fail(UUID_INVALID, "host", uuid ? uuid : ""));
+    }
+    struct strlist_iter si;
+    const char *k, *v;
+    strlist_iter_init(&si, r->v[FIDX(host, cpu_info)]);
+    while (strlist_iter_next(&si, &k, &v))
+        cli_record_add(&rec, k, v);
+    strlist_iter_done(&si);
+    db_unlock();
+    cli_print_record(ctx, &rec);
+    cli_record_done(&rec);
+    return 0;
+}
+
+static int cmd_message_create(struct cli_ctx *ctx)
+{
+    static const struct {
+        const char *arg, *cls;
+    } targets[] = {
+        {"vm-uuid", "VM"}, {"host-uuid", "Host"}, {"sr-uuid", "SR"}, {"pool-uuid", "Pool"}};
+    const char *cls = NULL, *obj = NULL;
+    _cleanup_free_ char *ref = NULL;
+
+    for (size_t i = 0; i < ELEMENTSOF(targets) && !cls; i++)
+        if ((obj = cli_arg(ctx, targets[i].arg)))
+            cls = targets[i].cls;
+    if (!cls)
+        return cli_fail(ctx, "Need one of: vm-uuid, host-uuid, sr-uuid or pool-uuid");
+    struct api_error *e =
+        cli_call_str(ctx, "message.create",
+                     (const char *const[]){cli_arg(ctx, "name"), cli_arg(ctx, "priority"), cls, obj,
+                                           cli_arg(ctx, "body")},
+                     5, &ref);
+    if (e)
+        return cli_fail_api(ctx, e);
+    return 0;
+}
+
+static int cmd_message_destroy(struct cli_ctx *ctx)
+{
+    const char *uuid = cli_arg(ctx, "uuid");
+    _cleanup_free_ char *ref = uuid ? cli_ref_of(C_message, uuid) : NULL;
+    if (!uuid)
+        return cli_fail(ctx, "Required parameter not found: uuid");
+    if (!ref)
+        return cli_fail_api(ctx, api_fail(UUID_INVALID, "message", uuid));
+    struct api_error *e = call1(ctx, "message.destroy", ref);
+    return e ? cli_fail_api(ctx, e) : 0;
+}
+
+/* True if the client hung up (its socket reads end of file or fails). */
+static bool client_gone(struct cli_ctx *ctx)
+{
+    struct pollfd p = {.fd = ctx->conn->fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+/* event-wait: blocks until an object of class= matches every f=v (or f=/=v)
+ * condition, checking again at each database change. */
+static int cmd_event_wait(struct cli_ctx *ctx)
+{
+    const char *cls = cli_arg(ctx, "class");
+    int view = cli_view_by_name(cls);
+    if (view < 0)
+        return cli_fail(ctx, "Unknown class '%s'", cls);
+    for (;;) {
+        int64_t gen;
+        db_rdlock();
+        gen = db_generation();
+        db_unlock();
+        int r = cli_event_match(ctx, view);
+        if (r < 0)
+            return 1;
+        if (r > 0)
+            return 0;
+        if (client_gone(ctx))
+            return 1;
+        db_wait_change(gen, now_monotonic() + 5.0);
+    }
+}
+
+/* Commands that call cmd->message with no argument but the session. */
+static int cmd_noarg_op(struct cli_ctx *ctx)
+{
+    struct api_error *e = cli_call(ctx, ctx->cmd->message, NULL, 0, NULL);
+    return e ? cli_fail_api(ctx, e) : 0;
+}
+
+const struct cli_cmd cli_custom_cmds[] = {
+    {"help", NULL, NULL, "Display help for a command, or list every command (--all).",
+     CMD_NO_LOGIN | CMD_STANDARD, cli_cmd_help, -1, NULL},
+    {"vm-start", NULL, PARAMS("force", "on", "paused"), "Start the selected VM(s).",
+     CMD_VM_SEL | CMD_STANDARD, cmd_vm_start, -1, "VM.start"},
+    {"vm-shutdown", NULL, PARAMS("force"),
+     "Shutdown the selected VM(s). Use --force to force a hard shutdown.",
+     CMD_VM_SEL | CMD_STANDARD, cmd_vm_shutdown, -1, "VM.clean_shutdown"},
+    {"vm-reboot", NULL, PARAMS("force"), "Reboot the selected VM(s).", CMD_VM_SEL | CMD_STANDARD,
+     cmd_vm_reboot, -1, "VM.clean_reboot"},
+    {"vm-suspend", NULL, NULL, "Suspend the selected VM(s).", CMD_VM_SEL | CMD_STANDARD,
+     cmd_vm_suspend, -1, "VM.suspend"},
+    {"vm-resume", NULL, PARAMS("force", "on"), "Resume the selected VM(s).",
+     CMD_VM_SEL | CMD_STANDARD, cmd_vm_resume, -1, "VM.resume"},
+    {"vm-pause", NULL, NULL, "Pause a running VM.", CMD_VM_SEL, cmd_vm_pause, -1, "VM.pause"},
+    {"vm-unpause", NULL, NULL, "Unpause a paused VM.", CMD_VM_SEL, cmd_vm_unpause, -1,
+     "VM.unpause"},
+    {"vm-reset-powerstate", NULL, PARAMS("force"),
+     "Force the VM(s) power state to halted in the management database only.", CMD_VM_SEL,
+     cmd_vm_reset_powerstate, -1, "VM.power_state_reset"},
+    {"vm-clone", PARAMS("new-name-label"), PARAMS("new-name-description"),
+     "Clone an existing VM, using storage-level fast disk clone operation where available.",
+     CMD_VM_SEL | CMD_STANDARD, cmd_vm_clone, -1, "VM.clone"},
+    {"vm-copy", PARAMS("new-name-label"), PARAMS("new-name-description", "sr-uuid"),
+     "Copy an existing VM, but without using storage-level fast disk clone operation.",
+     CMD_VM_SEL | CMD_STANDARD, cmd_vm_copy, -1, "VM.copy"},
+    {"vm-snapshot", PARAMS("new-name-label"), PARAMS("new-name-description", "ignore-vdi-uuids"),
+     "Snapshot an existing VM, using storage-level fast disk snapshot operation where "
+     "available.",
+     CMD_VM_SEL | CMD_STANDARD, cmd_vm_snapshot, -1, "VM.snapshot"},
+    {"vm-destroy", PARAMS("uuid"), NULL,
+     "Destroy a VM: its record goes, its disks stay. Use vm-uninstall to remove the disks too.", 0,
+     cmd_uuid_op, -1, "VM.destroy"},
+    {"vm-uninstall", NULL, PARAMS("force"),
+     "Uninstall a VM. This operation will destroy those VDIs that are marked RW and connected "
+     "to this VM only.",
+     CMD_VM_SEL | CMD_STANDARD, cmd_vm_uninstall, -1, NULL},
+    {"vm-install", PARAMS("new-name-label"),
+     PARAMS("sr-name-label", "sr-uuid", "template", "copy-bios-strings-from"),
+     "Install a new VM from a template.", CMD_STANDARD, cmd_vm_install, -1, NULL},
+    {"vm-memory-set", PARAMS("memory"), NULL, "Configure the memory allocation of a VM.",
+     CMD_VM_SEL, cmd_vm_memory_set, -1, "VM.set_memory"},
+    {"vm-memory-dynamic-range-set", PARAMS("min", "max"), NULL,
+     "Configure the dynamic memory range of a VM.", CMD_VM_SEL, cmd_vm_memory_dynamic, -1,
+     "VM.set_memory_dynamic_range"},
+    {"vm-vcpu-hotplug", PARAMS("new-vcpus"), NULL,
+     "Dynamically adjust the number of VCPUs available to a running PV guest.", CMD_VM_SEL,
+     cmd_vm_vcpu_hotplug, -1, "VM.set_VCPUs_number_live"},
+    {"snapshot-revert", PARAMS("snapshot-uuid"), NULL, "Revert a VM to a snapshot.", CMD_STANDARD,
+     cmd_uuid_op, -1, "VM.revert"},
+    {"snapshot-destroy", PARAMS("snapshot-uuid"), NULL, "Destroy a snapshot.", 0, cmd_uuid_op, -1,
+     "VM.destroy"},
+    {"template-uninstall", PARAMS("template-uuid"), PARAMS("force"), "Destroy a custom template.",
+     0, cmd_uuid_op, -1, "VM.destroy"},
+    {"host-enable", NULL, NULL, "Enable the XE host.", CMD_HOST_SEL | CMD_STANDARD, cmd_host_op, -1,
+     "host.enable"},
+    {"host-disable", NULL, NULL, "Disable the XE host.", CMD_HOST_SEL | CMD_STANDARD, cmd_host_op,
+     -1, "host.disable"},
+    {"host-reboot", NULL, NULL, "Reboot the host (it must be disabled first).",
+     CMD_HOST_SEL | CMD_STANDARD, cmd_host_op, -1, "host.reboot"},
+    {"host-shutdown", NULL, NULL, "Shut the host down (it must be disabled first).",
+     CMD_HOST_SEL | CMD_STANDARD, cmd_host_op, -1, "host.shutdown"},
+    {"host-evacuate", NULL, NULL, "Migrate all VMs off the host.", CMD_HOST_SEL | CMD_STANDARD,
+     cmd_host_op, -1, "host.evacuate"},
+    {"host-cpu-info", NULL, PARAMS("uuid"), "Lists information about the host's physical CPUs.", 0,
+     cmd_host_cpu_info, -1, NULL},
+    {"pool-sync-database", NULL, NULL, "Synchronise the pool database to every member.", 0,
+     cmd_noarg_op, -1, "pool.sync_database"},
+    {"task-cancel", PARAMS("uuid"), NULL, "Set a task to cancelling and return.", CMD_STANDARD,
+     cmd_uuid_op, -1, "task.cancel"},
+    {"event-wait", PARAMS("class"), NULL,
+     "Wait for the event that satisfies the conditions given on the command line.", CMD_STANDARD,
+     cmd_event_wait, -1, NULL},
+    {"message-create", PARAMS("name", "priority", "body"),
+     PARAMS("vm-uuid", "host-uuid", "sr-uuid", "pool-uuid"), "Create a message.", 0,
+     cmd_message_create, -1, "message.create"},
+    {"message-destroy", NULL, PARAMS("uuid"), "Destroy a message.", 0, cmd_message_destroy, -1,
+     "message.destroy"},
+    /* Storage and network: one entry each, on the messages their owners
+     * implement. */
+    {"sr-scan", PARAMS("uuid"), NULL, "Force an SR scan.", CMD_STANDARD, cmd_uuid_op, -1,
+     "SR.scan"},
+    {"sr-destroy", PARAMS("uuid"), NULL, "Destroy the SR and its content.", CMD_STANDARD,
+     cmd_uuid_op, -1, "SR.destroy"},
+    {"sr-forget", PARAMS("uuid"), NULL, "Forget the SR, keeping its data.", 0, cmd_uuid_op, -1,
+     "SR.forget"},
+    {"sr-update", PARAMS("uuid"), NULL, "Refresh the fields of the SR.", 0, cmd_uuid_op, -1,
+     "SR.update"},
+    {"pbd-plug", PARAMS("uuid"), NULL, "Attempt to plug in the PBD to the host.", CMD_STANDARD,
+     cmd_uuid_op, -1, "PBD.plug"},
+    {"pbd-unplug", PARAMS("uuid"), NULL, "Attempt to unplug the PBD from the host.", CMD_STANDARD,
+     cmd_uuid_op, -1, "PBD.unplug"},
+    {"pbd-destroy", PARAMS("uuid"), NULL, "Destroy the PBD.", 0, cmd_uuid_op, -1, "PBD.destroy"},
+    {"vdi-destroy", PARAMS("uuid"), NULL, "Destroy a VDI.", CMD_STANDARD, cmd_uuid_op, -1,
+     "VDI.destroy"},
+    {"vdi-forget", PARAMS("uuid"), NULL, "Forget a VDI.", 0, cmd_uuid_op, -1, "VDI.forget"},
+    {"vdi-update", PARAMS("uuid"), NULL, "Refresh the fields of the VDI.", 0, cmd_uuid_op, -1,
+     "VDI.update"},
+    {"vbd-plug", PARAMS("uuid"), NULL, "Attempt to attach the VBD while the VM is running.",
+     CMD_STANDARD, cmd_uuid_op, -1, "VBD.plug"},
+    {"vbd-unplug", PARAMS("uuid"), NULL, "Attempt to detach the VBD while the VM is running.",
+     CMD_STANDARD, cmd_uuid_op, -1, "VBD.unplug"},
+    {"vbd-destroy", PARAMS("uuid"), NULL, "Destroy a VBD.", 0, cmd_uuid_op, -1, "VBD.destroy"},
+    {"vbd-eject", PARAMS("uuid"), NULL, "Remove the media from the drive of the VBD.", 0,
+     cmd_uuid_op, -1, "VBD.eject"},
+    {"vif-plug", PARAMS("uuid"), NULL, "Attempt to attach the VIF while the VM is running.", 0,
+     cmd_uuid_op, -1, "VIF.plug"},
+    {"vif-unplug", PARAMS("uuid"), NULL, "Attempt to detach the VIF while the VM is running.", 0,
+     cmd_uuid_op, -1, "VIF.unplug"},
+    {"vif-destroy", PARAMS("uuid"), NULL, "Destroy a VIF.", 0, cmd_uuid_op, -1, "VIF.destroy"},
+    {"network-destroy", PARAMS("uuid"), NULL, "Delete a network.", CMD_STANDARD, cmd_uuid_op, -1,
+     "network.destroy"},
+    {"pif-plug", PARAMS("uuid"), NULL, "Attempt to bring up a network interface.", 0, cmd_uuid_op,
+     -1, "PIF.plug"},
+    {"pif-unplug", PARAMS("uuid"), NULL, "Attempt to bring down a network interface.", 0,
+     cmd_uuid_op, -1, "PIF.unplug"},
+    {"pif-forget", PARAMS("uuid"), NULL, "Destroy a PIF object on a particular host.", 0,
+     cmd_uuid_op, -1, "PIF.forget"},
+    {"pif-scan", PARAMS("host-uuid"), NULL, "Scan for new physical interfaces on the host.",
+     CMD_STANDARD, cmd_uuid_op, -1, "PIF.scan"},
+    {"bond-destroy", PARAMS("uuid"), NULL, "Destroy a bond.", 0, cmd_uuid_op, -1, "Bond.destroy"},
+    {"vlan-destroy", PARAMS("uuid"), NULL, "Destroy a VLAN.", 0, cmd_uuid_op, -1, "VLAN.destroy"},
+    {NULL, NULL, NULL, NULL, 0, NULL, -1, NULL},
+};
