@@ -351,6 +351,8 @@ def test_provision_from_a_default_template(s, default_sr):
         assert s("VDI.get_virtual_size", vdi) == str(10 * GiB)
         assert s("VBD.get_userdevice", vbds[0]) == "0" and s("VBD.get_bootable", vbds[0])
         assert "disks" not in s("VM.get_other_config", vm)
+        assert not s("VM.get_is_a_template", vm)
+        assert s("VBD.get_other_config", vbds[0]) == {"owner": ""}
     finally:
         for vbd in s("VM.get_VBDs", vm):
             d = s("VBD.get_VDI", vbd)

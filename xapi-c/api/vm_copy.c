@@ -519,8 +519,19 @@ struct api_error *vm_provision_disks(const char *vm)
     if (pool)
         snprintf(default_sr, sizeof(default_sr), "%s", pool->v[FIDX(pool, default_SR)]);
     db_unlock();
-    if (!xml)
-        return NULL; /* nothing to provision */
+    if (!xml) { /* no disks to make: a VM all the same */
+        struct changeset *cs = changeset_new();
+        db_wrlock();
+        struct api_error *e = NULL;
+        if (db_get(C_VM, vm)) {
+            changeset_set(cs, C_VM, vm, FIDX(VM, is_a_template), "false");
+            e = apply(cs);
+        } else {
+            changeset_free(cs);
+        }
+        db_unlock();
+        return e;
+    }
     struct disk_spec *d = NULL;
     size_t n = 0;
     db_rdlock();
@@ -557,12 +568,16 @@ struct api_error *vm_provision_disks(const char *vm)
             api_set_val(v, FIDX(VBD, mode), "RW");
             api_set_val(v, FIDX(VBD, type), "Disk");
             api_set_val(v, FIDX(VBD, empty), "false");
+            /* the VM owns its disks: vm-uninstall destroys them */
+            api_set_val(v, FIDX(VBD, other_config), "{\"owner\":\"\"}");
             changeset_create(cs, C_VBD, ref, v);
         }
         if ((r = db_get(C_VM, vm))) {
             char *oc = map_without(r->v[FIDX(VM, other_config)], "disks");
             changeset_set(cs, C_VM, vm, FIDX(VM, other_config), oc);
             free(oc);
+            /* provisioned, it is a VM now, as xapi's provision makes it */
+            changeset_set(cs, C_VM, vm, FIDX(VM, is_a_template), "false");
         }
         e = apply(cs);
         db_unlock();

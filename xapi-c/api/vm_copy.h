@@ -8,6 +8,7 @@
  * own; its old disks are deleted. */
 struct api_error *vm_revert_devices(const char *vm_ref, const char *snapshot_ref);
 /* Makes the disks a VM's other_config:disks lists (from its template) and
- * their VBDs, then drops the key; nothing when the key is absent. */
+ * their VBDs (owned by the VM), then drops the key; the VM is no longer a
+ * template. */
 struct api_error *vm_provision_disks(const char *vm_ref);
 void vm_copy_register(void);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/strbuf.h"
 #include "proto.h"
@@ -93,6 +94,17 @@ struct api_error *cli_call(struct cli_ctx *ctx, const char *wire, const char *co
 struct api_error *cli_call_str(struct cli_ctx *ctx, const char *wire, const char *const *args,
                                size_t n, char **ret);
 
+/* One field of a record for cli_call_create: its index in the class and
+ * its canonical text. */
+struct cli_fv {
+    int field;
+    const char *value;
+};
+/* Calls <Class>.create with a record of the given fields (the others take
+ * their defaults); the new ref goes to ret_ref (newly allocated). */
+struct api_error *cli_call_create(struct cli_ctx *ctx, int cls, const struct cli_fv *fv, size_t n,
+                                  char **ret_ref);
+
 /* ---- commands ---- */
 
 typedef int (*cli_fn)(struct cli_ctx *ctx);
@@ -127,6 +139,8 @@ const struct cli_cmd *const *cli_commands(size_t *ret_n);
 int cli_cmd_help(struct cli_ctx *ctx);
 /* The custom commands (ops.c), NULL-name terminated. */
 extern const struct cli_cmd cli_custom_cmds[];
+/* The storage commands (storage_ops.c), NULL-name terminated. */
+extern const struct cli_cmd cli_storage_cmds[];
 
 /* ---- records and selection (records.c) ---- */
 
@@ -146,6 +160,13 @@ int cli_select(struct cli_ctx *ctx, int view, const char *const *ignore, bool al
  * but class= (f=v, or f=/=v for "not v"), 0 if none does, -1 after
  * printing the error for a name that is not a field. */
 int cli_event_match(struct cli_ctx *ctx, int view);
+/* Parses a size with an optional binary suffix (xe-cli.md 1.1: b, k/kb/kib,
+ * m, g, t, any case); 0 or -EINVAL/-ERANGE. */
+int cli_parse_size(const char *s, int64_t *ret);
+/* Prints the record of object ref as `<view>-list` does, with the columns
+ * cols unless params= names others; -ENOENT if it is gone. */
+int cli_print_object(struct cli_ctx *ctx, const char *view, const char *ref,
+                     const char *const *cols, const char *params);
 /* The uuid of an object (newly allocated), or NULL. */
 char *cli_uuid_of(int cls, const char *ref);
 /* The ref of the object of class cls with this uuid (newly allocated), or

@@ -1,6 +1,7 @@
 /* The command table: the generated commands of every class view and the
  * custom ones, built once at start and read-only afterwards; and `help`,
  * which is derived from it (xe-cli.md 1.11). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,24 +18,30 @@ static int cmp_cmd(const void *a, const void *b)
                   (*(const struct cli_cmd *const *)b)->name);
 }
 
-void cli_init(void)
+static void init_once(void)
 {
     size_t cap = 0;
 
-    if (table)
-        return;
     cli_records_commands(&table, &n_table, &cap);
-    for (const struct cli_cmd *c = cli_custom_cmds; c->name; c++) {
-        if (n_table == cap) {
-            cap = cap ? 2 * cap : 256;
-            table = xrealloc(table, cap * sizeof(*table));
+    for (int part = 0; part < 2; part++)
+        for (const struct cli_cmd *c = part ? cli_storage_cmds : cli_custom_cmds; c->name; c++) {
+            if (n_table == cap) {
+                cap = cap ? 2 * cap : 256;
+                table = xrealloc(table, cap * sizeof(*table));
+            }
+            table[n_table++] = *c;
         }
-        table[n_table++] = *c;
-    }
     sorted = xcalloc(n_table, sizeof(*sorted));
     for (size_t i = 0; i < n_table; i++)
         sorted[i] = &table[i];
     qsort(sorted, n_table, sizeof(*sorted), cmp_cmd);
+}
+
+void cli_init(void)
+{
+    /* Requests arrive on several threads; the table is built once. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_once);
 }
 
 const struct cli_cmd *cli_find(const char *name)

@@ -6,6 +6,8 @@
  * pure data: the message named in the entry is called on the object the
  * uuid names. */
 #include <json-c/json.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,33 +395,125 @@ static bool confirm(struct cli_ctx *ctx)
     return yes;
 }
 
+/* What vm-uninstall destroys: the VMs with their snapshots, and the disks
+ * they own (VBDs whose other_config has "owner", and suspend images). */
+struct doomed {
+    char **vms, **vdis;
+    size_t n_vms, n_vdis;
+};
+
+static void doomed_add(char ***l, size_t *n, const char *ref)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (streq((*l)[i], ref))
+            return;
+    *l = xrealloc(*l, (*n + 1) * sizeof(char *));
+    (*l)[(*n)++] = xstrdup(ref);
+}
+
+static void doomed_collect(struct doomed *d, const char *vm)
+{
+    struct strbuf scratch;
+    struct strlist_iter it;
+    const char *k, *v;
+
+    strbuf_init(&scratch, 0);
+    db_rdlock();
+    const struct row *r = db_get(C_VM, vm);
+    if (r) {
+        doomed_add(&d->vms, &d->n_vms, vm);
+        strlist_iter_init(&it, db_value(r, FIDX(VM, VBDs), &scratch));
+        while (strlist_iter_next(&it, &k, &v)) {
+            const struct row *b = db_get(C_VBD, v);
+            _cleanup_free_ char *owner =
+                b ? strmap_get(b->v[FIDX(VBD, other_config)], "owner") : NULL;
+            if (owner && db_get(C_VDI, b->v[FIDX(VBD, VDI)]))
+                doomed_add(&d->vdis, &d->n_vdis, b->v[FIDX(VBD, VDI)]);
+        }
+        strlist_iter_done(&it);
+        if (db_get(C_VDI, r->v[FIDX(VM, suspend_VDI)]))
+            doomed_add(&d->vdis, &d->n_vdis, r->v[FIDX(VM, suspend_VDI)]);
+    }
+    db_unlock();
+    strbuf_done(&scratch);
+}
+
+/* True if a VM outside the doomed ones uses the VDI. */
+static bool vdi_shared(const struct doomed *d, const char *vdi)
+{
+    struct strbuf scratch;
+    struct strlist_iter it;
+    const char *k, *v;
+    bool shared = false;
+
+    strbuf_init(&scratch, 0);
+    db_rdlock();
+    const struct row *r = db_get(C_VDI, vdi);
+    strlist_iter_init(&it, r ? db_value(r, FIDX(VDI, VBDs), &scratch) : "[]");
+    while (!shared && strlist_iter_next(&it, &k, &v)) {
+        const struct row *b = db_get(C_VBD, v);
+        bool ours = false;
+        for (size_t i = 0; b && i < d->n_vms; i++)
+            ours |= streq(d->vms[i], b->v[FIDX(VBD, VM)]);
+        shared = b && !ours;
+    }
+    strlist_iter_done(&it);
+    db_unlock();
+    strbuf_done(&scratch);
+    return shared;
+}
+
+static void print_named(struct cli_ctx *ctx, const char *what, int cls, int name_field,
+                        const char *ref, const char *suffix)
+{
+    _cleanup_free_ char *uuid = cli_uuid_of(cls, ref);
+    _cleanup_free_ char *name = cli_field_of(cls, ref, name_field);
+    struct strbuf sb;
+    strbuf_init(&sb, 64);
+    strbuf_addf(&sb, "%s: %s (%s)%s", what, uuid ? uuid : "", name ? name : "", suffix);
+    cli_send_print(ctx->conn, sb.buf);
+    strbuf_done(&sb);
+}
+
 static int cmd_vm_uninstall(struct cli_ctx *ctx)
 {
+    struct doomed d = {0};
     char **refs;
     size_t n;
     int status = 0;
 
     if (cli_select(ctx, vm_view(), PARAMS("progress"), false, &refs, &n))
         return 1;
-    cli_send_print(ctx->conn, "The following items are about to be destroyed");
     for (size_t i = 0; i < n; i++) {
-        _cleanup_free_ char *uuid = cli_uuid_of(C_VM, refs[i]);
-        _cleanup_free_ char *name = cli_field_of(C_VM, refs[i], FIDX(VM, name_label));
-        struct strbuf sb;
-        strbuf_init(&sb, 64);
-        strbuf_addf(&sb, "VM : %s (%s)", uuid ? uuid : "", name ? name : "");
-        cli_send_print(ctx->conn, sb.buf);
-        strbuf_done(&sb);
+        _cleanup_free_ char *snaps = cli_field_of(C_VM, refs[i], FIDX(VM, snapshots));
+        struct strlist_iter it;
+        const char *k, *v;
+        doomed_collect(&d, refs[i]);
+        strlist_iter_init(&it, snaps);
+        while (strlist_iter_next(&it, &k, &v))
+            doomed_collect(&d, v);
+        strlist_iter_done(&it);
     }
+    cli_send_print(ctx->conn, "The following items are about to be destroyed");
+    for (size_t i = 0; i < d.n_vms; i++)
+        print_named(ctx, "VM ", C_VM, FIDX(VM, name_label), d.vms[i], "");
+    for (size_t i = 0; i < d.n_vdis; i++)
+        print_named(ctx, "VDI", C_VDI, FIDX(VDI, name_label), d.vdis[i],
+                    vdi_shared(&d, d.vdis[i]) ? " ** WARNING: disk is shared by other VMs" : "");
     if (!confirm(ctx))
         goto out;
-    for (size_t i = 0; i < n && status == 0; i++) {
-        _cleanup_free_ char *ps = cli_field_of(C_VM, refs[i], FIDX(VM, power_state));
+    for (size_t i = 0; i < d.n_vms && status == 0; i++) {
+        _cleanup_free_ char *ps = cli_field_of(C_VM, d.vms[i], FIDX(VM, power_state));
         struct api_error *e = NULL;
         if (ps && !streq(ps, "Halted"))
-            e = call1(ctx, "VM.hard_shutdown", refs[i]);
+            e = call1(ctx, "VM.hard_shutdown", d.vms[i]);
         if (!e)
-            e = call1(ctx, "VM.destroy", refs[i]);
+            e = call1(ctx, "VM.destroy", d.vms[i]);
+        if (e)
+            status = cli_fail_api(ctx, e);
+    }
+    for (size_t i = 0; i < d.n_vdis && status == 0; i++) {
+        struct api_error *e = call1(ctx, "VDI.destroy", d.vdis[i]);
         if (e)
             status = cli_fail_api(ctx, e);
     }
@@ -429,39 +523,145 @@ out:
     for (size_t i = 0; i < n; i++)
         free(refs[i]);
     free(refs);
+    for (size_t i = 0; i < d.n_vms; i++)
+        free(d.vms[i]);
+    for (size_t i = 0; i < d.n_vdis; i++)
+        free(d.vdis[i]);
+    free(d.vms);
+    free(d.vdis);
     return status;
 }
 
-/* VM.provision makes the clone of a template a VM with its disks. Until
- * it has a handler, a template that lists no disks is made a VM by
- * clearing is_a_template, which is all provision does for it. */
-static struct api_error *provision(struct cli_ctx *ctx, const char *ref)
+/* other-config:disks with every <disk>'s sr attribute set to sr_uuid
+ * (newly allocated XML), or NULL if the text is not such XML. */
+static char *disks_with_sr(const char *xml, const char *sr_uuid)
 {
-    struct api_error *e = call1(ctx, "VM.provision", ref);
-    if (!e || !streq(e->code, "MESSAGE_NOT_IMPLEMENTED"))
-        return e;
-    _cleanup_free_ char *oc = cli_field_of(C_VM, ref, FIDX(VM, other_config));
-    _cleanup_free_ char *disks = oc ? strmap_get(oc, "disks") : NULL;
-    if (disks && strstr(disks, "<disk"))
-        return e;
-    api_error_free(e);
-    return cli_call(ctx, "VM.set_is_a_template", (const char *const[]){ref, "false"}, 2, NULL);
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "disks.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    char *out = NULL;
+
+    if (root) {
+        for (xmlNodePtr n = root->children; n; n = n->next)
+            if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "disk"))
+                xmlSetProp(n, BAD_CAST "sr", BAD_CAST sr_uuid);
+        xmlBufferPtr buf = xmlBufferCreate();
+        if (xmlNodeDump(buf, doc, root, 0, 0) >= 0)
+            out = xstrdup((const char *)xmlBufferContent(buf));
+        xmlBufferFree(buf);
+    }
+    xmlFreeDoc(doc);
+    return out;
 }
 
-/* vm-install: a new VM from a template (xe-cli.md 4.1, the storage steps
- * wait for storage): resolve the template, clone it, describe it. */
+/* The SR of vm-install: sr-uuid= and/or sr-name-label= (which must agree),
+ * newly allocated in ret (NULL: none given). Prints the error, returns 1. */
+static int install_sr(struct cli_ctx *ctx, char **ret)
+{
+    const char *su = cli_arg(ctx, "sr-uuid"), *sn = cli_arg(ctx, "sr-name-label");
+    char *sr = NULL;
+
+    *ret = NULL;
+    if (su && !(sr = cli_ref_of(C_SR, su)))
+        return cli_fail_api(ctx, api_fail(UUID_INVALID, "SR", su));
+    if (sn) {
+        size_t it = 0, hits = 0;
+        const struct row *r;
+        bool agree = false;
+        char *first = NULL;
+        db_rdlock();
+        while (db_next(C_SR, &it, &r))
+            if (streq(r->v[FIDX(SR, name_label)], sn)) {
+                if (hits++ == 0)
+                    first = xstrdup(r->ref);
+                agree |= sr && streq(sr, r->ref);
+            }
+        db_unlock();
+        if (hits == 0) {
+            free(sr);
+            return cli_fail(ctx, "No SR with that name-label found");
+        }
+        if (sr && !agree) {
+            free(sr);
+            free(first);
+            return cli_fail(ctx, "SR specified via sr-uuid doesn't have the name specified via "
+                                 "sr-name-label");
+        }
+        if (!sr && hits > 1) {
+            free(first);
+            return cli_fail(ctx, "Multiple SRs with that name-label found");
+        }
+        if (!sr)
+            sr = first;
+        else
+            free(first);
+    }
+    *ret = sr;
+    return 0;
+}
+
+/* The steps of vm-install after the clone or copy (xe-cli.md 4.1). */
+static struct api_error *install_finish(struct cli_ctx *ctx, const char *tmpl, const char *vm,
+                                        const char *sr, const char *sr_uuid)
+{
+    struct api_error *e;
+    _cleanup_free_ char *suspend =
+        sr ? xstrdup(sr) : cli_field_of(C_VM, tmpl, FIDX(VM, suspend_SR));
+
+    if ((e = cli_call(ctx, "VM.set_name_description",
+                      (const char *const[]){vm, "Installed via xe CLI"}, 2, NULL)))
+        return e;
+    if ((e = cli_call(ctx, "VM.set_suspend_SR",
+                      (const char *const[]){vm, suspend ? suspend : "OpaqueRef:NULL"}, 2, NULL)))
+        return e;
+    _cleanup_free_ char *oc = cli_field_of(C_VM, vm, FIDX(VM, other_config));
+    _cleanup_free_ char *disks = oc ? strmap_get(oc, "disks") : NULL;
+    if (disks && *sr_uuid) {
+        _cleanup_free_ char *nd = disks_with_sr(disks, sr_uuid);
+        if (!nd)
+            return api_failf(INTERNAL_ERROR, "other-config:disks of the template is not XML");
+        api_error_free(cli_call(ctx, "VM.remove_from_other_config",
+                                (const char *const[]){vm, "disks"}, 2, NULL));
+        if ((e = cli_call(ctx, "VM.add_to_other_config", (const char *const[]){vm, "disks", nd}, 3,
+                          NULL)))
+            return e;
+    }
+    if ((e = call1(ctx, "VM.provision", vm)))
+        return e;
+    /* VM.provision makes the VM a VM (xapi_vm.ml); if this xapi's left it
+     * a template, the CLI does it. */
+    _cleanup_free_ char *is_t = cli_field_of(C_VM, vm, FIDX(VM, is_a_template));
+    if (is_t && streq(is_t, "true"))
+        return cli_call(ctx, "VM.set_is_a_template", (const char *const[]){vm, "false"}, 2, NULL);
+    return NULL;
+}
+
+/* The uuid of the pool's default SR (newly allocated), or NULL. */
+static char *default_sr_uuid(void)
+{
+    char *uuid = NULL;
+    size_t it = 0;
+    const struct row *r, *sr;
+    db_rdlock();
+    if (db_next(C_pool, &it, &r) && (sr = db_get(C_SR, r->v[FIDX(pool, default_SR)])))
+        uuid = xstrdup(sr->v[FIDX(SR, uuid)]);
+    db_unlock();
+    return uuid;
+}
+
+/* vm-install: a new VM from a template (xe-cli.md 4.1). */
 static int cmd_vm_install(struct cli_ctx *ctx)
 {
     const char *t = cli_arg(ctx, "template-uuid");
     const char *tn = cli_arg(ctx, "template-name-label");
     const char *tany = cli_arg(ctx, "template");
-    _cleanup_free_ char *ref = NULL, *nref = NULL;
+    _cleanup_free_ char *ref = NULL, *nref = NULL, *sr = NULL, *sr_uuid = NULL;
     struct api_error *e;
 
     if (!tn)
         tn = cli_arg(ctx, "template-name");
     if (t && !(ref = cli_ref_of(C_VM, t)))
-        return cli_fail_api(ctx, api_fail(UUID_INVALID, "VM", t));
+        return cli_fail(ctx, "Cannot find template");
     if (!ref && tany)
         ref = cli_ref_of(C_VM, tany);
     if (!ref && (tn || tany)) {
@@ -481,20 +681,36 @@ static int cmd_vm_install(struct cli_ctx *ctx)
             return cli_fail(ctx, "More than one matching template found");
     }
     if (!ref)
-        return cli_fail(ctx, "Required parameter not found: template");
+        return cli_fail(ctx, "Template must be specified by parameter 'template-uuid', "
+                             "'template-name', 'template-name-label' or 'template'");
     _cleanup_free_ char *is_t = cli_field_of(C_VM, ref, FIDX(VM, is_a_template));
     if (!is_t || !streq(is_t, "true"))
         return cli_fail(ctx, "Can only install from templates");
-    if (cli_arg(ctx, "sr-uuid") || cli_arg(ctx, "sr-name-label"))
-        return cli_fail_api(ctx, api_fail(MESSAGE_NOT_IMPLEMENTED, "VM.copy (to an SR)"));
-    if ((e = cli_call_str(ctx, "VM.clone",
-                          (const char *const[]){ref, cli_arg(ctx, "new-name-label")}, 2, &nref)))
+    _cleanup_free_ char *is_s = cli_field_of(C_VM, ref, FIDX(VM, is_a_snapshot));
+    if (is_s && streq(is_s, "true") && (cli_arg(ctx, "sr-uuid") || cli_arg(ctx, "sr-name-label")))
+        return cli_fail(ctx, "Do not use the sr-name-label or sr-uuid argument when installing "
+                             "from a snapshot. By default, it will install each new disk on the "
+                             "same SR as the corresponding snapshot disks.");
+    if (install_sr(ctx, &sr))
+        return 1;
+    sr_uuid = sr ? cli_uuid_of(C_SR, sr) : default_sr_uuid();
+    if (!sr_uuid) {
+        _cleanup_free_ char *oc = cli_field_of(C_VM, ref, FIDX(VM, other_config));
+        _cleanup_free_ char *disks = oc ? strmap_get(oc, "disks") : NULL;
+        if (disks)
+            return cli_fail(ctx, "Failed to find a valid default SR for the Pool. Please provide "
+                                 "an sr-name-label or sr-uuid parameter.");
+        sr_uuid = xstrdup("");
+    }
+    if (sr)
+        e = cli_call_str(ctx, "VM.copy",
+                         (const char *const[]){ref, cli_arg(ctx, "new-name-label"), sr}, 3, &nref);
+    else
+        e = cli_call_str(ctx, "VM.clone",
+                         (const char *const[]){ref, cli_arg(ctx, "new-name-label")}, 2, &nref);
+    if (e)
         return cli_fail_api(ctx, e);
-    e = cli_call(ctx, "VM.set_name_description",
-                 (const char *const[]){nref, "Installed via xe CLI"}, 2, NULL);
-    if (!e)
-        e = provision(ctx, nref);
-    if (e) {
+    if ((e = install_finish(ctx, ref, nref, sr, sr_uuid))) {
         api_error_free(call1(ctx, "VM.destroy", nref));
         return cli_fail_api(ctx, e);
     }

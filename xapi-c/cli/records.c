@@ -9,6 +9,7 @@
  * the type. Reads take the database's read lock and never hold it while
  * talking to the client; writes go through the API's own setters. */
 #include <ctype.h>
+#include <json-c/json.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fields.h"
 #include "lib/strlist.h"
 #include "lib/util.h"
 #include "xapi-c/api.h"
@@ -23,17 +25,11 @@
 #include "xapi-c/marshal.h"
 #include "xapi-c/model.h"
 
-enum cfield_kind {
-    CF_RAW,  /* the field's own value */
-    CF_NAME, /* the name-label of the object a ref field names */
-};
-
-/* One field as the CLI shows it. */
+/* One field as a view shows it. */
 struct cfield {
-    char *name; /* "name-label", "vm-uuid" */
-    char *key;  /* "name-label ( RW)" */
-    int field;  /* index in the class */
-    enum cfield_kind kind;
+    const char *name;
+    char *key; /* "name-label ( RW)" */
+    const struct cli_field_def *d;
     bool writable; /* param-set/add/remove apply */
 };
 
@@ -53,6 +49,7 @@ struct view {
 static struct view views[] = {
     {"vm", C_VM, VF_VM, COLS("uuid", "name-label", "power-state"), NULL, 0},
     {"template", C_VM, VF_TEMPLATE, COLS("uuid", "name-label", "name-description"), NULL, 0},
+    /* XCP also asks for snapshot_of and snapshot_time, names no field has. */
     {"snapshot", C_VM, VF_SNAPSHOT,
      COLS("uuid", "name-label", "name-description", "is-vmss-snapshot"), NULL, 0},
     {"host", C_host, VF_NONE, COLS("uuid", "name-label", "name-description"), NULL, 0},
@@ -114,26 +111,43 @@ static char *lower(const char *s)
     return l;
 }
 
-static void view_add(struct view *v, size_t *cap, char *name, const char *tag, bool deprecated,
-                     int field, enum cfield_kind kind, bool writable)
+static const char *const tag_text[] = {
+    [TAG_RO] = "( RO)",  [TAG_RW] = "( RW)",  [TAG_SRO] = "(SRO)",
+    [TAG_SRW] = "(SRW)", [TAG_MRO] = "(MRO)", [TAG_MRW] = "(MRW)",
+};
+
+static void view_add(struct view *v, size_t *cap, const struct cli_field_def *d)
 {
     if (v->n_fields == *cap) {
         *cap = *cap ? 2 * *cap : 32;
         v->fields = xrealloc(v->fields, *cap * sizeof(*v->fields));
     }
     v->fields[v->n_fields++] = (struct cfield){
-        .name = name,
-        .key = xasprintf("%s %s%s", name, tag, deprecated ? " [DEPRECATED]" : ""),
-        .field = field,
-        .kind = kind,
-        .writable = writable,
+        .name = d->name,
+        .key = xasprintf("%s %s%s", d->name, tag_text[d->tag],
+                         d->flags & CF_DEP ? " [DEPRECATED]" : ""),
+        .d = d,
+        .writable = (d->tag == TAG_RW || d->tag == TAG_SRW || d->tag == TAG_MRW) &&
+                    (d->get == CG_FIELD || d->set_msg >= 0),
     };
 }
 
-static void view_build(struct view *v)
+/* A derived definition, kept for the life of the process. */
+static const struct cli_field_def *derived(char *name, enum cf_get get, int field, enum cf_tag tag,
+                                           unsigned flags)
+{
+    struct cli_field_def *d = xcalloc(1, sizeof(*d));
+    *d = (struct cli_field_def){
+        .name = name, .get = get, .field = field, .set_msg = -1, .tag = tag, .flags = flags};
+    return d;
+}
+
+/* For classes without a table: every field of the model, named with
+ * hyphens; a reference to an object of the class it is named after shows
+ * as <class>-uuid and <class>-name-label. */
+static void view_derive(struct view *v, size_t *cap)
 {
     const struct class_desc *cd = &model_classes[v->cls];
-    size_t cap = 0;
 
     for (int i = 0; i < cd->n_fields; i++) {
         const struct field_desc *f = &cd->fields[i];
@@ -146,33 +160,40 @@ static void view_build(struct view *v)
                                                                    : "set_",
                                                 f->name);
         bool rw = !(f->flags & FF_COMPUTED) && api_find_method(setter) != NULL;
-        bool dep = f->state == S_DEPRECATED;
-        const char *tag = t->kind == T_MAP   ? (rw ? "(MRW)" : "(MRO)")
-                          : t->kind == T_SET ? (rw ? "(SRW)" : "(SRO)")
-                          : rw               ? "( RW)"
-                                             : "( RO)";
+        unsigned dep = f->state == S_DEPRECATED ? CF_DEP : 0;
+        enum cf_tag tag = t->kind == T_MAP   ? (rw ? TAG_MRW : TAG_MRO)
+                          : t->kind == T_SET ? (rw ? TAG_SRW : TAG_SRO)
+                          : rw               ? TAG_RW
+                                             : TAG_RO;
 
         if (f->state == S_REMOVED)
             continue;
         if (t->kind == T_REF && t->cls >= 0) {
             const struct class_desc *target = &model_classes[t->cls];
             _cleanup_free_ char *lf = lower(f->name), *lc = lower(target->name);
-            /* VBD.VM is shown as vm-uuid and vm-name-label, as xe does. */
             if (streq(lf, lc)) {
-                view_add(v, &cap, xasprintf("%s-uuid", lc), tag, dep, i, CF_RAW, rw);
+                view_add(v, cap, derived(xasprintf("%s-uuid", lc), CG_FIELD, i, tag, dep));
                 if (target->name_label_field >= 0)
-                    view_add(v, &cap, xasprintf("%s-name-label", lc), "( RO)", dep, i, CF_NAME,
-                             false);
-                continue;
-            }
-            if (strncmp(f->name, "suspend_", 8) == 0) {
-                _cleanup_free_ char *n = cli_name(f->name);
-                view_add(v, &cap, xasprintf("%s-uuid", n), tag, dep, i, CF_RAW, rw);
+                    view_add(v, cap,
+                             derived(xasprintf("%s-name-label", lc), CG_NAME, i, TAG_RO, dep));
                 continue;
             }
         }
-        view_add(v, &cap, cli_name(f->name), tag, dep, i, CF_RAW, rw);
+        view_add(v, cap, derived(cli_name(f->name), CG_FIELD, i, tag, dep));
     }
+}
+
+static void view_build(struct view *v)
+{
+    const struct cli_field_table *t = cli_field_table(v->name);
+    size_t cap = 0;
+
+    if (!t) {
+        view_derive(v, &cap);
+        return;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        view_add(v, &cap, &t->defs[i]);
 }
 
 static const struct cfield *view_field(const struct view *v, const char *name)
@@ -181,6 +202,14 @@ static const struct cfield *view_field(const struct view *v, const char *name)
         if (streq(v->fields[i].name, name))
             return &v->fields[i];
     return NULL;
+}
+
+/* The model type of a field a view shows directly (CG_FIELD), else NULL. */
+static const struct type *own_type(const struct view *v, const struct cfield *cf)
+{
+    if (cf->d->get != CG_FIELD)
+        return NULL;
+    return model_classes[v->cls].fields[cf->d->field].type;
 }
 
 int cli_view_by_name(const char *name)
@@ -192,8 +221,6 @@ int cli_view_by_name(const char *name)
 }
 
 /* ---- rendering (the lock must be held) ---- */
-
-static void render(const struct type *t, const char *canon, struct strbuf *out);
 
 static void render_ref(int cls, const char *ref, struct strbuf *out, bool name)
 {
@@ -208,8 +235,24 @@ static void render_ref(int cls, const char *ref, struct strbuf *out, bool name)
     strbuf_adds(out, r->v[f]);
 }
 
-static void render(const struct type *t, const char *canon, struct strbuf *out)
+/* A ref held as a plain string (pool.ha_statefiles): its uuid in any class. */
+static void render_ref_text(const char *ref, struct strbuf *out)
 {
+    for (int c = 0; c < C__COUNT; c++) {
+        const struct row *r;
+        if (!(model_classes[c].flags & CF_DB) || model_classes[c].uuid_field < 0 ||
+            !(r = db_get(c, ref)))
+            continue;
+        strbuf_adds(out, r->v[model_classes[c].uuid_field]);
+        return;
+    }
+    strbuf_adds(out, "<not in database>");
+}
+
+void cli_render(const struct type *t, const char *canon, unsigned flags, struct strbuf *out)
+{
+    if (!canon)
+        canon = "";
     switch (t->kind) {
     case T_REF:
         render_ref(t->cls, canon, out, false);
@@ -218,11 +261,7 @@ static void render(const struct type *t, const char *canon, struct strbuf *out)
         strbuf_addf(out, "%.3f", strtod(canon, NULL));
         return;
     case T_ENUM:
-        if (t->en && streq(t->en->name, "vm_power_state")) {
-            _cleanup_free_ char *l = lower(canon);
-            strbuf_adds(out, l);
-        } else
-            strbuf_adds(out, canon);
+        strbuf_adds(out, cli_enum_show(t->en, canon));
         return;
     case T_SET:
     case T_MAP: {
@@ -232,38 +271,208 @@ static void render(const struct type *t, const char *canon, struct strbuf *out)
         strlist_iter_init(&it, canon);
         while (strlist_iter_next(&it, &k, &v)) {
             if (!first)
-                strbuf_adds(out, "; ");
+                strbuf_adds(out, flags & CF_COMMA ? ", " : "; ");
             first = false;
-            if (t->kind == T_MAP) {
-                render(t->key, k, out);
+            if (t->kind == T_MAP && !(flags & CF_VALUES)) {
+                cli_render(t->key, k, 0, out);
                 strbuf_adds(out, ": ");
             }
-            render(t->elem, v, out);
+            if (flags & CF_REFTEXT)
+                render_ref_text(v, out);
+            else
+                cli_render(t->elem, v, 0, out);
         }
         strlist_iter_done(&it);
         return;
     }
     default:
-        strbuf_adds(out, canon ? canon : "");
+        if ((flags & CF_NOTSET) && !*canon)
+            strbuf_adds(out, "<not set>");
+        else if (flags & CF_QUOTE)
+            strbuf_addf(out, "'%s'", canon);
+        else
+            strbuf_adds(out, canon);
         return;
     }
 }
 
-/* The rendered value of a CLI field of a row, into out (reset first). */
+/* The rendered value of a CLI field of a row, into out (reset first).
+ * Message-backed fields render nothing here: resolve_call() computes them
+ * once the lock is released. */
 static void render_field(const struct view *v, const struct cfield *cf, const struct row *r,
                          struct strbuf *out)
 {
-    const struct field_desc *f = &model_classes[v->cls].fields[cf->field];
+    const struct cli_field_def *d = cf->d;
     struct strbuf scratch;
 
     strbuf_reset(out);
-    strbuf_init(&scratch, 0);
-    const char *canon = db_value(r, cf->field, &scratch);
-    if (cf->kind == CF_NAME)
-        render_ref(f->type->cls, canon, out, true);
-    else
-        render(f->type, canon ? canon : "", out);
-    strbuf_done(&scratch);
+    strbuf_addc(out, '\0');
+    strbuf_reset(out);
+    switch (d->get) {
+    case CG_FIELD:
+    case CG_NAME: {
+        const struct field_desc *f = &model_classes[v->cls].fields[d->field];
+        strbuf_init(&scratch, 0);
+        const char *canon = db_value(r, d->field, &scratch);
+        if (d->get == CG_NAME)
+            render_ref(f->type->cls, canon ? canon : "", out, true);
+        else
+            cli_render(f->type, canon, d->flags, out);
+        strbuf_done(&scratch);
+        return;
+    }
+    case CG_VIA: {
+        const char *ref = r->v[d->field];
+        const struct row *o = ref ? db_get(d->tcls, ref) : NULL;
+        if (!o) {
+            strbuf_adds(out, d->none);
+            return;
+        }
+        strbuf_init(&scratch, 0);
+        cli_render(model_classes[d->tcls].fields[d->tfield].type, db_value(o, d->tfield, &scratch),
+                   d->flags, out);
+        strbuf_done(&scratch);
+        return;
+    }
+    case CG_FN:
+        d->fn(d, r, out);
+        return;
+    case CG_CALL:
+        return;
+    }
+}
+
+/* ---- message-backed fields ---- */
+
+/* What a message-backed field needs from its row, taken under the lock. */
+struct pending {
+    size_t rec, idx; /* where the value goes */
+    const struct cli_field_def *d;
+    char *obj; /* the object the message is called on */
+    char *arg; /* its string argument, or NULL */
+    int ncpu;  /* CF_PERCPU */
+};
+
+static void pending_take(struct pending *p, const struct view *v, const struct cfield *cf,
+                         const struct row *r, size_t rec, size_t idx)
+{
+    const struct cli_field_def *d = cf->d;
+    *p = (struct pending){.rec = rec, .idx = idx, .d = d};
+    p->obj = xstrdup(d->field < 0 ? r->ref : r->v[d->field] ? r->v[d->field] : "OpaqueRef:NULL");
+    if (d->arg && d->argfield >= 0) {
+        const char *pct = strstr(d->arg, "%s");
+        const char *val = r->v[d->argfield] ? r->v[d->argfield] : "";
+        p->arg = pct ? xasprintf("%.*s%s%s", (int)(pct - d->arg), d->arg, val, pct + 2)
+                     : xstrdup(d->arg);
+    } else if (d->arg)
+        p->arg = xstrdup(d->arg);
+    if (d->flags & CF_PERCPU) {
+        const char *m = r->v[FIDX(VM, metrics)];
+        const struct row *mr = v->cls == C_VM && m ? db_get(C_VM_metrics, m) : NULL;
+        p->ncpu = mr ? atoi(mr->v[FIDX(VM_metrics, VCPUs_number)]) : 0;
+    }
+}
+
+/* Renders a message's JSON result as xe shows it. */
+static void render_json(const struct type *t, json_object *j, unsigned flags, struct strbuf *out)
+{
+    switch (t->kind) {
+    case T_VOID:
+        strbuf_adds(out, "true");
+        return;
+    case T_FLOAT: {
+        double f = json_object_get_double(j);
+        if (json_object_is_type(j, json_type_string))
+            f = strtod(json_object_get_string(j), NULL);
+        if (flags & CF_KIB)
+            f /= 1024.0;
+        if (flags & CF_INT)
+            strbuf_addf(out, "%lld", (long long)f);
+        else
+            strbuf_addf(out, "%.3f", f);
+        return;
+    }
+    case T_REF:
+        db_rdlock();
+        render_ref(t->cls, json_object_get_string(j), out, false);
+        db_unlock();
+        return;
+    case T_SET:
+        for (size_t i = 0;
+             json_object_is_type(j, json_type_array) && i < json_object_array_length(j); i++) {
+            if (i)
+                strbuf_adds(out, "; ");
+            render_json(t->elem, json_object_array_get_idx(j, i), flags, out);
+        }
+        return;
+    case T_MAP: {
+        bool first = true;
+        if (!json_object_is_type(j, json_type_object))
+            return;
+        json_object_object_foreach(j, k, val)
+        {
+            strbuf_addf(out, "%s%s: ", first ? "" : "; ", k);
+            render_json(t->elem, val, flags, out);
+            first = false;
+        }
+        return;
+    }
+    default:
+        strbuf_adds(out, json_object_get_string(j) ? json_object_get_string(j) : "");
+        return;
+    }
+}
+
+/* Calls the message of a pending field; the value goes to out. */
+static void resolve_call(struct cli_ctx *ctx, const struct pending *p, struct strbuf *out)
+{
+    const struct cli_field_def *d = p->d;
+    const struct msg_desc *m = &model_msgs[d->msg];
+    const char *args[2];
+    size_t n = 0;
+    struct api_error *e = NULL;
+    char *json = NULL;
+
+    strbuf_reset(out);
+    if (!(d->flags & CF_NOOBJ))
+        args[n++] = p->obj;
+    if (d->flags & CF_PERCPU) {
+        /* One data source per VCPU; any failure leaves the value empty, as
+         * in xe. */
+        for (int i = 0; i < p->ncpu && !e; i++) {
+            _cleanup_free_ char *src = xasprintf("cpu%d", i);
+            args[n] = src;
+            if (!(e = cli_call(ctx, m->wire, args, n + 1, &json))) {
+                json_object *j = json_tokener_parse(json);
+                strbuf_addf(out, "%s%d: ", i ? "; " : "", i);
+                render_json(m->result, j, 0, out);
+                json_object_put(j);
+            }
+            free(json);
+            json = NULL;
+        }
+        if (e) {
+            strbuf_reset(out);
+            api_error_free(e);
+        }
+        return;
+    }
+    if (p->arg)
+        args[n++] = p->arg;
+    if ((e = cli_call(ctx, m->wire, args, n, &json))) {
+        if (m->result->kind == T_VOID)
+            strbuf_addf(out, "false (error: %s)", e->code);
+        else if (d->none)
+            strbuf_adds(out, d->none);
+        else
+            strbuf_addf(out, "<error: %s>", e->code);
+        api_error_free(e);
+        return;
+    }
+    json_object *j = json_tokener_parse(json);
+    render_json(m->result, j, d->flags, out);
+    json_object_put(j);
+    free(json);
 }
 
 /* ---- filters ---- */
@@ -308,7 +517,7 @@ static int parse_filters(struct cli_ctx *ctx, const struct view *v, const char *
         if (colon) {
             _cleanup_free_ char *base = xstrndup(name, (size_t)(colon - name));
             cf = view_field(v, base);
-            const struct type *t = cf ? model_classes[v->cls].fields[cf->field].type : NULL;
+            const struct type *t = cf ? own_type(v, cf) : NULL;
             if (t && t->kind == T_MAP) {
                 fs[n++] = (struct filter){FK_MAP_KEY, cf, colon + 1, ctx->args[i].value};
                 continue;
@@ -337,18 +546,19 @@ static int parse_filters(struct cli_ctx *ctx, const struct view *v, const char *
 static bool filter_match(const struct view *v, const struct filter *f, const struct row *r,
                          struct strbuf *tmp)
 {
-    const struct field_desc *fd = &model_classes[v->cls].fields[f->cf->field];
     struct strbuf scratch;
     bool match = false;
 
     if (f->kind == FK_FIELD) {
         render_field(v, f->cf, r, tmp);
-        if (fd->type->kind != T_MAP && strcasecmp(fd->name, "MAC") == 0)
+        /* Only MAC compares ignoring case, as in xe. */
+        if (streq(f->cf->name, "MAC"))
             return strcasecmp(tmp->buf ? tmp->buf : "", f->value) == 0;
         return streq(tmp->buf ? tmp->buf : "", f->value);
     }
+    const struct type *t = own_type(v, f->cf);
     strbuf_init(&scratch, 0);
-    const char *canon = db_value(r, f->cf->field, &scratch);
+    const char *canon = db_value(r, f->cf->d->field, &scratch);
     struct strlist_iter it;
     const char *k, *val;
     strlist_iter_init(&it, canon);
@@ -357,7 +567,7 @@ static bool filter_match(const struct view *v, const struct filter *f, const str
             match = streq(k, f->key) && streq(val, f->value);
         } else {
             strbuf_reset(tmp);
-            render(fd->type->elem, val, tmp);
+            cli_render(t->elem, val, 0, tmp);
             match = streq(tmp->buf ? tmp->buf : "", f->value);
         }
     }
@@ -413,19 +623,60 @@ static bool wanted(const struct cfield *cf, const char *const *cols, const char 
     return false;
 }
 
+/* Message-backed fields found while building records. */
+struct pendings {
+    struct pending *p;
+    size_t n, cap;
+};
+
+/* Builds the printed record of a row (lock held). In a list, expensive
+ * fields show "<expensive field>"; message-backed fields are left for
+ * resolve_pendings(). Hidden fields are never printed. */
 static void build_record(const struct view *v, const struct row *r, const char *const *cols,
-                         const char *params, struct cli_record *rec)
+                         const char *params, bool list, struct cli_record *rec, size_t rec_i,
+                         struct pendings *pd)
 {
     struct strbuf val;
     strbuf_init(&val, 64);
     for (size_t i = 0; i < v->n_fields; i++) {
         const struct cfield *cf = &v->fields[i];
-        if (!wanted(cf, cols, params))
+        if ((cf->d->flags & CF_HID) || !wanted(cf, cols, params))
             continue;
+        if (list && (cf->d->flags & CF_EXP)) {
+            cli_record_add(rec, cf->key, "<expensive field>");
+            continue;
+        }
+        if (cf->d->get == CG_CALL) {
+            if (pd->n == pd->cap) {
+                pd->cap = pd->cap ? 2 * pd->cap : 8;
+                pd->p = xrealloc(pd->p, pd->cap * sizeof(*pd->p));
+            }
+            pending_take(&pd->p[pd->n++], v, cf, r, rec_i, rec->n);
+            cli_record_add(rec, cf->key, "");
+            continue;
+        }
         render_field(v, cf, r, &val);
         cli_record_add(rec, cf->key, val.buf ? val.buf : "");
     }
     strbuf_done(&val);
+}
+
+/* Computes the message-backed values, with the lock released. */
+static void resolve_pendings(struct cli_ctx *ctx, struct cli_record *recs, struct pendings *pd)
+{
+    struct strbuf val;
+    strbuf_init(&val, 64);
+    for (size_t i = 0; i < pd->n; i++) {
+        struct pending *p = &pd->p[i];
+        resolve_call(ctx, p, &val);
+        free(recs[p->rec].vals[p->idx]);
+        recs[p->rec].vals[p->idx] = xstrdup(val.buf ? val.buf : "");
+        free(p->obj);
+        free(p->arg);
+    }
+    strbuf_done(&val);
+    free(pd->p);
+    *pd = (struct pendings){0};
 }
 
 static void print_records(struct cli_ctx *ctx, struct cli_record *recs, size_t n)
@@ -445,6 +696,7 @@ static int cmd_list(struct cli_ctx *ctx)
     struct filter *fs = NULL;
     size_t nf = 0, it = 0, n = 0, cap = 0;
     struct cli_record *recs = NULL;
+    struct pendings pd = {0};
     const struct row *r;
     struct strbuf tmp;
 
@@ -463,12 +715,13 @@ static int cmd_list(struct cli_ctx *ctx)
             recs = xrealloc(recs, cap * sizeof(*recs));
         }
         recs[n] = (struct cli_record){0};
-        build_record(v, r, v->columns, params, &recs[n]);
+        build_record(v, r, v->columns, params, true, &recs[n], n, &pd);
         n++;
     }
     db_unlock();
     strbuf_done(&tmp);
     free(fs);
+    resolve_pendings(ctx, recs, &pd);
     print_records(ctx, recs, n);
     return 0;
 }
@@ -492,16 +745,43 @@ static int cmd_param_list(struct cli_ctx *ctx)
 {
     const struct view *v = &views[ctx->cmd->view];
     struct cli_record *rec = xcalloc(1, sizeof(*rec));
+    struct pendings pd = {0};
     const struct row *r;
 
     if (lookup_locked(ctx, v, &r)) {
         free(rec);
         return 1;
     }
-    build_record(v, r, NULL, NULL, rec);
+    build_record(v, r, NULL, NULL, false, rec, 0, &pd);
     db_unlock();
+    resolve_pendings(ctx, rec, &pd);
     print_records(ctx, rec, 1);
     return 0;
+}
+
+/* The canonical text of a map a field shows (its own, or a linked
+ * object's), newly allocated; NULL if the field is not such a map. */
+static char *map_text(const struct view *v, const struct cfield *cf, const struct row *r,
+                      const struct type **ret_t)
+{
+    const struct cli_field_def *d = cf->d;
+    const struct row *o = r;
+    int cls = v->cls, field = d->field;
+    struct strbuf scratch;
+
+    if (d->get == CG_VIA) {
+        o = r->v[d->field] ? db_get(d->tcls, r->v[d->field]) : NULL;
+        cls = d->tcls;
+        field = d->tfield;
+    } else if (d->get != CG_FIELD)
+        return NULL;
+    if (!o || model_classes[cls].fields[field].type->kind != T_MAP)
+        return NULL;
+    *ret_t = model_classes[cls].fields[field].type;
+    strbuf_init(&scratch, 0);
+    char *text = xstrdup(db_value(o, field, &scratch));
+    strbuf_done(&scratch);
+    return text;
 }
 
 static int cmd_param_get(struct cli_ctx *ctx)
@@ -509,8 +789,8 @@ static int cmd_param_get(struct cli_ctx *ctx)
     const struct view *v = &views[ctx->cmd->view];
     const char *pname = cli_arg(ctx, "param-name"), *pkey = cli_arg(ctx, "param-key");
     const struct cfield *cf = view_field(v, pname);
+    const struct type *mt = NULL;
     const struct row *r;
-    _cleanup_free_ char *text = NULL;
     struct strbuf val;
 
     if (lookup_locked(ctx, v, &r))
@@ -519,35 +799,58 @@ static int cmd_param_get(struct cli_ctx *ctx)
         db_unlock();
         return cli_fail(ctx, "Unknown field '%s'", pname);
     }
-    const struct field_desc *fd = &model_classes[v->cls].fields[cf->field];
     strbuf_init(&val, 64);
-    if (pkey && fd->type->kind == T_MAP && cf->kind == CF_RAW) {
-        struct strbuf scratch;
-        strbuf_init(&scratch, 0);
-        char *raw = strmap_get(db_value(r, cf->field, &scratch), pkey);
-        strbuf_done(&scratch);
+    _cleanup_free_ char *map = pkey ? map_text(v, cf, r, &mt) : NULL;
+    if (map) {
+        char *raw = strmap_get(map, pkey);
         if (raw)
-            render(fd->type->elem, raw, &val);
-        free(raw);
+            cli_render(mt->elem, raw, 0, &val);
         db_unlock();
         if (!raw) {
             strbuf_done(&val);
             return cli_fail(ctx, "Key %s not found in map", pkey);
         }
+        free(raw);
+    } else if (cf->d->get == CG_CALL) {
+        struct pending p;
+        pending_take(&p, v, cf, r, 0, 0);
+        db_unlock();
+        resolve_call(ctx, &p, &val);
+        free(p.obj);
+        free(p.arg);
     } else {
         render_field(v, cf, r, &val);
         db_unlock();
     }
-    text = strbuf_detach(&val, NULL);
+    cli_print_item(ctx, val.buf ? val.buf : "");
     strbuf_done(&val);
-    cli_print_item(ctx, text ? text : "");
+    return 0;
+}
+
+int cli_print_object(struct cli_ctx *ctx, const char *view, const char *ref,
+                     const char *const *cols, const char *params)
+{
+    const struct view *v = &views[cli_view_by_name(view)];
+    struct cli_record *rec = xcalloc(1, sizeof(*rec));
+    struct pendings pd = {0};
+
+    db_rdlock();
+    const struct row *r = db_get(v->cls, ref);
+    if (!r) {
+        db_unlock();
+        free(rec);
+        return -ENOENT;
+    }
+    build_record(v, r, cols, params, true, rec, 0, &pd);
+    db_unlock();
+    resolve_pendings(ctx, rec, &pd);
+    print_records(ctx, rec, 1);
     return 0;
 }
 
 /* ---- writes ---- */
 
-/* Parses a size with an optional binary suffix (xe-cli.md 1.1). */
-static int parse_size(const char *s, int64_t *ret)
+int cli_parse_size(const char *s, int64_t *ret)
 {
     static const struct {
         const char *suffix;
@@ -592,12 +895,19 @@ static int user_value(struct cli_ctx *ctx, const char *fname, const struct type 
         return 0;
     case T_INT: {
         int64_t v;
-        if (parse_size(text, &v) < 0)
+        if (cli_parse_size(text, &v) < 0)
             return cli_fail(ctx,
                             "Failed to parse field '%s': expecting an integer (possibly with "
                             "suffix KiB, MiB, GiB, TiB), got '%s'",
                             fname, text);
         *ret = xasprintf("%" PRId64, v);
+        return 0;
+    }
+    case T_ENUM: {
+        const char *val = cli_enum_parse(t->en, text);
+        if (!val)
+            return cli_fail(ctx, "Failed to parse parameter '%s': invalid value '%s'", fname, text);
+        *ret = xstrdup(val);
         return 0;
     }
     case T_BOOL:
@@ -647,8 +957,24 @@ static int set_map_key(struct cli_ctx *ctx, const struct view *v, const struct c
     if (!cf->writable)
         return cli_fail(ctx, "Field '%s' is read-only.", cf->name);
     /* A key that exists is replaced: remove it first, as xe does. */
-    api_error_free(field_call(ctx, v, "remove_from_", cf->field, ref, key, NULL));
-    if ((e = field_call(ctx, v, "add_to_", cf->field, ref, key, value)))
+    api_error_free(field_call(ctx, v, "remove_from_", cf->d->field, ref, key, NULL));
+    if ((e = field_call(ctx, v, "add_to_", cf->d->field, ref, key, value)))
+        return cli_fail_api(ctx, e);
+    return 0;
+}
+
+/* A derived RW field (pool ssh-enabled-timeout): its own setter message,
+ * the value typed as that message's parameter. */
+static int set_derived(struct cli_ctx *ctx, const struct cfield *cf, const char *ref,
+                       const char *value)
+{
+    const struct msg_desc *m = &model_msgs[cf->d->set_msg];
+    _cleanup_free_ char *canon = NULL;
+    struct api_error *e;
+
+    if (user_value(ctx, cf->name, m->params[m->n_params - 1].type, value, &canon))
+        return 1;
+    if ((e = cli_call(ctx, m->wire, (const char *const[]){ref, canon}, 2, NULL)))
         return cli_fail_api(ctx, e);
     return 0;
 }
@@ -671,7 +997,7 @@ static int cmd_param_set(struct cli_ctx *ctx)
         if (colon) {
             _cleanup_free_ char *base = xstrndup(name, (size_t)(colon - name));
             cf = view_field(v, base);
-            if (!cf || model_classes[v->cls].fields[cf->field].type->kind != T_MAP)
+            if (!cf || !own_type(v, cf) || own_type(v, cf)->kind != T_MAP)
                 return cli_fail(ctx, "Unknown field '%s'", base);
             if (set_map_key(ctx, v, cf, ref, colon + 1, value))
                 return 1;
@@ -679,18 +1005,25 @@ static int cmd_param_set(struct cli_ctx *ctx)
         }
         if (!(cf = view_field(v, name)))
             return cli_fail(ctx, "Unknown field '%s'", name);
-        const struct type *t = model_classes[v->cls].fields[cf->field].type;
+        if (cf->writable && cf->d->set_msg >= 0) {
+            if (set_derived(ctx, cf, ref, value))
+                return 1;
+            continue;
+        }
+        const struct type *t = own_type(v, cf);
+        if (!t)
+            return cli_fail(ctx, "Field '%s' is read-only.", name);
         if (t->kind == T_SET)
             return cli_fail(ctx, "Cannot param-set on set fields");
         if (t->kind == T_MAP)
             return cli_fail(ctx, "Field '%s' is a map or set. use the 'name:key=value' syntax.",
                             name);
-        if (!cf->writable || cf->kind != CF_RAW)
+        if (!cf->writable || cf->d->get != CG_FIELD)
             return cli_fail(ctx, "Field '%s' is read-only.", name);
         _cleanup_free_ char *canon = NULL;
         if (user_value(ctx, name, t, value, &canon))
             return 1;
-        if ((e = field_call(ctx, v, "set_", cf->field, ref, canon, NULL)))
+        if ((e = field_call(ctx, v, "set_", cf->d->field, ref, canon, NULL)))
             return cli_fail_api(ctx, e);
     }
     return 0;
@@ -706,7 +1039,11 @@ static const struct cfield *collection_field(struct cli_ctx *ctx, const struct v
         cli_fail(ctx, "Unknown field '%s'", pname);
         return NULL;
     }
-    enum type_kind k = model_classes[v->cls].fields[cf->field].type->kind;
+    if (!own_type(v, cf)) {
+        cli_fail(ctx, "Field '%s' is not a set or map", pname);
+        return NULL;
+    }
+    enum type_kind k = own_type(v, cf)->kind;
     if (k != T_SET && k != T_MAP) {
         cli_fail(ctx, "Field '%s' is not a set or map", pname);
         return NULL;
@@ -727,12 +1064,12 @@ static int cmd_param_add(struct cli_ctx *ctx)
 
     if (!ref || !(cf = collection_field(ctx, v)))
         return 1;
-    if (model_classes[v->cls].fields[cf->field].type->kind == T_SET) {
+    if (own_type(v, cf)->kind == T_SET) {
         const char *key = cli_arg(ctx, "param-key");
         if (!key)
             return cli_fail(ctx, "When adding a key to a set, use the syntax: *-param-add "
                                  "param-name=<name> param-key=<key>");
-        if ((e = field_call(ctx, v, "add_", cf->field, ref, key, NULL)))
+        if ((e = field_call(ctx, v, "add_", cf->d->field, ref, key, NULL)))
             return cli_fail_api(ctx, e);
         return 0;
     }
@@ -741,7 +1078,7 @@ static int cmd_param_add(struct cli_ctx *ctx)
         if (cli_is_stdparam(name) || streq(name, "uuid") || streq(name, "param-name") ||
             streq(name, "param-key"))
             continue;
-        if ((e = field_call(ctx, v, "add_to_", cf->field, ref, name, ctx->args[i].value)))
+        if ((e = field_call(ctx, v, "add_to_", cf->d->field, ref, name, ctx->args[i].value)))
             return cli_fail_api(ctx, e);
     }
     return 0;
@@ -773,15 +1110,15 @@ static int cmd_param_remove(struct cli_ctx *ctx)
 
     if (!ref || !(cf = collection_field(ctx, v)))
         return 1;
-    bool is_set = model_classes[v->cls].fields[cf->field].type->kind == T_SET;
-    _cleanup_free_ char *text = collection_text(v, ref, cf->field);
+    bool is_set = own_type(v, cf)->kind == T_SET;
+    _cleanup_free_ char *text = collection_text(v, ref, cf->d->field);
     char *have = is_set ? NULL : strmap_get(text, key);
     bool present = is_set ? strlist_contains(text, key) : have != NULL;
     free(have);
     if (!present)
         return is_set ? cli_fail(ctx, "Key %s is not in the set", key)
                       : cli_fail(ctx, "Key %s is not in map", key);
-    if ((e = field_call(ctx, v, is_set ? "remove_" : "remove_from_", cf->field, ref, key, NULL)))
+    if ((e = field_call(ctx, v, is_set ? "remove_" : "remove_from_", cf->d->field, ref, key, NULL)))
         return cli_fail_api(ctx, e);
     return 0;
 }
@@ -798,19 +1135,19 @@ static int cmd_param_clear(struct cli_ctx *ctx)
         return 1;
     if (!cf)
         return cli_fail(ctx, "Unknown field '%s'", pname);
-    const struct type *t = model_classes[v->cls].fields[cf->field].type;
-    if (!cf->writable || cf->kind != CF_RAW)
+    const struct type *t = own_type(v, cf);
+    if (!t || !cf->writable)
         return cli_fail(ctx, "Cannot clear this parameter");
     if (t->kind == T_SET || t->kind == T_MAP) {
         const char *empty = t->kind == T_SET ? "[]" : "{}";
-        if ((e = field_call(ctx, v, "set_", cf->field, ref, empty, NULL)))
+        if ((e = field_call(ctx, v, "set_", cf->d->field, ref, empty, NULL)))
             return cli_fail_api(ctx, e);
         return 0;
     }
     _cleanup_free_ char *canon = NULL;
     if (user_value(ctx, pname, t, "", &canon))
         return cli_fail(ctx, "Cannot clear this parameter");
-    if ((e = field_call(ctx, v, "set_", cf->field, ref, canon, NULL)))
+    if ((e = field_call(ctx, v, "set_", cf->d->field, ref, canon, NULL)))
         return cli_fail_api(ctx, e);
     return 0;
 }
@@ -975,10 +1312,10 @@ void cli_records_commands(struct cli_cmd **cmds, size_t *n, size_t *cap)
 
         view_build(v);
         for (size_t j = 0; j < v->n_fields; j++) {
-            enum type_kind k = model_classes[v->cls].fields[v->fields[j].field].type->kind;
+            enum cf_tag t = v->fields[j].d->tag;
             if (v->fields[j].writable) {
                 any_rw = true;
-                any_coll |= k == T_SET || k == T_MAP;
+                any_coll |= t == TAG_SRW || t == TAG_MRW;
             }
         }
         const char *nm = v->name;
