@@ -262,6 +262,182 @@ void dm_config_done(struct dm_config *c)
     *c = (struct dm_config){0};
 }
 
+/* ---- disks ---- */
+
+/* xvd, hd or sd, then one to three letters: the virtual device names
+ * libxl takes for whole disks. */
+static bool device_valid(const char *s)
+{
+    size_t p = strncmp(s, "xvd", 3) == 0                                ? 3
+               : (strncmp(s, "hd", 2) == 0 || strncmp(s, "sd", 2) == 0) ? 2
+                                                                        : 0;
+    size_t n = strlen(s + p);
+
+    if (p == 0 || n < 1 || n > 3)
+        return false;
+    for (size_t i = p; s[i]; i++)
+        if (s[i] < 'a' || s[i] > 'z')
+            return false;
+    return true;
+}
+
+/* Member key of the disk o: *ret is NULL when absent (or null); an error
+ * when it is not of type t. */
+static struct dm_error *disk_member(json_object *o, const char *label, const char *key, json_type t,
+                                    json_object **ret)
+{
+    json_object *v = NULL;
+
+    if (json_object_object_get_ex(o, key, &v) && v && !json_object_is_type(v, t))
+        return dm_failf(DM_ERR_INVALID_PARAMS, "%s.%s: %s expected", label, key,
+                        json_type_to_name(t));
+    *ret = v;
+    return NULL;
+}
+
+struct dm_error *dm_disk_from_json(json_object *o, const char *label, struct dm_disk *ret)
+{
+    static const char *const allowed[] = {"device",    "target", "format", "backend",
+                                          "readwrite", "cdrom",  NULL};
+    json_object *device, *target, *format, *backend, *rw, *cdrom;
+    struct dm_disk d = {0};
+    struct dm_error *e;
+
+    if (!o || !json_object_is_type(o, json_type_object))
+        return dm_failf(DM_ERR_INVALID_PARAMS, "%s: an object expected", label);
+    json_object_object_foreach(o, key, val)
+    {
+        (void)val;
+        bool known = false;
+        for (const char *const *a = allowed; *a && !known; a++)
+            known = streq(*a, key);
+        if (!known)
+            return dm_failf(DM_ERR_INVALID_PARAMS, "%s.%s: unknown member", label, key);
+    }
+    if ((e = disk_member(o, label, "device", json_type_string, &device)) ||
+        (e = disk_member(o, label, "target", json_type_string, &target)) ||
+        (e = disk_member(o, label, "format", json_type_string, &format)) ||
+        (e = disk_member(o, label, "backend", json_type_string, &backend)) ||
+        (e = disk_member(o, label, "readwrite", json_type_boolean, &rw)) ||
+        (e = disk_member(o, label, "cdrom", json_type_boolean, &cdrom)))
+        return e;
+    if (!device || !device_valid(json_object_get_string(device)))
+        return dm_failf(DM_ERR_INVALID_PARAMS, "%s.device: xvdX, hdX or sdX expected", label);
+
+    const char *fmt = format ? json_object_get_string(format) : "raw";
+    if (streq(fmt, "raw"))
+        d.format = DM_DISK_RAW;
+    else if (streq(fmt, "qcow2"))
+        d.format = DM_DISK_QCOW2;
+    else if (streq(fmt, "iso"))
+        d.format = DM_DISK_ISO;
+    else
+        return dm_failf(DM_ERR_INVALID_PARAMS, "%s.format: raw, qcow2 or iso expected", label);
+    d.cdrom = cdrom ? json_object_get_boolean(cdrom) : d.format == DM_DISK_ISO;
+    d.readwrite = rw ? json_object_get_boolean(rw) : !d.cdrom;
+    const char *path = target ? json_object_get_string(target) : "";
+    if (d.cdrom && d.readwrite)
+        return dm_failf(DM_ERR_INVALID_PARAMS, "%s.readwrite: a cdrom is read-only", label);
+    if (!*path && !d.cdrom)
+        return dm_failf(DM_ERR_INVALID_PARAMS,
+                        "%s.target: a path is required (only a cdrom may be empty)", label);
+    if (*path && path[0] != '/')
+        return dm_failf(DM_ERR_INVALID_PARAMS, "%s.target: an absolute path expected", label);
+
+    /* A block device goes to blkback; an image file to QEMU's qdisk. */
+    bool raw = d.format != DM_DISK_QCOW2;
+    const char *be = backend                                 ? json_object_get_string(backend)
+                     : raw && strncmp(path, "/dev/", 5) == 0 ? "phy"
+                                                             : "qdisk";
+    if (streq(be, "phy"))
+        d.backend = DM_DISK_PHY;
+    else if (streq(be, "qdisk"))
+        d.backend = DM_DISK_QDISK;
+    else
+        return dm_failf(DM_ERR_INVALID_PARAMS, "%s.backend: qdisk or phy expected", label);
+    if (d.backend == DM_DISK_PHY && !raw)
+        return dm_failf(DM_ERR_INVALID_PARAMS,
+                        "%s.backend: phy takes raw data; a qcow2 image needs qdisk", label);
+    if (d.backend == DM_DISK_PHY && !*path)
+        return dm_failf(DM_ERR_INVALID_PARAMS, "%s.backend: an empty cdrom needs qdisk", label);
+
+    snprintf(d.device, sizeof(d.device), "%s", json_object_get_string(device));
+    d.target = xstrdup(path);
+    *ret = d;
+    return NULL;
+}
+
+void dm_disk_done(struct dm_disk *d)
+{
+    free(d->target);
+    d->target = NULL;
+}
+
+json_object *dm_disks_find(json_object *disks, const char *device)
+{
+    size_t n =
+        disks && json_object_is_type(disks, json_type_array) ? json_object_array_length(disks) : 0;
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *d = json_object_array_get_idx(disks, i), *v;
+        if (json_object_object_get_ex(d, "device", &v) &&
+            json_object_is_type(v, json_type_string) && streq(json_object_get_string(v), device))
+            return d;
+    }
+    return NULL;
+}
+
+struct dm_error *dm_disk_new_media(json_object *disk, const char *target, const char *format,
+                                   json_object **ret)
+{
+    struct dm_disk d;
+    json_object *n = NULL;
+    struct dm_error *e;
+
+    if ((e = dm_disk_from_json(disk, "disk", &d)))
+        return e;
+    bool cdrom = d.cdrom;
+    dm_disk_done(&d);
+    if (!cdrom)
+        return dm_failf(DM_ERR_INVALID_PARAMS, "device: not a cdrom");
+    if (*target && target[0] != '/')
+        return dm_failf(DM_ERR_INVALID_PARAMS, "target: an absolute path expected");
+    if (json_object_deep_copy(disk, &n, NULL) < 0 || !n)
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot copy the disk");
+    /* The backend follows the new medium: its default is recomputed. */
+    json_object_object_del(n, "backend");
+    json_object_object_add(n, "target", json_object_new_string(target));
+    json_object_object_add(n, "cdrom", json_object_new_boolean(true));
+    json_object_object_add(n, "readwrite", json_object_new_boolean(false));
+    if (format)
+        json_object_object_add(n, "format", json_object_new_string(format));
+    if ((e = dm_disk_from_json(n, "disk", &d))) {
+        json_object_put(n);
+        return e;
+    }
+    dm_disk_done(&d);
+    *ret = n;
+    return NULL;
+}
+
+json_object *dm_disks_replace(json_object *disks, json_object *which, json_object *with)
+{
+    size_t n =
+        disks && json_object_is_type(disks, json_type_array) ? json_object_array_length(disks) : 0;
+    json_object *a = json_object_new_array_ext((int)n + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *d = json_object_array_get_idx(disks, i);
+        if (d != which)
+            json_object_array_add(a, json_object_get(d));
+        else if (with)
+            json_object_array_add(a, json_object_get(with));
+    }
+    if (!which && with)
+        json_object_array_add(a, json_object_get(with));
+    return a;
+}
+
 void dm_domain_copy(struct dm_domain *dst, const struct dm_domain *src)
 {
     *dst = *src;

@@ -30,7 +30,10 @@
     X(SHUTDOWN_TIMEOUT, 1)     /* uuid */                                                          \
     X(BOOTLOADER_FAILED, 2)    /* uuid, message */                                                 \
     X(BACKEND_FAILURE, 1)      /* message */                                                       \
-    X(SIM_INJECTED_FAILURE, 1) /* method */
+    X(SIM_INJECTED_FAILURE, 1) /* method */                                                        \
+    X(DEVICE_EXISTS, 2)        /* uuid, device */                                                  \
+    X(NO_SUCH_DEVICE, 2)       /* uuid, device */                                                  \
+    X(DETACH_REJECTED, 3)      /* uuid, device, message */
 
 enum dm_err {
     DM_ERR_INVALID_PARAMS, /* a parameter out of range: JSON-RPC -32602, params: message */
@@ -132,6 +135,39 @@ void dm_config_to_json(const struct dm_config *c, json_object *o);
 void dm_config_copy(struct dm_config *dst, const struct dm_config *src);
 void dm_config_done(struct dm_config *c);
 
+/* A disk of a domain: one element of the disks array (domain/create,
+ * domain/disk_attach), checked and with its defaults filled in, as
+ * hypervisor/README.md describes it. */
+enum dm_disk_format { DM_DISK_RAW, DM_DISK_QCOW2, DM_DISK_ISO };
+enum dm_disk_backend { DM_DISK_QDISK, DM_DISK_PHY };
+struct dm_disk {
+    char device[8]; /* xvdX, hdX or sdX, one to three letters */
+    char *target;   /* owned; "" for an empty cdrom */
+    enum dm_disk_format format;
+    enum dm_disk_backend backend;
+    bool readwrite, cdrom;
+};
+
+/* Reads the disk object o; label names it in errors ("disks[2]", "disk").
+ * Returns NULL and fills *ret (dm_disk_done frees it), or an
+ * DM_ERR_INVALID_PARAMS error naming the member. */
+struct dm_error *dm_disk_from_json(json_object *o, const char *label, struct dm_disk *ret);
+void dm_disk_done(struct dm_disk *d);
+/* The disk of disks (an array, or NULL) whose device is device, or NULL;
+ * borrowed. */
+json_object *dm_disks_find(json_object *disks, const char *device);
+/* The cdrom disk (a disks element) with target as its medium ("": none)
+ * of format (NULL: as it was): a new object, in *ret, that
+ * dm_disk_from_json accepts, or a DM_ERR_INVALID_PARAMS error (disk is
+ * not a cdrom, target is not an absolute path). */
+struct dm_error *dm_disk_new_media(json_object *disk, const char *target, const char *format,
+                                   json_object **ret);
+/* A new disks array: the elements of disks (NULL: none), shared, with
+ * the element which replaced by with, or left out when with is NULL; with
+ * which NULL, with is appended. disks itself is not changed: copies of a
+ * configuration share it. */
+json_object *dm_disks_replace(json_object *disks, json_object *which, json_object *with);
+
 /* A domain as the hypervisor sees it. The configuration is owned. */
 struct dm_domain {
     char uuid[UUID_STR_LEN]; /* lower case */
@@ -209,6 +245,22 @@ struct backend_ops {
     struct dm_error *(*set_vcpus)(struct backend *b, const char *uuid, int vcpus,
                                   struct dm_domain *ret);
     struct dm_error *(*destroy)(struct backend *b, const char *uuid);
+    /* Hot-plug into a running or paused domain (BAD_STATE otherwise). The
+     * domain's stored configuration follows each change, so that a reboot
+     * of the guest and a restart of domaind keep the device set.
+     * disk_attach adds disk (a disks element that dm_disk_from_json
+     * accepts; borrowed) unless its device is taken (DEVICE_EXISTS).
+     * disk_detach removes the disk device (NO_SUCH_DEVICE if none): it asks
+     * the guest to release it and fails with DETACH_REJECTED if the guest
+     * will not, unless force, which takes it away without asking.
+     * cd_change puts the image target (of format, NULL for the default)
+     * into the cdrom device, or empties it when target is "". */
+    struct dm_error *(*disk_attach)(struct backend *b, const char *uuid, json_object *disk,
+                                    struct dm_domain *ret);
+    struct dm_error *(*disk_detach)(struct backend *b, const char *uuid, const char *device,
+                                    bool force, struct dm_domain *ret);
+    struct dm_error *(*cd_change)(struct backend *b, const char *uuid, const char *device,
+                                  const char *target, const char *format, struct dm_domain *ret);
     /* Does not block: the current generation (1 or more: 0 is never a
      * current one), and every domain changed after since, destroyed ones with state destroyed. When
      * since cannot be answered that way (0, a generation from before a reset, or older than the
@@ -220,11 +272,13 @@ struct backend_ops {
     /* The simulator's controls; NULL in other backends. sim_inject makes
      * the guest do event ("poweroff", "reboot", "crash", "suspend", "halt",
      * or "ignore": nothing) and, when ignore_shutdown is 0 or 1, sets
-     * whether it ignores requests to shut down. sim_fail makes the next
+     * whether it ignores requests to shut down, and when refuse_detach is
+     * 0 or 1, whether it refuses to release disks (disk_detach without
+     * force then fails with DETACH_REJECTED). sim_fail makes the next
      * count calls of method (a domain/... method name) fail after their
      * first step. */
     struct dm_error *(*sim_inject)(struct backend *b, const char *uuid, const char *event,
-                                   int ignore_shutdown);
+                                   int ignore_shutdown, int refuse_detach);
     struct dm_error *(*sim_fail)(struct backend *b, const char *method, int count);
 };
 

@@ -299,6 +299,68 @@ static struct jsonrpc_error *m_destroy(json_object *params, json_object **ret_re
     return empty_result(b->ops->destroy(b, uuid), ret_result);
 }
 
+/* The device parameter of disk_detach and cd_change: a guest's name for a
+ * disk, checked by the backend against the domain's disks. */
+static struct jsonrpc_error *get_device(json_object *params, const char **ret)
+{
+    const char *s = get_string(params, "device");
+
+    if (!s || !*s || strlen(s) > 16)
+        return jsonrpc_error_new(JSONRPC_INVALID_PARAMS, "device: a device name is required");
+    *ret = s;
+    return NULL;
+}
+
+static struct jsonrpc_error *m_disk_attach(json_object *params, json_object **ret_result,
+                                           void *userdata)
+{
+    struct backend *b = userdata;
+    struct jsonrpc_error *je;
+    char uuid[UUID_STR_LEN];
+    struct dm_domain d;
+    struct dm_disk dd;
+    struct dm_error *e;
+    json_object *disk = member(params, "disk");
+
+    if ((je = get_uuid(params, uuid)))
+        return je;
+    if ((e = dm_disk_from_json(disk, "disk", &dd)))
+        return to_jsonrpc(e);
+    dm_disk_done(&dd);
+    return domain_result(b->ops->disk_attach(b, uuid, disk, &d), &d, ret_result);
+}
+
+static struct jsonrpc_error *m_disk_detach(json_object *params, json_object **ret_result,
+                                           void *userdata)
+{
+    struct backend *b = userdata;
+    struct jsonrpc_error *je;
+    char uuid[UUID_STR_LEN];
+    struct dm_domain d;
+    const char *device;
+
+    if ((je = get_uuid(params, uuid)) || (je = get_device(params, &device)))
+        return je;
+    return domain_result(b->ops->disk_detach(b, uuid, device, get_bool(params, "force", false), &d),
+                         &d, ret_result);
+}
+
+static struct jsonrpc_error *m_cd_change(json_object *params, json_object **ret_result,
+                                         void *userdata)
+{
+    struct backend *b = userdata;
+    struct jsonrpc_error *je;
+    char uuid[UUID_STR_LEN];
+    struct dm_domain d;
+    const char *device;
+
+    if ((je = get_uuid(params, uuid)) || (je = get_device(params, &device)))
+        return je;
+    return domain_result(b->ops->cd_change(b, uuid, device, get_string(params, "target"),
+                                           get_string(params, "format"), &d),
+                         &d, ret_result);
+}
+
 static struct jsonrpc_error *m_watch(json_object *params, json_object **ret_result, void *userdata)
 {
     struct backend *b = userdata;
@@ -330,13 +392,17 @@ static struct jsonrpc_error *m_sim_inject(json_object *params, json_object **ret
     struct jsonrpc_error *je;
     char uuid[UUID_STR_LEN];
     json_object *ignore = member(params, "ignore_shutdown");
+    json_object *refuse = member(params, "refuse_detach");
 
     if ((je = get_uuid(params, uuid)))
         return je;
     const char *event = get_string(params, "event");
-    /* Event "ignore" without the flag means: ignore shutdown requests. */
-    int flag = ignore ? json_object_get_boolean(ignore) : streq(event, "ignore") ? 1 : -1;
-    return empty_result(b->ops->sim_inject(b, uuid, event, flag), ret_result);
+    /* Event "ignore" alone means: ignore shutdown requests. */
+    int flag = ignore                              ? json_object_get_boolean(ignore)
+               : streq(event, "ignore") && !refuse ? 1
+                                                   : -1;
+    int refuse_flag = refuse ? json_object_get_boolean(refuse) : -1;
+    return empty_result(b->ops->sim_inject(b, uuid, event, flag, refuse_flag), ret_result);
 }
 
 static struct jsonrpc_error *m_sim_fail(json_object *params, json_object **ret_result,
@@ -378,9 +444,19 @@ static const struct jsonrpc_param p_vcpus[] = {
     {"uuid", JP_STRING, true}, {"vcpus", JP_INT, true}, {0}};
 static const struct jsonrpc_param p_watch[] = {
     {"since", JP_INT, true}, {"timeout", JP_NUMBER, false}, {0}};
+static const struct jsonrpc_param p_disk_attach[] = {
+    {"uuid", JP_STRING, true}, {"disk", JP_OBJECT, true}, {0}};
+static const struct jsonrpc_param p_disk_detach[] = {
+    {"uuid", JP_STRING, true}, {"device", JP_STRING, true}, {"force", JP_BOOL, false}, {0}};
+static const struct jsonrpc_param p_cd_change[] = {{"uuid", JP_STRING, true},
+                                                   {"device", JP_STRING, true},
+                                                   {"target", JP_STRING, true},
+                                                   {"format", JP_STRING, false},
+                                                   {0}};
 static const struct jsonrpc_param p_inject[] = {{"uuid", JP_STRING, true},
                                                 {"event", JP_STRING, true},
                                                 {"ignore_shutdown", JP_BOOL, false},
+                                                {"refuse_detach", JP_BOOL, false},
                                                 {0}};
 static const struct jsonrpc_param p_fail[] = {
     {"method", JP_STRING, true}, {"count", JP_INT, false}, {0}};
@@ -400,6 +476,9 @@ static const struct jsonrpc_param p_fail[] = {
     X("domain/set_memory_target", m_set_memory_target, p_memory)                                   \
     X("domain/set_vcpus", m_set_vcpus, p_vcpus)                                                    \
     X("domain/destroy", m_destroy, p_uuid)                                                         \
+    X("domain/disk_attach", m_disk_attach, p_disk_attach)                                          \
+    X("domain/disk_detach", m_disk_detach, p_disk_detach)                                          \
+    X("domain/cd_change", m_cd_change, p_cd_change)                                                \
     X("events/watch", m_watch, p_watch)
 #define SIM_METHODS(X)                                                                             \
     X("sim/inject", m_sim_inject, p_inject)                                                        \

@@ -7,8 +7,11 @@
  * a step passes: the domain is marked busy instead, and other operations
  * on it wait), fails the next calls of a method after their first step
  * when sim/fail asks, and lets a test make the guest power off, reboot,
- * crash, suspend or ignore shutdown requests (sim/inject). Destroyed
- * domains are remembered in memory, up to a bound, for events/watch. */
+ * crash, suspend, ignore shutdown requests or refuse to release a disk
+ * (sim/inject). Disks are hot-plugged into and out of running or paused
+ * domains, and cdrom media changed, in a step each, the domain's saved
+ * configuration following. Destroyed domains are remembered in memory,
+ * up to a bound, for events/watch. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +57,10 @@ LOG_MODULE("sim");
     X(RESUME, "domain/resume")                                                                     \
     X(SET_MEMORY_TARGET, "domain/set_memory_target")                                               \
     X(SET_VCPUS, "domain/set_vcpus")                                                               \
-    X(DESTROY, "domain/destroy")
+    X(DESTROY, "domain/destroy")                                                                   \
+    X(DISK_ATTACH, "domain/disk_attach")                                                           \
+    X(DISK_DETACH, "domain/disk_detach")                                                           \
+    X(CD_CHANGE, "domain/cd_change")
 
 enum sim_op {
 #define SIM_OP_ENUM_(name, text) SIM_OP_##name,
@@ -69,12 +75,18 @@ static const char *const op_names[] = {
 #undef SIM_OP_NAME_
 };
 
+/* How the simulated guest behaves (sim/inject), saved with its domain. */
+struct sim_guest {
+    bool ignore_shutdown; /* clean shutdown and reboot requests */
+    bool refuse_detach;   /* requests to release a disk */
+};
+
 /* A domain of the simulated hypervisor. */
 struct sim_dom {
     struct dm_domain d; /* d.uuid is the key in sim.domains */
     bool busy;          /* an operation is under way: others wait */
     bool building;      /* created or resumed, first step not done: not listed */
-    bool ignore_shutdown;
+    struct sim_guest guest;
     int64_t pending; /* memory reserved by an operation under way */
 };
 
@@ -232,14 +244,16 @@ static json_object *parse_object(const char *text, size_t len, bool strict)
 /* A domain as the state file and suspend images hold it: its wire form,
  * its configuration, the generation of its last change and the guest's
  * behaviour. */
-static json_object *record_to_json(const struct dm_domain *d, bool ignore_shutdown)
+static json_object *record_to_json(const struct dm_domain *d, const struct sim_guest *g)
 {
     json_object *o = dm_domain_to_json(d);
 
     dm_config_to_json(&d->cfg, o);
     json_object_object_add(o, "generation", json_object_new_int64((int64_t)d->generation));
-    if (ignore_shutdown)
+    if (g->ignore_shutdown)
         json_object_object_add(o, "ignore_shutdown", json_object_new_boolean(true));
+    if (g->refuse_detach)
+        json_object_object_add(o, "refuse_detach", json_object_new_boolean(true));
     return o;
 }
 
@@ -250,7 +264,7 @@ static bool get_member(json_object *o, const char *name, json_type t, json_objec
 
 /* Reads a record back; a message in *ret_why when it is not one. */
 static int record_from_json(json_object *o, uint64_t max_generation, struct dm_domain *ret,
-                            bool *ret_ignore, char **ret_why)
+                            struct sim_guest *ret_guest, char **ret_why)
 {
     struct dm_domain d = {0};
     struct dm_error *e;
@@ -306,8 +320,10 @@ static int record_from_json(json_object *o, uint64_t max_generation, struct dm_d
         return -EINVAL;
     }
     d.generation = (uint64_t)x;
-    *ret_ignore =
+    ret_guest->ignore_shutdown =
         get_member(o, "ignore_shutdown", json_type_boolean, &v) && json_object_get_boolean(v);
+    ret_guest->refuse_detach =
+        get_member(o, "refuse_detach", json_type_boolean, &v) && json_object_get_boolean(v);
     if ((e = dm_config_from_json(o, &d.cfg))) {
         *ret_why = xasprintf("domain %s: %s", d.uuid, e->params[0]);
         dm_error_free(e);
@@ -370,7 +386,7 @@ static void sim_save_domain(struct sim *s, const char *uuid, const struct sim_do
     int r = 0;
 
     if (sd) {
-        json_object *o = record_to_json(&sd->d, sd->ignore_shutdown);
+        json_object *o = record_to_json(&sd->d, &sd->guest);
         size_t len;
         const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
         r = write_file_atomic(path, text, len, false);
@@ -505,7 +521,7 @@ static int sim_load_domain(struct sim *s, const char *name, const char **owner,
         return -EINVAL;
     }
     sd = xcalloc(1, sizeof(*sd));
-    r = record_from_json(o, UINT64_MAX, &sd->d, &sd->ignore_shutdown, &why);
+    r = record_from_json(o, UINT64_MAX, &sd->d, &sd->guest, &why);
     json_object_put(o);
     if (r < 0) {
         free(sd);
@@ -878,7 +894,7 @@ static struct dm_error *sim_ask_guest(struct sim *s, struct sim_dom **sdp, enum 
         sim_release(s, sd);
         return fail_injected(op);
     }
-    if (sd->ignore_shutdown)
+    if (sd->guest.ignore_shutdown)
         return sim_await_guest(s, sdp, deadline, ret_gone);
     sd->d.state = DM_STATE_SHUTDOWN;
     sd->d.shutdown_reason = reason;
@@ -1105,7 +1121,7 @@ static struct dm_error *sim_suspend_locked(struct sim *s, const char *uuid, cons
     json_object *image = json_object_new_object();
     json_object_object_add(image, "format", json_object_new_string(SIM_IMAGE_FORMAT));
     json_object_object_add(image, "version", json_object_new_int(SIM_FORMAT_VERSION));
-    json_object_object_add(image, "domain", record_to_json(&sd->d, sd->ignore_shutdown));
+    json_object_object_add(image, "domain", record_to_json(&sd->d, &sd->guest));
     struct strbuf sb;
     strbuf_init(&sb, 1024);
     strbuf_adds(&sb, json_object_to_json_string_ext(image, JSON_C_TO_STRING_PLAIN));
@@ -1140,7 +1156,8 @@ static struct dm_error *sim_suspend(struct backend *b, const char *uuid, const c
 }
 
 /* Reads the configuration saved in a suspend image. */
-static struct dm_error *read_image(const char *path, struct dm_config *ret, bool *ret_ignore)
+static struct dm_error *read_image(const char *path, struct dm_config *ret,
+                                   struct sim_guest *ret_guest)
 {
     _cleanup_free_ char *text = NULL, *why = NULL;
     struct stat st;
@@ -1163,7 +1180,7 @@ static struct dm_error *read_image(const char *path, struct dm_config *ret, bool
         return dm_failf(DM_ERR_BACKEND_FAILURE, "%s is not a suspend image of the sim backend",
                         path);
     }
-    r = record_from_json(dom, UINT64_MAX, &d, ret_ignore, &why);
+    r = record_from_json(dom, UINT64_MAX, &d, ret_guest, &why);
     json_object_put(root);
     if (r < 0)
         return dm_failf(DM_ERR_BACKEND_FAILURE, "%s is not a valid suspend image: %s", path, why);
@@ -1178,13 +1195,13 @@ static struct dm_error *sim_resume(struct backend *b, const char *uuid, const ch
     struct dm_config cfg;
     struct sim_dom *sd;
     struct dm_error *e;
-    bool ignore;
+    struct sim_guest guest;
 
-    if ((e = read_image(path, &cfg, &ignore)))
+    if ((e = read_image(path, &cfg, &guest)))
         return e;
     pthread_mutex_lock(&s->lock);
     if (!(e = sim_start_build(s, uuid, &cfg, &sd))) {
-        sd->ignore_shutdown = ignore;
+        sd->guest = guest;
         e = sim_build(s, sd, SIM_OP_RESUME, start_paused, ret);
     }
     pthread_mutex_unlock(&s->lock);
@@ -1283,6 +1300,134 @@ static struct dm_error *sim_destroy(struct backend *b, const char *uuid)
     return e;
 }
 
+/* ---- hot-plug: one step each ---- */
+
+/* Takes the domain uuid, which must be running or paused, for a device
+ * change. */
+static struct dm_error *sim_take_live(struct sim *s, const char *uuid, struct sim_dom **ret)
+{
+    struct sim_dom *sd = NULL;
+    struct dm_error *e;
+
+    if ((e = sim_take(s, uuid, &sd)))
+        return e;
+    if (sd->d.state != DM_STATE_RUNNING && sd->d.state != DM_STATE_PAUSED) {
+        e = fail_state(sd, DM_STATE_RUNNING);
+        sim_release(s, sd);
+        return e;
+    }
+    *ret = sd;
+    return NULL;
+}
+
+/* The device change of sd (taken) is done: its disks are now disks
+ * (taken), saved, and sd copied to ret. */
+static void sim_set_disks(struct sim *s, struct sim_dom *sd, json_object *disks,
+                          struct dm_domain *ret)
+{
+    json_object_put(sd->d.cfg.disks);
+    sd->d.cfg.disks = disks;
+    sim_changed(s, sd);
+    dm_domain_copy(ret, &sd->d);
+}
+
+static struct dm_error *sim_disk_attach(struct backend *b, const char *uuid, json_object *disk,
+                                        struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+    json_object *copy = NULL;
+    struct sim_dom *sd = NULL;
+    struct dm_disk dd;
+    struct dm_error *e;
+    int steps = 0;
+
+    if ((e = dm_disk_from_json(disk, "disk", &dd)))
+        return e;
+    /* Kept as given, in a copy of its own. */
+    if (json_object_deep_copy(disk, &copy, NULL) < 0 || !copy) {
+        dm_disk_done(&dd);
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot copy the disk");
+    }
+    pthread_mutex_lock(&s->lock);
+    if ((e = sim_take_live(s, uuid, &sd)))
+        goto out;
+    if (dm_disks_find(sd->d.cfg.disks, dd.device))
+        e = dm_fail(DM_ERR_DEVICE_EXISTS, sd->d.uuid, dd.device);
+    else if (sim_step_fails(s, SIM_OP_DISK_ATTACH, &steps))
+        e = fail_injected(SIM_OP_DISK_ATTACH);
+    else {
+        sim_set_disks(s, sd, dm_disks_replace(sd->d.cfg.disks, NULL, copy), ret);
+        log_info("domain %s: disk %s attached (%s)", sd->d.uuid, dd.device,
+                 *dd.target ? dd.target : "empty");
+    }
+    sim_release(s, sd);
+out:
+    pthread_mutex_unlock(&s->lock);
+    json_object_put(copy);
+    dm_disk_done(&dd);
+    return e;
+}
+
+static struct dm_error *sim_disk_detach(struct backend *b, const char *uuid, const char *device,
+                                        bool force, struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+    struct sim_dom *sd = NULL;
+    struct dm_error *e;
+    int steps = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if ((e = sim_take_live(s, uuid, &sd)))
+        goto out;
+    json_object *old = dm_disks_find(sd->d.cfg.disks, device);
+    if (!old)
+        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, sd->d.uuid, device);
+    else if (sim_step_fails(s, SIM_OP_DISK_DETACH, &steps))
+        e = fail_injected(SIM_OP_DISK_DETACH);
+    else if (!force && sd->guest.refuse_detach) /* it was asked during the step */
+        e = dm_fail(DM_ERR_DETACH_REJECTED, sd->d.uuid, device,
+                    "the guest refused to release the device");
+    else {
+        sim_set_disks(s, sd, dm_disks_replace(sd->d.cfg.disks, old, NULL), ret);
+        log_info("domain %s: disk %s detached%s", sd->d.uuid, device, force ? " by force" : "");
+    }
+    sim_release(s, sd);
+out:
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+static struct dm_error *sim_cd_change(struct backend *b, const char *uuid, const char *device,
+                                      const char *target, const char *format, struct dm_domain *ret)
+{
+    struct sim *s = sim_of(b);
+    json_object *cd = NULL;
+    struct sim_dom *sd = NULL;
+    struct dm_error *e;
+    int steps = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if ((e = sim_take_live(s, uuid, &sd)))
+        goto out;
+    json_object *old = dm_disks_find(sd->d.cfg.disks, device);
+    if (!old)
+        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, sd->d.uuid, device);
+    else if ((e = dm_disk_new_media(old, target, format, &cd)))
+        ;
+    else if (sim_step_fails(s, SIM_OP_CD_CHANGE, &steps))
+        e = fail_injected(SIM_OP_CD_CHANGE);
+    else {
+        sim_set_disks(s, sd, dm_disks_replace(sd->d.cfg.disks, old, cd), ret);
+        log_info("domain %s: cdrom %s %s%s", sd->d.uuid, device, *target ? "holds " : "ejected",
+                 target);
+    }
+    sim_release(s, sd);
+out:
+    pthread_mutex_unlock(&s->lock);
+    json_object_put(cd);
+    return e;
+}
+
 static struct dm_error *sim_changes(struct backend *b, uint64_t since, uint64_t *ret_generation,
                                     bool *ret_full, struct dm_domain_list *ret)
 {
@@ -1314,7 +1459,7 @@ static struct dm_error *sim_changes(struct backend *b, uint64_t since, uint64_t 
 }
 
 static struct dm_error *sim_inject_locked(struct sim *s, const char *uuid, const char *event,
-                                          int ignore_shutdown)
+                                          int ignore_shutdown, int refuse_detach)
 {
     bool nothing = streq(event, "ignore");
     int reason = nothing ? DM_REASON_NONE : dm_reason_from_name(event);
@@ -1332,7 +1477,9 @@ static struct dm_error *sim_inject_locked(struct sim *s, const char *uuid, const
         return e;
     }
     if (ignore_shutdown >= 0)
-        sd->ignore_shutdown = ignore_shutdown;
+        sd->guest.ignore_shutdown = ignore_shutdown;
+    if (refuse_detach >= 0)
+        sd->guest.refuse_detach = refuse_detach;
     if (nothing) {
         sim_save_domain(s, sd->d.uuid, sd);
     } else {
@@ -1346,12 +1493,12 @@ static struct dm_error *sim_inject_locked(struct sim *s, const char *uuid, const
 }
 
 static struct dm_error *sim_inject(struct backend *b, const char *uuid, const char *event,
-                                   int ignore_shutdown)
+                                   int ignore_shutdown, int refuse_detach)
 {
     struct sim *s = sim_of(b);
 
     pthread_mutex_lock(&s->lock);
-    struct dm_error *e = sim_inject_locked(s, uuid, event, ignore_shutdown);
+    struct dm_error *e = sim_inject_locked(s, uuid, event, ignore_shutdown, refuse_detach);
     pthread_mutex_unlock(&s->lock);
     return e;
 }
@@ -1423,6 +1570,9 @@ static const struct backend_ops sim_ops = {
     .set_memory_target = sim_set_memory_target,
     .set_vcpus = sim_set_vcpus,
     .destroy = sim_destroy,
+    .disk_attach = sim_disk_attach,
+    .disk_detach = sim_disk_detach,
+    .cd_change = sim_cd_change,
     .changes = sim_changes,
     .sim_inject = sim_inject,
     .sim_fail = sim_fail,

@@ -1,9 +1,10 @@
 /* Builds libxl's domain configuration from domaind's (see xen-config.h).
- * Every member of the disks and nics objects and every platform value is
- * checked, so that a bad one is an INVALID_PARAMS error naming it rather
- * than a libxl failure half-way through building the domain. Platform keys
- * that Xenia does not act on are ignored, as XCP-ng ignores them: XenAPI
- * clients put keys of their own there. */
+ * Every member of the disks (by dm_disk_from_json, which the hot-plug
+ * calls share) and nics objects and every platform value is checked, so
+ * that a bad one is an INVALID_PARAMS error naming it rather than a libxl
+ * failure half-way through building the domain. Platform keys that Xenia
+ * does not act on are ignored, as XCP-ng ignores them: XenAPI clients put
+ * keys of their own there. */
 #include "hypervisor/xen-config.h"
 
 #include <ctype.h>
@@ -272,82 +273,32 @@ static struct dm_error *member(json_object *o, const char *name, size_t i, const
     return NULL;
 }
 
-/* xvd, hd or sd, then one to three letters: the virtual device names
- * libxl takes for whole disks. */
-static bool vdev_valid(const char *s)
+void xen_config_disk(const struct dm_disk *dd, libxl_device_disk *d)
 {
-    size_t p = strncmp(s, "xvd", 3) == 0                                ? 3
-               : (strncmp(s, "hd", 2) == 0 || strncmp(s, "sd", 2) == 0) ? 2
-                                                                        : 0;
-    size_t n = strlen(s + p);
+    bool empty = !*dd->target;
 
-    if (p == 0 || n < 1 || n > 3)
-        return false;
-    for (size_t i = p; s[i]; i++)
-        if (s[i] < 'a' || s[i] > 'z')
-            return false;
-    return true;
+    d->vdev = xstrdup(dd->device);
+    d->pdev_path = empty ? NULL : xstrdup(dd->target);
+    d->format = empty                         ? LIBXL_DISK_FORMAT_EMPTY
+                : dd->format == DM_DISK_QCOW2 ? LIBXL_DISK_FORMAT_QCOW2
+                                              : LIBXL_DISK_FORMAT_RAW;
+    d->backend = dd->backend == DM_DISK_PHY ? LIBXL_DISK_BACKEND_PHY : LIBXL_DISK_BACKEND_QDISK;
+    d->readwrite = dd->readwrite;
+    d->is_cdrom = dd->cdrom;
+    d->removable = dd->cdrom;
 }
 
 static struct dm_error *disk_from_json(json_object *o, size_t i, libxl_device_disk *d)
 {
-    static const char *const allowed[] = {"device",    "target", "format", "backend",
-                                          "readwrite", "cdrom",  NULL};
-    json_object *device, *target, *format, *backend, *rw, *cdrom;
+    struct dm_disk dd;
+    char label[32];
     struct dm_error *e;
 
-    if ((e = check_members(o, "disks", i, allowed)) ||
-        (e = member(o, "disks", i, "device", json_type_string, &device)) ||
-        (e = member(o, "disks", i, "target", json_type_string, &target)) ||
-        (e = member(o, "disks", i, "format", json_type_string, &format)) ||
-        (e = member(o, "disks", i, "backend", json_type_string, &backend)) ||
-        (e = member(o, "disks", i, "readwrite", json_type_boolean, &rw)) ||
-        (e = member(o, "disks", i, "cdrom", json_type_boolean, &cdrom)))
+    snprintf(label, sizeof(label), "disks[%zu]", i);
+    if ((e = dm_disk_from_json(o, label, &dd)))
         return e;
-    if (!device || !vdev_valid(json_object_get_string(device)))
-        return invalid("disks[%zu].device: xvdX, hdX or sdX expected", i);
-
-    const char *fmt = format ? json_object_get_string(format) : "raw";
-    libxl_disk_format f;
-    if (streq(fmt, "raw") || streq(fmt, "iso"))
-        f = LIBXL_DISK_FORMAT_RAW;
-    else if (streq(fmt, "qcow2"))
-        f = LIBXL_DISK_FORMAT_QCOW2;
-    else
-        return invalid("disks[%zu].format: raw, qcow2 or iso expected", i);
-    bool is_cdrom = cdrom ? json_object_get_boolean(cdrom) : streq(fmt, "iso");
-    bool readwrite = rw ? json_object_get_boolean(rw) : !is_cdrom;
-    const char *path = target ? json_object_get_string(target) : "";
-    if (is_cdrom && readwrite)
-        return invalid("disks[%zu].readwrite: a cdrom is read-only", i);
-    if (!*path && !is_cdrom)
-        return invalid("disks[%zu].target: a path is required (only a cdrom may be empty)", i);
-    if (*path && path[0] != '/')
-        return invalid("disks[%zu].target: an absolute path expected", i);
-
-    /* A block device goes to blkback; an image file to QEMU's qdisk. */
-    const char *be = backend ? json_object_get_string(backend)
-                     : f == LIBXL_DISK_FORMAT_RAW && strncmp(path, "/dev/", 5) == 0 ? "phy"
-                                                                                    : "qdisk";
-    libxl_disk_backend kind;
-    if (streq(be, "phy"))
-        kind = LIBXL_DISK_BACKEND_PHY;
-    else if (streq(be, "qdisk"))
-        kind = LIBXL_DISK_BACKEND_QDISK;
-    else
-        return invalid("disks[%zu].backend: qdisk or phy expected", i);
-    if (kind == LIBXL_DISK_BACKEND_PHY && f != LIBXL_DISK_FORMAT_RAW)
-        return invalid("disks[%zu].backend: phy takes raw data; a qcow2 image needs qdisk", i);
-    if (kind == LIBXL_DISK_BACKEND_PHY && !*path)
-        return invalid("disks[%zu].backend: an empty cdrom needs qdisk", i);
-
-    d->vdev = xstrdup(json_object_get_string(device));
-    d->pdev_path = *path ? xstrdup(path) : NULL;
-    d->format = *path ? f : LIBXL_DISK_FORMAT_EMPTY;
-    d->backend = kind;
-    d->readwrite = readwrite;
-    d->is_cdrom = is_cdrom;
-    d->removable = is_cdrom;
+    xen_config_disk(&dd, d);
+    dm_disk_done(&dd);
     return NULL;
 }
 

@@ -22,3 +22,6 @@
  * error naming the parameter that cannot be built (and *ret untouched). */
 struct dm_error *xen_config_build(const char *uuid, const struct dm_config *cfg,
                                   libxl_domain_config *ret);
+/* Fills the initialised *ret with the disk d (checked by
+ * dm_disk_from_json), for libxl's hot-plug calls. */
+void xen_config_disk(const struct dm_disk *d, libxl_device_disk *ret);

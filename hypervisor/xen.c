@@ -1181,6 +1181,196 @@ static struct dm_error *xen_destroy(struct backend *b, const char *uuid)
     return e;
 }
 
+/* ---- hot-plug ---- */
+
+/* What a device change needs: the domain's domid and a copy of its
+ * configuration, taken with the lock held. */
+struct xen_dev_op {
+    struct xen_dom *xd;
+    uint32_t domid;
+    struct dm_config cfg;
+};
+
+/* Takes the running or paused domain uuid, built by domaind (a foreign
+ * one has no stored configuration to follow the change), and copies what
+ * the change needs. Lock held. */
+static struct dm_error *xen_take_live(struct xen *x, const char *uuid, struct xen_dev_op *ret)
+{
+    struct xen_dom *xd;
+    struct dm_error *e;
+
+    if ((e = xen_take(x, uuid, &xd)))
+        return e;
+    if (xd->d.state != DM_STATE_RUNNING && xd->d.state != DM_STATE_PAUSED)
+        e = fail_state(xd, DM_STATE_RUNNING);
+    else if (xd->foreign)
+        e = dm_failf(DM_ERR_BACKEND_FAILURE,
+                     "domain %s was not built by domaind: its devices are not domaind's", uuid);
+    if (e) {
+        xen_release(x, xd);
+        return e;
+    }
+    ret->xd = xd;
+    ret->domid = (uint32_t)xd->d.domid;
+    dm_config_copy(&ret->cfg, &xd->d.cfg);
+    return NULL;
+}
+
+/* Ends a device change: when it succeeded (e NULL), the domain's disks
+ * become disks (taken), stored with the domain and recorded, and the
+ * domain goes to ret. Lock held; returns e or a later error. */
+static struct dm_error *xen_end_dev_op(struct xen *x, struct xen_dev_op *op, struct dm_error *e,
+                                       json_object *disks, struct dm_domain *ret)
+{
+    char uuid[UUID_STR_LEN];
+
+    snprintf(uuid, sizeof(uuid), "%s", op->xd->d.uuid);
+    if (!e) {
+        json_object_put(op->cfg.disks);
+        op->cfg.disks = json_object_get(disks);
+        pthread_mutex_unlock(&x->lock);
+        e = store_config(x, op->domid, &op->cfg);
+        pthread_mutex_lock(&x->lock);
+    }
+    if (!e && op->xd->d.domid == (int)op->domid) {
+        json_object_put(op->xd->d.cfg.disks);
+        op->xd->d.cfg.disks = json_object_get(disks);
+        xen_changed(x, op->xd);
+    }
+    json_object_put(disks);
+    dm_config_done(&op->cfg);
+    xen_release(x, op->xd);
+    if (!e) {
+        struct xen_dom *xd = xen_find(x, uuid);
+        if (xd)
+            dm_domain_copy(ret, &xd->d);
+        else
+            e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+    }
+    return e;
+}
+
+static struct dm_error *xen_disk_attach(struct backend *b, const char *uuid, json_object *disk,
+                                        struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+    struct xen_dev_op op;
+    json_object *copy = NULL, *disks = NULL;
+    libxl_device_disk ld;
+    struct dm_disk dd;
+    struct dm_error *e;
+    int rc;
+
+    if ((e = dm_disk_from_json(disk, "disk", &dd)))
+        return e;
+    if (json_object_deep_copy(disk, &copy, NULL) < 0 || !copy) {
+        dm_disk_done(&dd);
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot copy the disk");
+    }
+    pthread_mutex_lock(&x->lock);
+    if ((e = xen_take_live(x, uuid, &op)))
+        goto out;
+    if (dm_disks_find(op.cfg.disks, dd.device)) {
+        e = dm_fail(DM_ERR_DEVICE_EXISTS, uuid, dd.device);
+    } else {
+        disks = dm_disks_replace(op.cfg.disks, NULL, copy);
+        pthread_mutex_unlock(&x->lock);
+        libxl_device_disk_init(&ld);
+        xen_config_disk(&dd, &ld);
+        xen_log_clear();
+        if ((rc = libxl_device_disk_add(x->ctx, op.domid, &ld, NULL)))
+            e = fail_libxl("cannot attach the disk", rc);
+        libxl_device_disk_dispose(&ld);
+        pthread_mutex_lock(&x->lock);
+    }
+    e = xen_end_dev_op(x, &op, e, disks, ret);
+out:
+    pthread_mutex_unlock(&x->lock);
+    json_object_put(copy);
+    dm_disk_done(&dd);
+    return e;
+}
+
+static struct dm_error *xen_disk_detach(struct backend *b, const char *uuid, const char *device,
+                                        bool force, struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+    struct xen_dev_op op;
+    json_object *disks = NULL;
+    libxl_device_disk ld;
+    struct dm_error *e;
+    int rc;
+
+    pthread_mutex_lock(&x->lock);
+    if ((e = xen_take_live(x, uuid, &op)))
+        goto out;
+    json_object *old = dm_disks_find(op.cfg.disks, device);
+    if (!old) {
+        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, uuid, device);
+    } else {
+        disks = dm_disks_replace(op.cfg.disks, old, NULL);
+        pthread_mutex_unlock(&x->lock);
+        libxl_device_disk_init(&ld);
+        xen_log_clear();
+        if ((rc = libxl_vdev_to_device_disk(x->ctx, op.domid, device, &ld))) {
+            e = fail_libxl("cannot find the disk", rc);
+        } else if (force) {
+            if ((rc = libxl_device_disk_destroy(x->ctx, op.domid, &ld, NULL)))
+                e = fail_libxl("cannot take the disk away", rc);
+        } else if ((rc = libxl_device_disk_safe_remove(x->ctx, op.domid, &ld, NULL))) {
+            /* libxl asked the guest's frontend to close the device and it
+             * did not within libxl's 10 s: the guest keeps it (the plain
+             * _remove would take it away by force then). */
+            const char *why = xen_log_last_error();
+            e = dm_fail(DM_ERR_DETACH_REJECTED, uuid, device,
+                        *why ? why : "the guest did not release the device");
+        }
+        libxl_device_disk_dispose(&ld);
+        pthread_mutex_lock(&x->lock);
+    }
+    e = xen_end_dev_op(x, &op, e, disks, ret);
+out:
+    pthread_mutex_unlock(&x->lock);
+    return e;
+}
+
+static struct dm_error *xen_cd_change(struct backend *b, const char *uuid, const char *device,
+                                      const char *target, const char *format, struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+    struct xen_dev_op op;
+    json_object *cd = NULL, *disks = NULL;
+    libxl_device_disk ld;
+    struct dm_disk dd;
+    struct dm_error *e;
+    int rc;
+
+    pthread_mutex_lock(&x->lock);
+    if ((e = xen_take_live(x, uuid, &op)))
+        goto out;
+    json_object *old = dm_disks_find(op.cfg.disks, device);
+    if (!old)
+        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, uuid, device);
+    else if (!(e = dm_disk_new_media(old, target, format, &cd)) &&
+             !(e = dm_disk_from_json(cd, "disk", &dd))) {
+        disks = dm_disks_replace(op.cfg.disks, old, cd);
+        pthread_mutex_unlock(&x->lock);
+        libxl_device_disk_init(&ld);
+        xen_config_disk(&dd, &ld);
+        xen_log_clear();
+        if ((rc = libxl_cdrom_insert(x->ctx, op.domid, &ld, NULL)))
+            e = fail_libxl(*target ? "cannot insert the medium" : "cannot eject the medium", rc);
+        libxl_device_disk_dispose(&ld);
+        dm_disk_done(&dd);
+        pthread_mutex_lock(&x->lock);
+    }
+    e = xen_end_dev_op(x, &op, e, disks, ret);
+out:
+    pthread_mutex_unlock(&x->lock);
+    json_object_put(cd);
+    return e;
+}
+
 static struct dm_error *xen_changes(struct backend *b, uint64_t since, uint64_t *ret_generation,
                                     bool *ret_full, struct dm_domain_list *ret)
 {
@@ -1261,6 +1451,9 @@ static const struct backend_ops xen_ops = {
     .set_memory_target = xen_set_memory_target,
     .set_vcpus = xen_set_vcpus,
     .destroy = xen_destroy,
+    .disk_attach = xen_disk_attach,
+    .disk_detach = xen_disk_detach,
+    .cd_change = xen_cd_change,
     .changes = xen_changes,
 };
 

@@ -67,6 +67,9 @@ struct api_error *storage_vdi_copy(const char *vdi_ref, const char *dest, const 
 /* Deletes a VDI from its SR and its row (chain rows follow by a scan). */
 struct api_error *storage_vdi_delete(const char *vdi_ref);
 
+/* Whether the VM's disks could be attached now: every VDI there, on a
+ * plugged SR, writable where the VBD writes. */
+struct api_error *storage_vm_check(const char *vm_ref);
 /* Attaches and activates the disks of a VM's VBDs for its domain, and
  * returns domaind's "disks" array; on failure what was attached is
  * released. */
@@ -74,3 +77,21 @@ struct api_error *storage_vm_attach(const char *vm_ref, json_object **ret_disks)
 /* Deactivates and detaches every attached VBD of the VM (its domain is
  * gone). Errors are logged: the domain is gone either way. */
 void storage_vm_release(const char *vm_ref);
+
+/* One VBD for its VM's running domain (VBD.plug, VBD.insert), as
+ * storage_vm_attach does each: attaches and activates vdi_ref (NULL: the
+ * VBD's own VDI; nothing for an empty CD) and returns domaind's disk
+ * object (its "device" is the guest's name for the VBD). Records nothing:
+ * storage_vbd_attached does, once the domain has the disk, or
+ * storage_vdi_release undoes it. Blocks; takes the db lock. */
+struct api_error *storage_vbd_attach(const char *vbd_ref, const char *vdi_ref,
+                                     json_object **ret_disk);
+/* Records the VBD attached as device, if its VM is still Running or
+ * Paused: false if it is not (its domain went away meanwhile, and with it
+ * the disk: the caller releases the VDI). Takes the db lock. */
+bool storage_vbd_attached(const char *vbd_ref, const char *device);
+/* Records the VBD detached. Takes the db lock. */
+void storage_vbd_detached(const char *vbd_ref);
+/* Deactivates and detaches a VDI that a domain no longer uses; errors are
+ * logged under who (the VBD's ref). Blocks; takes the db lock. */
+void storage_vdi_release(const char *vdi_ref, const char *who);

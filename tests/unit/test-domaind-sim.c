@@ -10,7 +10,10 @@
  * and events/watch: full answers, changes since a generation, destroyed
  * domains reported once, blocking until a change or the timeout, and
  * generations going on after a reopen, which answers an older since in
- * full. Steps take 0 or 1 ms. */
+ * full; hot-plug: disks attached to and detached from a running or
+ * paused domain, a guest refusing to release one until forced, cdrom
+ * media changed, each kept across a reopen and a reboot. Steps take 0 or
+ * 1 ms. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -426,7 +429,7 @@ static void test_clean_shutdown_of_ignoring_guest_times_out_leaving_it_running(v
 
     new_uuid(u);
     create(f->b, u, 256 * MIB);
-    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", 1));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", 1, -1));
     double t0 = now_monotonic();
     expect_error(f->b->ops->shutdown(f->b, u, true, 0.1, &d), DM_ERR_SHUTDOWN_TIMEOUT);
     assert_true(now_monotonic() - t0 >= 0.1);
@@ -444,7 +447,7 @@ static void test_clean_shutdown_of_already_shut_down_domain_destroys_it(void **s
 
     new_uuid(u);
     create(f->b, u, 256 * MIB);
-    expect_ok(f->b->ops->sim_inject(f->b, u, "crash", -1));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "crash", -1, -1));
     expect_ok(f->b->ops->shutdown(f->b, u, true, 5, &d));
     assert_int_equal(d.state, DM_STATE_DESTROYED);
     assert_int_equal(d.shutdown_reason, DM_REASON_CRASH);
@@ -462,7 +465,7 @@ static void *inject_later_thread(void *arg)
 {
     struct inject_later *il = arg;
     usleep((useconds_t)il->delay_ms * 1000);
-    expect_ok(il->b->ops->sim_inject(il->b, il->uuid, il->event, -1));
+    expect_ok(il->b->ops->sim_inject(il->b, il->uuid, il->event, -1, -1));
     return NULL;
 }
 
@@ -475,7 +478,7 @@ static void test_clean_shutdown_waits_for_guest_that_powers_off_late(void **stat
 
     new_uuid(u);
     create(f->b, u, 256 * MIB);
-    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", 1));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", 1, -1));
     struct inject_later il = {f->b, u, "poweroff", 50};
     pthread_create(&t, NULL, inject_later_thread, &il);
     double t0 = now_monotonic();
@@ -504,7 +507,7 @@ static void test_stop_ends_a_clean_shutdown_wait_at_once(void **state)
 
     new_uuid(u);
     create(f->b, u, 256 * MIB);
-    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", 1));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", 1, -1));
     pthread_create(&t, NULL, stop_later_thread, f->b);
     double t0 = now_monotonic();
     expect_error(f->b->ops->shutdown(f->b, u, true, 30, &d), DM_ERR_BACKEND_FAILURE);
@@ -555,7 +558,7 @@ static void test_reboot_after_guest_reboot_rebuilds_domain(void **state)
 
     new_uuid(u);
     int domid = create(f->b, u, 256 * MIB);
-    expect_ok(f->b->ops->sim_inject(f->b, u, "reboot", -1));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "reboot", -1, -1));
     expect_ok(f->b->ops->reboot(f->b, u, true, 5, &d));
     assert_int_equal(d.state, DM_STATE_RUNNING);
     assert_int_not_equal(d.domid, domid);
@@ -984,7 +987,7 @@ static void test_guest_events_shut_domain_down_with_their_reason(void **state)
 
         new_uuid(u);
         domid = create(f->b, u, 128 * MIB);
-        expect_ok(f->b->ops->sim_inject(f->b, u, cases[i].event, -1));
+        expect_ok(f->b->ops->sim_inject(f->b, u, cases[i].event, -1, -1));
         /* The domain stays, shut down, until the toolstack destroys it. */
         assert_int_equal(state_of(f->b, u, &now, &reason), DM_STATE_SHUTDOWN);
         assert_int_equal(reason, cases[i].reason);
@@ -1002,8 +1005,8 @@ static void test_guest_event_on_paused_domain_fails_bad_state(void **state)
     new_uuid(u);
     expect_ok(try_create(f->b, u, 256 * MIB, 1, true, &d));
     dm_domain_done(&d);
-    expect_error(f->b->ops->sim_inject(f->b, u, "crash", -1), DM_ERR_BAD_STATE);
-    expect_error(f->b->ops->sim_inject(f->b, u, "explode", -1), DM_ERR_INVALID_PARAMS);
+    expect_error(f->b->ops->sim_inject(f->b, u, "crash", -1, -1), DM_ERR_BAD_STATE);
+    expect_error(f->b->ops->sim_inject(f->b, u, "explode", -1, -1), DM_ERR_INVALID_PARAMS);
     assert_int_equal(state_of(f->b, u, NULL, NULL), DM_STATE_PAUSED);
 }
 
@@ -1018,7 +1021,7 @@ static void test_guest_event_is_reported_by_watch(void **state)
     new_uuid(u);
     create(f->b, u, 128 * MIB);
     g = generation_now(f->b);
-    expect_ok(f->b->ops->sim_inject(f->b, u, "poweroff", -1));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "poweroff", -1, -1));
     expect_ok(backend_watch(f->b, g, 1, &g2, &full, &l));
     assert_false(full);
     assert_int_equal(g2, g + 1);
@@ -1049,7 +1052,7 @@ static void test_reopen_keeps_domains_domids_and_states(void **state)
     int db = d.domid;
     dm_domain_done(&d);
     int dc = create(f->b, c, 128 * MIB);
-    expect_ok(f->b->ops->sim_inject(f->b, c, "crash", -1));
+    expect_ok(f->b->ops->sim_inject(f->b, c, "crash", -1, -1));
     expect_ok(f->b->ops->destroy(f->b, x));
     uint64_t g = generation_now(f->b);
     int64_t avail = free_memory(f->b);
@@ -1082,7 +1085,7 @@ static void test_reopen_keeps_guest_ignoring_shutdown(void **state)
 
     new_uuid(u);
     create(f->b, u, 128 * MIB);
-    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", 1));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", 1, -1));
     reopen(f);
     expect_error(f->b->ops->shutdown(f->b, u, true, 0.01, &d), DM_ERR_SHUTDOWN_TIMEOUT);
 }
@@ -1307,7 +1310,7 @@ static void test_a_change_writes_its_own_domain_file_alone(void **state)
     assert_true(st.st_ino != sa.st_ino);
     expect_ok(f->b->ops->set_memory_target(f->b, a, 64 * MIB, &d));
     dm_domain_done(&d);
-    expect_ok(f->b->ops->sim_inject(f->b, b, "ignore", 1));
+    expect_ok(f->b->ops->sim_inject(f->b, b, "ignore", 1, -1));
     assert_int_equal(stat(pb, &sb), 0);
     usleep(20 * 1000);
     expect_ok(f->b->ops->unpause(f->b, a, &d));
@@ -1680,6 +1683,311 @@ static void test_watch_after_a_restart_that_forgot_destroyed_domains_is_full(voi
     dm_domain_list_done(&l);
 }
 
+/* ---- hot-plug ---- */
+
+/* A disks element from its JSON text; the caller puts it. */
+static json_object *disk_of(const char *text)
+{
+    json_object *o = json_tokener_parse(text);
+    assert_non_null(o);
+    return o;
+}
+
+static struct dm_error *attach(struct backend *b, const char *uuid, const char *text)
+{
+    json_object *disk = disk_of(text);
+    struct dm_domain d;
+    struct dm_error *e = b->ops->disk_attach(b, uuid, disk, &d);
+    json_object_put(disk);
+    if (!e)
+        dm_domain_done(&d);
+    return e;
+}
+
+static struct dm_error *detach(struct backend *b, const char *uuid, const char *device, bool force)
+{
+    struct dm_domain d;
+    struct dm_error *e = b->ops->disk_detach(b, uuid, device, force, &d);
+    if (!e)
+        dm_domain_done(&d);
+    return e;
+}
+
+static struct dm_error *cd_change(struct backend *b, const char *uuid, const char *device,
+                                  const char *target)
+{
+    struct dm_domain d;
+    struct dm_error *e = b->ops->cd_change(b, uuid, device, target, "iso", &d);
+    if (!e)
+        dm_domain_done(&d);
+    return e;
+}
+
+/* The number of disks of domain uuid, and the target of its disk device
+ * in ret_target (a copy; NULL when it has no such disk). */
+static size_t disks_of(struct backend *b, const char *uuid, const char *device, char **ret_target)
+{
+    struct dm_domain d;
+    expect_ok(b->ops->get(b, uuid, &d));
+    size_t n = d.cfg.disks ? json_object_array_length(d.cfg.disks) : 0;
+    json_object *disk = dm_disks_find(d.cfg.disks, device), *v;
+    *ret_target = NULL;
+    if (disk)
+        *ret_target =
+            xstrdup(json_object_object_get_ex(disk, "target", &v) ? json_object_get_string(v) : "");
+    dm_domain_done(&d);
+    return n;
+}
+
+#define DISK_B "{\"device\":\"xvdb\",\"target\":\"/srv/b.img\"}"
+#define DISK_C "{\"device\":\"xvdc\",\"target\":\"/srv/c.qcow2\",\"format\":\"qcow2\"}"
+#define CDROM_D "{\"device\":\"xvdd\",\"format\":\"iso\",\"cdrom\":true}"
+
+static void test_disk_attach_adds_disk_to_running_domain(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *target = NULL;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    uint64_t g = generation_now(f->b);
+    expect_ok(attach(f->b, u, DISK_B));
+    assert_true(generation_now(f->b) > g);
+    assert_int_equal(disks_of(f->b, u, "xvdb", &target), 1);
+    assert_string_equal(target, "/srv/b.img");
+    assert_int_equal(state_of(f->b, u, NULL, NULL), DM_STATE_RUNNING);
+}
+
+static void test_disk_attach_to_paused_domain_keeps_it_paused(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *target = NULL;
+    struct dm_domain d;
+
+    new_uuid(u);
+    expect_ok(try_create(f->b, u, 128 * MIB, 1, true, &d));
+    dm_domain_done(&d);
+    expect_ok(attach(f->b, u, DISK_C));
+    assert_int_equal(disks_of(f->b, u, "xvdc", &target), 1);
+    assert_int_equal(state_of(f->b, u, NULL, NULL), DM_STATE_PAUSED);
+}
+
+static void test_disk_attach_of_taken_device_fails_device_exists(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *target = NULL;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, DISK_B));
+    struct dm_error *e = attach(f->b, u, "{\"device\":\"xvdb\",\"target\":\"/srv/other\"}");
+    assert_non_null(e);
+    assert_int_equal(e->code, DM_ERR_DEVICE_EXISTS);
+    assert_string_equal(e->params[0], u);
+    assert_string_equal(e->params[1], "xvdb");
+    dm_error_free(e);
+    assert_int_equal(disks_of(f->b, u, "xvdb", &target), 1);
+    assert_string_equal(target, "/srv/b.img");
+}
+
+static void test_disk_attach_of_bad_disk_fails_invalid_params(void **state)
+{
+    struct fx *f = *state;
+    static const char *const bad[] = {
+        "{\"target\":\"/srv/x\"}",
+        "{\"device\":\"vda\",\"target\":\"/srv/x\"}",
+        "{\"device\":\"xvdb\",\"target\":\"relative\"}",
+        "{\"device\":\"xvdb\"}",
+        "{\"device\":\"xvdb\",\"target\":\"/srv/x\",\"format\":\"vhd\"}",
+        "{\"device\":\"xvdb\",\"target\":\"/srv/x\",\"cdrom\":true,\"readwrite\":true}",
+        "{\"device\":\"xvdb\",\"target\":\"/srv/x\",\"size\":1}",
+        "[1]",
+    };
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *target = NULL;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+        expect_error(attach(f->b, u, bad[i]), DM_ERR_INVALID_PARAMS);
+    assert_int_equal(disks_of(f->b, u, "xvdb", &target), 0);
+}
+
+static void test_disk_calls_need_a_running_or_paused_domain(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN], none[UUID_STR_LEN];
+
+    new_uuid(u);
+    new_uuid(none);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, CDROM_D));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "poweroff", -1, -1));
+    expect_error(attach(f->b, u, DISK_B), DM_ERR_BAD_STATE);
+    expect_error(detach(f->b, u, "xvdd", true), DM_ERR_BAD_STATE);
+    expect_error(cd_change(f->b, u, "xvdd", "/srv/x.iso"), DM_ERR_BAD_STATE);
+    expect_error(attach(f->b, none, DISK_B), DM_ERR_NO_SUCH_DOMAIN);
+    expect_error(detach(f->b, none, "xvdb", false), DM_ERR_NO_SUCH_DOMAIN);
+    expect_error(cd_change(f->b, none, "xvdd", ""), DM_ERR_NO_SUCH_DOMAIN);
+}
+
+static void test_disk_detach_removes_the_disk_alone(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *b = NULL, *c = NULL;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, DISK_B));
+    expect_ok(attach(f->b, u, DISK_C));
+    expect_ok(detach(f->b, u, "xvdb", false));
+    assert_int_equal(disks_of(f->b, u, "xvdb", &b), 1);
+    assert_null(b);
+    disks_of(f->b, u, "xvdc", &c);
+    assert_string_equal(c, "/srv/c.qcow2");
+    struct dm_error *e = detach(f->b, u, "xvdb", false);
+    assert_non_null(e);
+    assert_int_equal(e->code, DM_ERR_NO_SUCH_DEVICE);
+    assert_string_equal(e->params[1], "xvdb");
+    dm_error_free(e);
+}
+
+static void test_guest_refusing_detach_fails_rejected_until_forced(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *target = NULL;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, DISK_B));
+    /* refuse_detach alone leaves the guest's shutdown behaviour as it was. */
+    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", -1, 1));
+    struct dm_error *e = detach(f->b, u, "xvdb", false);
+    assert_non_null(e);
+    assert_int_equal(e->code, DM_ERR_DETACH_REJECTED);
+    assert_int_equal(e->n_params, 3);
+    assert_string_equal(e->params[1], "xvdb");
+    dm_error_free(e);
+    assert_int_equal(disks_of(f->b, u, "xvdb", &target), 1);
+    assert_non_null(target);
+    expect_ok(detach(f->b, u, "xvdb", true));
+    free(target);
+    assert_int_equal(disks_of(f->b, u, "xvdb", &target), 0);
+    /* The guest cooperates again when told to. */
+    expect_ok(attach(f->b, u, DISK_B));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", -1, 0));
+    expect_ok(detach(f->b, u, "xvdb", false));
+}
+
+static void test_cd_change_inserts_and_ejects_a_medium(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *t1 = NULL, *t2 = NULL;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, CDROM_D));
+    expect_ok(cd_change(f->b, u, "xvdd", "/srv/iso/x.iso"));
+    disks_of(f->b, u, "xvdd", &t1);
+    assert_string_equal(t1, "/srv/iso/x.iso");
+    expect_ok(cd_change(f->b, u, "xvdd", ""));
+    assert_int_equal(disks_of(f->b, u, "xvdd", &t2), 1);
+    assert_string_equal(t2, "");
+}
+
+static void test_cd_change_of_a_disk_or_to_a_relative_path_fails(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *target = NULL;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, DISK_B));
+    expect_ok(attach(f->b, u, CDROM_D));
+    expect_error(cd_change(f->b, u, "xvdb", "/srv/x.iso"), DM_ERR_INVALID_PARAMS);
+    expect_error(cd_change(f->b, u, "xvdd", "x.iso"), DM_ERR_INVALID_PARAMS);
+    expect_error(cd_change(f->b, u, "xvde", "/srv/x.iso"), DM_ERR_NO_SUCH_DEVICE);
+    disks_of(f->b, u, "xvdb", &target);
+    assert_string_equal(target, "/srv/b.img");
+}
+
+static void test_injected_disk_failures_change_nothing(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *t1 = NULL, *t2 = NULL;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, CDROM_D));
+    expect_ok(f->b->ops->sim_fail(f->b, "domain/disk_attach", 1));
+    expect_error(attach(f->b, u, DISK_B), DM_ERR_SIM_INJECTED_FAILURE);
+    expect_ok(f->b->ops->sim_fail(f->b, "domain/disk_detach", 1));
+    expect_error(detach(f->b, u, "xvdd", true), DM_ERR_SIM_INJECTED_FAILURE);
+    expect_ok(f->b->ops->sim_fail(f->b, "domain/cd_change", 1));
+    expect_error(cd_change(f->b, u, "xvdd", "/srv/x.iso"), DM_ERR_SIM_INJECTED_FAILURE);
+    assert_int_equal(disks_of(f->b, u, "xvdb", &t1), 1);
+    assert_null(t1);
+    disks_of(f->b, u, "xvdd", &t2);
+    assert_string_equal(t2, "");
+}
+
+static void test_reopen_keeps_hot_plugged_disks_and_refusing_guest(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *target = NULL;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, DISK_B));
+    expect_ok(f->b->ops->sim_inject(f->b, u, "ignore", -1, 1));
+    reopen(f);
+    assert_int_equal(disks_of(f->b, u, "xvdb", &target), 1);
+    assert_string_equal(target, "/srv/b.img");
+    expect_error(detach(f->b, u, "xvdb", false), DM_ERR_DETACH_REJECTED);
+}
+
+static void test_reboot_keeps_hot_plugged_disks(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *target = NULL;
+    struct dm_domain d;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, DISK_B));
+    expect_ok(f->b->ops->reboot(f->b, u, true, 5, &d));
+    dm_domain_done(&d);
+    assert_int_equal(disks_of(f->b, u, "xvdb", &target), 1);
+    assert_string_equal(target, "/srv/b.img");
+}
+
+static void test_disk_change_does_not_change_copies_taken_before(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    struct dm_domain before;
+
+    new_uuid(u);
+    create(f->b, u, 128 * MIB);
+    expect_ok(attach(f->b, u, DISK_B));
+    expect_ok(f->b->ops->get(f->b, u, &before));
+    expect_ok(attach(f->b, u, DISK_C));
+    expect_ok(detach(f->b, u, "xvdb", true));
+    assert_int_equal(json_object_array_length(before.cfg.disks), 1);
+    assert_non_null(dm_disks_find(before.cfg.disks, "xvdb"));
+    dm_domain_done(&before);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1751,6 +2059,19 @@ int main(void)
         T(test_watch_since_before_a_forgotten_destroy_is_a_full_answer),
         T(test_watch_generations_go_on_after_reopen),
         T(test_watch_after_a_restart_that_forgot_destroyed_domains_is_full),
+        T(test_disk_attach_adds_disk_to_running_domain),
+        T(test_disk_attach_to_paused_domain_keeps_it_paused),
+        T(test_disk_attach_of_taken_device_fails_device_exists),
+        T(test_disk_attach_of_bad_disk_fails_invalid_params),
+        T(test_disk_calls_need_a_running_or_paused_domain),
+        T(test_disk_detach_removes_the_disk_alone),
+        T(test_guest_refusing_detach_fails_rejected_until_forced),
+        T(test_cd_change_inserts_and_ejects_a_medium),
+        T(test_cd_change_of_a_disk_or_to_a_relative_path_fails),
+        S(test_injected_disk_failures_change_nothing),
+        T(test_reopen_keeps_hot_plugged_disks_and_refusing_guest),
+        T(test_reboot_keeps_hot_plugged_disks),
+        T(test_disk_change_does_not_change_copies_taken_before),
     };
     log_set_level("*", "warn");
     return cmocka_run_group_tests(tests, NULL, NULL);

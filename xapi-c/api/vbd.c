@@ -1,18 +1,32 @@
 /* VBD messages: create (a free slot for "autodetect", CDs read-only, one
- * device per slot), destroy of a detached VBD, and insert and eject of a
- * CD while the VM is halted. Disks reach a running domain at VM.start
- * (vmdisks.c); hot-plug into a running domain waits for domaind's device
- * calls, so plug and unplug answer MESSAGE_NOT_IMPLEMENTED until then. */
+ * device per slot), destroy of a detached VBD, plug, unplug and
+ * unplug_force into and out of a running domain, and insert and eject of
+ * a CD, in a halted VM (the record alone) or a running one (the domain's
+ * drive too). Each of plug, unplug, unplug_force, insert and eject is an
+ * operation of the VBD (vbdops.h): one at a time. Disks reach and leave a
+ * domain through storaged (vmdisks.c attaches and releases their VDIs)
+ * and domaind (domain/disk_attach, disk_detach, cd_change), whose device
+ * errors become the XenAPI's here. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/jsonrpc.h"
+#include "lib/log.h"
 #include "lib/strlist.h"
 #include "lib/util.h"
 #include "xapi-c/api.h"
+#include "xapi-c/config.h"
 #include "xapi-c/db.h"
+#include "xapi-c/storage.h"
+#include "xapi-c/vbdops.h"
+
+LOG_MODULE("vbd");
 
 #define MAX_SLOTS 16 /* as VM.get_allowed_VBD_devices offers them */
+/* A clean detach waits for the guest to let the device go. */
+#define DEVICE_TIMEOUT 300.0
 
 static struct api_error *apply(struct changeset *cs)
 {
@@ -90,10 +104,18 @@ static struct api_error *vbd_create(struct call *c)
     if (!e) {
         api_set_val(vals, FIDX(VBD, currently_attached), "false");
         api_set_val(vals, FIDX(VBD, device), "");
+        api_set_val(vals, FIDX(VBD, current_operations), "{}");
         struct changeset *cs = changeset_new();
         changeset_create(cs, C_VBD, ref, vals);
         vals = NULL;
-        e = apply(cs);
+        if (!(e = apply(cs))) {
+            cs = changeset_new();
+            vbdops_refresh(cs, ref, NULL);
+            if (changeset_size(cs) > 0)
+                e = apply(cs);
+            else
+                changeset_free(cs);
+        }
     }
     db_unlock();
     if (vals) {
@@ -113,6 +135,8 @@ static struct api_error *vbd_destroy(struct call *c)
     struct api_error *e = api_lookup(C_VBD, arg_str(c, 1), &vbd);
     if (!e && streq(vbd->v[FIDX(VBD, currently_attached)], "true"))
         e = api_fail(OPERATION_NOT_ALLOWED, "VBD is currently attached to a running VM");
+    if (!e && strlist_count(vbd->v[FIDX(VBD, current_operations)]) > 0)
+        e = api_fail(OPERATION_NOT_ALLOWED, "an operation is in progress on the VBD");
     if (!e) {
         struct changeset *cs = changeset_new();
         changeset_delete(cs, C_VBD, vbd->ref);
@@ -124,60 +148,278 @@ static struct api_error *vbd_destroy(struct call *c)
     return e;
 }
 
-/* The CD VBD of argument 1 in a halted VM (db lock held). */
-static struct api_error *cd_of_halted(struct call *c, const struct row **ret)
+/* ---- the device operations ---- */
+
+/* What an operation needs of a VBD and its VM, read under the db lock. */
+struct vbd_facts {
+    char ref[64];
+    char vm[64];
+    char vm_uuid[40];
+    char vdi[64];    /* its medium; "" for an empty CD */
+    char device[16]; /* the guest's name for it while attached */
+    bool live;       /* the VM is Running or Paused */
+    bool attached;
+};
+
+static void read_facts(const char *vbd_ref, struct vbd_facts *f)
 {
-    const struct row *vbd = NULL;
-    struct api_error *e = api_lookup(C_VBD, arg_str(c, 1), &vbd);
+    memset(f, 0, sizeof(*f));
+    snprintf(f->ref, sizeof(f->ref), "%s", vbd_ref);
+    db_rdlock();
+    const struct row *vbd = db_get(C_VBD, vbd_ref);
+    const struct row *vm = vbd ? db_get(C_VM, vbd->v[FIDX(VBD, VM)]) : NULL;
+    if (vbd && vm) {
+        const char *ps = vm->v[FIDX(VM, power_state)];
+        snprintf(f->vm, sizeof(f->vm), "%s", vm->ref);
+        snprintf(f->vm_uuid, sizeof(f->vm_uuid), "%s", vm->v[FIDX(VM, uuid)]);
+        if (!streq(vbd->v[FIDX(VBD, empty)], "true"))
+            snprintf(f->vdi, sizeof(f->vdi), "%s", vbd->v[FIDX(VBD, VDI)]);
+        snprintf(f->device, sizeof(f->device), "%s", vbd->v[FIDX(VBD, device)]);
+        f->live = streq(ps, "Running") || streq(ps, "Paused");
+        f->attached = streq(vbd->v[FIDX(VBD, currently_attached)], "true");
+    }
+    db_unlock();
+}
+
+/* domaind's answer to a device call on the VBD f as the XenAPI error a
+ * client expects. */
+static struct api_error *device_error(const struct vbd_facts *f, const char *method,
+                                      const struct jsonrpc_error *je)
+{
+    const char *code = je->app_code ? je->app_code : "";
+    const char *p1 = je->n_app_params > 1 ? je->app_params[1] : "";
+    const char *p2 = je->n_app_params > 2 ? je->app_params[2] : "";
+    if (streq(code, "DEVICE_EXISTS"))
+        return api_fail(DEVICE_ALREADY_ATTACHED, f->ref);
+    if (streq(code, "NO_SUCH_DEVICE"))
+        return api_fail(DEVICE_ALREADY_DETACHED, f->ref);
+    if (streq(code, "DETACH_REJECTED"))
+        return api_fail(DEVICE_DETACH_REJECTED, "VBD", f->ref, p2);
+    if (streq(code, "BAD_STATE") && je->n_app_params > 2)
+        return api_fail(VM_BAD_POWER_STATE, f->vm, p1, p2);
+    if (streq(code, "NO_SUCH_DOMAIN"))
+        return api_fail(VM_BAD_POWER_STATE, f->vm, "running", "halted");
+    return api_failf(INTERNAL_ERROR, "domaind %s: %s%s%s", method, *code ? code : je->message,
+                     je->n_app_params ? " " : "", je->n_app_params ? je->app_params[0] : "");
+}
+
+/* Calls a domaind device method for the VBD f; params is borrowed.
+ * Blocks: never with the db lock held. */
+static struct api_error *device_call(const struct vbd_facts *f, const char *method,
+                                     json_object *params)
+{
+    struct jsonrpc_client *cl = jsonrpc_client_new(xapi_cfg.domaind_socket);
+    struct jsonrpc_error *je = NULL;
+    struct api_error *e = NULL;
+
+    int r = jsonrpc_call(cl, method, params, DEVICE_TIMEOUT, NULL, &je);
+    jsonrpc_client_free(cl);
+    if (r == -EPROTO && je)
+        e = device_error(f, method, je);
+    else if (r < 0)
+        e = api_failf(INTERNAL_ERROR, "domaind is not answering (%s): %s", method, strerror(-r));
+    jsonrpc_error_free(je);
+    return e;
+}
+
+static json_object *device_params(const struct vbd_facts *f, const char *device)
+{
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "uuid", json_object_new_string(f->vm_uuid));
+    if (device)
+        json_object_object_add(p, "device", json_object_new_string(device));
+    return p;
+}
+
+static const char *disk_str(json_object *disk, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(disk, key, &v) ? json_object_get_string(v) : "";
+}
+
+/* VBD.plug: the VDI attached and activated, then handed to the domain;
+ * released again if the domain does not take it. */
+static struct api_error *do_plug(struct call *c, const struct vbd_facts *f)
+{
+    json_object *disk = NULL;
+    struct api_error *e = storage_vbd_attach(f->ref, NULL, &disk);
+    (void)c;
     if (e)
         return e;
-    if (!streq(vbd->v[FIDX(VBD, type)], "CD"))
-        return api_fail(VBD_NOT_REMOVABLE_MEDIA, vbd->ref);
-    const struct row *vm = db_get(C_VM, vbd->v[FIDX(VBD, VM)]);
-    if (vm && !streq(vm->v[FIDX(VM, power_state)], "Halted"))
-        return api_fail(MESSAGE_NOT_IMPLEMENTED, "CD change in a running VM");
-    *ret = vbd;
+    char device[16];
+    snprintf(device, sizeof(device), "%s", disk_str(disk, "device"));
+    json_object *p = device_params(f, NULL);
+    json_object_object_add(p, "disk", disk);
+    e = device_call(f, "domain/disk_attach", p);
+    json_object_put(p);
+    if (!e && !storage_vbd_attached(f->ref, device)) /* the domain went away meanwhile */
+        e = api_fail(VM_BAD_POWER_STATE, f->vm, "running", "halted");
+    if (e && *f->vdi)
+        storage_vdi_release(f->vdi, f->ref);
+    return e;
+}
+
+/* VBD.unplug and unplug_force: the domain lets the disk go (asking the
+ * guest unless force), then its VDI is released. */
+static struct api_error *unplug_common(const struct vbd_facts *f, bool force)
+{
+    json_object *p = device_params(f, f->device);
+    json_object_object_add(p, "force", json_object_new_boolean(force));
+    struct api_error *e = device_call(f, "domain/disk_detach", p);
+    json_object_put(p);
+    if (e && streq(e->code, "DEVICE_ALREADY_DETACHED")) {
+        /* The domain has no such disk (taken away behind xapi's back):
+         * what is left to do is to let its VDI go. */
+        log_warning("VBD %s: domain %s has no disk %s: recorded as detached", f->ref, f->vm_uuid,
+                    f->device);
+        api_error_free(e);
+        e = NULL;
+    }
+    if (e)
+        return e;
+    storage_vbd_detached(f->ref);
+    if (*f->vdi)
+        storage_vdi_release(f->vdi, f->ref);
     return NULL;
+}
+
+static struct api_error *do_unplug(struct call *c, const struct vbd_facts *f)
+{
+    (void)c;
+    return unplug_common(f, false);
+}
+
+static struct api_error *do_unplug_force(struct call *c, const struct vbd_facts *f)
+{
+    (void)c;
+    return unplug_common(f, true);
+}
+
+/* Records the VBD's medium (vdi, or none); fails if the VBD is gone.
+ * plugged: the domain's drive has it, which holds only if the VBD is
+ * still attached (else the domain went away meanwhile: *ret_plugged says
+ * whether it still is). */
+static struct api_error *set_medium(const struct vbd_facts *f, const char *vdi, bool *ret_plugged)
+{
+    struct changeset *cs = changeset_new();
+    db_wrlock();
+    const struct row *vbd = db_get(C_VBD, f->ref);
+    if (!vbd) {
+        db_unlock();
+        changeset_free(cs);
+        return api_fail(HANDLE_INVALID, "VBD", f->ref);
+    }
+    *ret_plugged = streq(vbd->v[FIDX(VBD, currently_attached)], "true");
+    changeset_set(cs, C_VBD, f->ref, FIDX(VBD, VDI), vdi ? vdi : "OpaqueRef:NULL");
+    changeset_set(cs, C_VBD, f->ref, FIDX(VBD, empty), vdi ? "false" : "true");
+    struct api_error *e = apply(cs);
+    db_unlock();
+    return e;
+}
+
+/* VBD.insert: in a running domain whose drive is plugged, the ISO's VDI
+ * is attached and activated and the drive given it first. */
+static struct api_error *do_insert(struct call *c, const struct vbd_facts *f)
+{
+    const struct row *vdi = NULL;
+    char vdi_ref[64];
+    bool plugged;
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VDI, arg_str(c, 2), &vdi);
+    if (!e)
+        snprintf(vdi_ref, sizeof(vdi_ref), "%s", vdi->ref);
+    db_unlock();
+    if (e)
+        return e;
+    if (!f->live || !f->attached)
+        return set_medium(f, vdi_ref, &plugged);
+
+    json_object *disk = NULL;
+    if ((e = storage_vbd_attach(f->ref, vdi_ref, &disk)))
+        return e;
+    json_object *p = device_params(f, f->device);
+    json_object_object_add(p, "target", json_object_new_string(disk_str(disk, "target")));
+    json_object_object_add(p, "format", json_object_new_string(disk_str(disk, "format")));
+    json_object_put(disk);
+    e = device_call(f, "domain/cd_change", p);
+    json_object_put(p);
+    if (!e)
+        e = set_medium(f, vdi_ref, &plugged);
+    /* Without a domain holding it (a failure, or the domain went away and
+     * the VM's disks were released without this one) the VDI goes. */
+    if (e || !plugged)
+        storage_vdi_release(vdi_ref, f->ref);
+    return e;
+}
+
+/* VBD.eject: a running domain's drive is emptied first, then the VDI it
+ * held is released. */
+static struct api_error *do_eject(struct call *c, const struct vbd_facts *f)
+{
+    struct api_error *e;
+    bool plugged;
+    (void)c;
+    if (!f->live || !f->attached)
+        return set_medium(f, NULL, &plugged);
+    json_object *p = device_params(f, f->device);
+    json_object_object_add(p, "target", json_object_new_string(""));
+    e = device_call(f, "domain/cd_change", p);
+    json_object_put(p);
+    if (!e)
+        e = set_medium(f, NULL, &plugged);
+    /* A VM whose domain went away meanwhile released the medium itself. */
+    if (!e && plugged && *f->vdi)
+        storage_vdi_release(f->vdi, f->ref);
+    return e;
+}
+
+typedef struct api_error *(*vbd_body_fn)(struct call *c, const struct vbd_facts *f);
+
+/* Runs body as operation op on the VBD of argument 1: registered in its
+ * current_operations for its duration, refused when it may not run. */
+static struct api_error *run_op(struct call *c, const char *op, vbd_body_fn body)
+{
+    char key[64];
+    struct vbd_facts f;
+    const char *vbd = arg_str(c, 1);
+    if (c->task)
+        snprintf(key, sizeof(key), "%s", c->task);
+    else
+        api_new_ref(key); /* a synchronous call has no task: a key of its own */
+    struct api_error *e = vbdops_begin(vbd, op, key);
+    if (e)
+        return e;
+    read_facts(vbd, &f);
+    e = body(c, &f);
+    vbdops_end(vbd, key);
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+static struct api_error *vbd_plug(struct call *c)
+{
+    return run_op(c, "plug", do_plug);
+}
+
+static struct api_error *vbd_unplug(struct call *c)
+{
+    return run_op(c, "unplug", do_unplug);
+}
+
+static struct api_error *vbd_unplug_force(struct call *c)
+{
+    return run_op(c, "unplug_force", do_unplug_force);
 }
 
 static struct api_error *vbd_insert(struct call *c)
 {
-    const struct row *vbd = NULL, *vdi = NULL;
-    db_wrlock();
-    struct api_error *e = cd_of_halted(c, &vbd);
-    if (!e && !streq(vbd->v[FIDX(VBD, empty)], "true"))
-        e = api_fail(VBD_NOT_EMPTY, vbd->ref);
-    if (!e)
-        e = api_lookup(C_VDI, arg_str(c, 2), &vdi);
-    if (!e) {
-        struct changeset *cs = changeset_new();
-        changeset_set(cs, C_VBD, vbd->ref, FIDX(VBD, VDI), vdi->ref);
-        changeset_set(cs, C_VBD, vbd->ref, FIDX(VBD, empty), "false");
-        e = apply(cs);
-    }
-    db_unlock();
-    if (!e)
-        out_void(c->out);
-    return e;
+    return run_op(c, "insert", do_insert);
 }
 
 static struct api_error *vbd_eject(struct call *c)
 {
-    const struct row *vbd = NULL;
-    db_wrlock();
-    struct api_error *e = cd_of_halted(c, &vbd);
-    if (!e && streq(vbd->v[FIDX(VBD, empty)], "true"))
-        e = api_fail(VBD_IS_EMPTY, vbd->ref);
-    if (!e) {
-        struct changeset *cs = changeset_new();
-        changeset_set(cs, C_VBD, vbd->ref, FIDX(VBD, VDI), "OpaqueRef:NULL");
-        changeset_set(cs, C_VBD, vbd->ref, FIDX(VBD, empty), "true");
-        e = apply(cs);
-    }
-    db_unlock();
-    if (!e)
-        out_void(c->out);
-    return e;
+    return run_op(c, "eject", do_eject);
 }
 
 void vbd_register(void);
@@ -185,6 +427,9 @@ void vbd_register(void)
 {
     api_register_generic(C_VBD, MK_CREATE, vbd_create);
     api_register_generic(C_VBD, MK_DESTROY, vbd_destroy);
+    api_register(M_VBD_plug, vbd_plug);
+    api_register(M_VBD_unplug, vbd_unplug);
+    api_register(M_VBD_unplug_force, vbd_unplug_force);
     api_register(M_VBD_insert, vbd_insert);
     api_register(M_VBD_eject, vbd_eject);
 }

@@ -19,6 +19,7 @@
 #include "xapi-c/api/vm_copy.h"
 #include "xapi-c/config.h"
 #include "xapi-c/domains.h"
+#include "xapi-c/network.h"
 #include "xapi-c/storage.h"
 #include "xapi-c/vmops.h"
 #include "xapi-c/db.h"
@@ -238,12 +239,20 @@ static struct api_error *create_domain(const char *vm, bool paused)
     struct api_error *e = domain_spec(vm, paused, &spec);
     if (!e && !(e = storage_vm_attach(vm, &disks))) {
         json_object_object_add(spec, "disks", disks);
+        json_object_object_add(spec, "nics", network_vm_nics(vm)); /* network.c */
         e = domains_call(vm, "domain/create", spec, 300, &dom);
         if (e)
             storage_vm_release(vm);
     }
     if (!e)
         vmops_record(vm, dom);
+    if (!e && (e = network_vm_plug(vm))) { /* no ports: no domain either */
+        json_object *p = uuid_params(vm);
+        json_object_object_add(p, "clean", json_object_new_boolean(false));
+        api_error_free(domains_call(vm, "domain/shutdown", p, 300, NULL));
+        json_object_put(p);
+        vmops_record(vm, NULL);
+    }
     json_object_put(spec);
     json_object_put(dom);
     return e;
@@ -404,6 +413,7 @@ static struct api_error *resume_common(const char *vm, bool paused)
     if (!e) {
         vmops_record(vm, dom);
         unlink(img);
+        network_vm_record(vm, true); /* network.c: the VIFs' ports again */
     }
     json_object_put(p);
     json_object_put(dom);
@@ -669,6 +679,72 @@ static struct api_error *vm_revert(struct call *c)
     return e;
 }
 
+/* Whether the VM could start on host now: the host is this one (the pool
+ * is one host until pools land), it has the memory and the CPUs, and the
+ * VM's disks are reachable. */
+static struct api_error *boot_check(const char *vm, const char *host)
+{
+    const struct row *r = NULL, *h = NULL;
+    json_object *info = NULL, *v;
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VM, vm, &r);
+    if (!e)
+        e = api_lookup(C_host, host, &h);
+    if (!e && !streq(host, xapi_state.host_ref))
+        e = api_fail(HOST_NOT_LIVE);
+    int64_t mem = e ? 0 : val_int(r, FIDX(VM, memory_static_max));
+    int64_t vcpus = e ? 0 : val_int(r, FIDX(VM, VCPUs_at_startup));
+    db_unlock();
+    if (!e)
+        e = domains_call(vm, "host/info", NULL, 30, &info);
+    if (!e) {
+        int64_t free_mem = json_object_object_get_ex(info, "free_memory", &v)
+                               ? json_object_get_int64(v)
+                               : 0;
+        int64_t cpus = json_object_object_get_ex(info, "nr_cpus", &v) ? json_object_get_int64(v)
+                                                                       : 0;
+        char a[32], b[32];
+        if (mem > free_mem) {
+            snprintf(a, sizeof(a), "%" PRId64, mem);
+            snprintf(b, sizeof(b), "%" PRId64, free_mem);
+            e = api_fail(HOST_NOT_ENOUGH_FREE_MEMORY, a, b);
+        } else if (vcpus > cpus) {
+            snprintf(a, sizeof(a), "%" PRId64, vcpus);
+            snprintf(b, sizeof(b), "%" PRId64, cpus);
+            e = api_fail(HOST_NOT_ENOUGH_PCPUS, a, b);
+        }
+    }
+    json_object_put(info);
+    if (!e)
+        e = storage_vm_check(vm);
+    return e;
+}
+
+static struct api_error *assert_can_boot_here(struct call *c)
+{
+    struct api_error *e = boot_check(arg_str(c, 1), arg_str(c, 2));
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
+static struct api_error *get_possible_hosts(struct call *c)
+{
+    const struct row *r = NULL;
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VM, arg_str(c, 1), &r);
+    db_unlock();
+    if (e)
+        return e;
+    struct api_error *why = boot_check(arg_str(c, 1), xapi_state.host_ref);
+    out_array_begin(c->out);
+    if (!why)
+        out_string(c->out, xapi_state.host_ref);
+    out_array_end(c->out);
+    api_error_free(why);
+    return NULL;
+}
+
 static struct api_error *get_boot_record(struct call *c)
 {
     return generic_call(c, MK_GET_RECORD, C_VM, -1);
@@ -699,6 +775,8 @@ void vm_register(void)
     api_register(M_VM_get_allowed_VBD_devices, get_allowed_VBD_devices);
     api_register(M_VM_get_allowed_VIF_devices, get_allowed_VIF_devices);
     api_register(M_VM_get_boot_record, get_boot_record);
+    api_register(M_VM_assert_can_boot_here, assert_can_boot_here);
+    api_register(M_VM_get_possible_hosts, get_possible_hosts);
     api_register(M_VM_provision, op_provision);
     vm_copy_register();
     api_register(M_VM_revert, vm_revert);
