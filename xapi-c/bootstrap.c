@@ -16,6 +16,8 @@
 #include "lib/strlist.h"
 #include "lib/util.h"
 #include "sysinfo.h"
+#include "vbdops.h"
+#include "vmops.h"
 
 LOG_MODULE("bootstrap");
 
@@ -305,6 +307,54 @@ static void refresh_metrics(struct changeset *cs, const struct row *hm,
     free(total);
 }
 
+/* No operation survives a restart of xapi: what a VM or VBD still lists in
+ * current_operations was under way when xapi stopped, and would block it
+ * for ever. Cleared, and the allowed operations made again (db lock
+ * held). */
+static int clear_stale_operations(void)
+{
+    static const struct {
+        int cls, cur;
+    } classes[] = {{C_VM, FIDX(VM, current_operations)}, {C_VBD, FIDX(VBD, current_operations)}};
+    struct changeset *cs = changeset_new();
+    char(*refs)[64] = NULL;
+    int *cls = NULL;
+    size_t n = 0;
+    for (size_t k = 0; k < ELEMENTSOF(classes); k++) {
+        size_t it = 0;
+        const struct row *r;
+        while (db_next(classes[k].cls, &it, &r)) {
+            if (strlist_count(r->v[classes[k].cur]) <= 0)
+                continue;
+            log_notice("%s %s: operations %s ended with xapi's last run",
+                       model_classes[classes[k].cls].name, r->ref, r->v[classes[k].cur]);
+            changeset_set(cs, classes[k].cls, r->ref, classes[k].cur, "{}");
+            refs = xrealloc(refs, (n + 1) * sizeof(*refs));
+            cls = xrealloc(cls, (n + 1) * sizeof(*cls));
+            snprintf(refs[n], 64, "%s", r->ref);
+            cls[n++] = classes[k].cls;
+        }
+    }
+    int rc = n ? db_apply(cs) : 0;
+    changeset_free(cs);
+    cs = changeset_new();
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        if (cls[i] == C_VBD) {
+            vbdops_refresh(cs, refs[i], NULL);
+        } else {
+            char *allowed = vmops_allowed(db_get(C_VM, refs[i]));
+            changeset_set(cs, C_VM, refs[i], FIDX(VM, allowed_operations), allowed);
+            free(allowed);
+        }
+    }
+    if (rc >= 0 && n)
+        rc = db_apply(cs);
+    changeset_free(cs);
+    free(refs);
+    free(cls);
+    return rc;
+}
+
 int bootstrap_host(const char *state_dir)
 {
     struct sysinfo_host si;
@@ -375,7 +425,7 @@ int bootstrap_host(const char *state_dir)
     if (hm)
         refresh_metrics(cs, hm, &si);
     sync_host_cpus(cs, host_ref, &si);
-    if ((r = db_apply(cs)) < 0)
+    if ((r = db_apply(cs)) < 0 || (r = clear_stale_operations()) < 0)
         goto fail;
 
     snprintf(xapi_state.host_ref, sizeof(xapi_state.host_ref), "%s", host_ref);

@@ -32,13 +32,19 @@ static struct {
     bool stopping;
 } w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
+/* A device of a VM a call is about: its class ("VBD") and ref. */
+struct device {
+    const char *cls, *ref;
+};
+
 /* domaind's application errors, as the XenAPI errors a client expects. */
-static struct api_error *map_error(const char *vm_ref, const char *method,
-                                   const struct jsonrpc_error *je)
+static struct api_error *map_error(const char *vm_ref, const struct device *dev,
+                                   const char *method, const struct jsonrpc_error *je)
 {
     const char *code = je->app_code ? je->app_code : "";
     const char *p0 = je->n_app_params > 0 ? je->app_params[0] : "";
     const char *p1 = je->n_app_params > 1 ? je->app_params[1] : "";
+    const char *p2 = je->n_app_params > 2 ? je->app_params[2] : "";
     if (streq(code, "NOT_ENOUGH_MEMORY"))
         return api_fail(HOST_NOT_ENOUGH_FREE_MEMORY, p0, p1);
     if (streq(code, "TOO_MANY_VCPUS"))
@@ -48,15 +54,21 @@ static struct api_error *map_error(const char *vm_ref, const char *method,
     if (streq(code, "BOOTLOADER_FAILED"))
         return api_fail(BOOTLOADER_FAILED, vm_ref, p1);
     if (streq(code, "BAD_STATE") && je->n_app_params > 2)
-        return api_fail(VM_BAD_POWER_STATE, vm_ref, je->app_params[1], je->app_params[2]);
+        return api_fail(VM_BAD_POWER_STATE, vm_ref, p1, p2);
     if (streq(code, "NO_SUCH_DOMAIN"))
         return api_fail(VM_BAD_POWER_STATE, vm_ref, "running", "halted");
+    if (dev && streq(code, "DEVICE_EXISTS"))
+        return api_fail(DEVICE_ALREADY_ATTACHED, dev->ref);
+    if (dev && streq(code, "NO_SUCH_DEVICE"))
+        return api_fail(DEVICE_ALREADY_DETACHED, dev->ref);
+    if (dev && streq(code, "DETACH_REJECTED"))
+        return api_fail(DEVICE_DETACH_REJECTED, dev->cls, dev->ref, p2);
     return api_failf(INTERNAL_ERROR, "domaind %s: %s%s%s", method, *code ? code : je->message,
                      *p0 ? " " : "", p0);
 }
 
-struct api_error *domains_call(const char *vm_ref, const char *method, json_object *params,
-                               double timeout, json_object **ret_result)
+static struct api_error *call(const char *vm_ref, const struct device *dev, const char *method,
+                              json_object *params, double timeout, json_object **ret_result)
 {
     struct jsonrpc_client *cl = jsonrpc_client_new(w.path);
     struct jsonrpc_error *je = NULL;
@@ -66,7 +78,7 @@ struct api_error *domains_call(const char *vm_ref, const char *method, json_obje
     int r = jsonrpc_call(cl, method, params, timeout, &res, &je);
     jsonrpc_client_free(cl);
     if (r == -EPROTO && je)
-        e = map_error(vm_ref, method, je);
+        e = map_error(vm_ref, dev, method, je);
     else if (r < 0)
         e = api_failf(INTERNAL_ERROR, "domaind is not answering (%s): %s", method, strerror(-r));
     jsonrpc_error_free(je);
@@ -75,6 +87,21 @@ struct api_error *domains_call(const char *vm_ref, const char *method, json_obje
     else
         json_object_put(res);
     return e;
+}
+
+struct api_error *domains_call(const char *vm_ref, const char *method, json_object *params,
+                               double timeout, json_object **ret_result)
+{
+    return call(vm_ref, NULL, method, params, timeout, ret_result);
+}
+
+struct api_error *domains_call_device(const char *vm_ref, const char *dev_class,
+                                      const char *dev_ref, const char *method,
+                                      json_object *params, double timeout,
+                                      json_object **ret_result)
+{
+    const struct device dev = {dev_class, dev_ref};
+    return call(vm_ref, &dev, method, params, timeout, ret_result);
 }
 
 bool domains_synced(void)

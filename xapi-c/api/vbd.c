@@ -7,18 +7,17 @@
  * domain through storaged (vmdisks.c attaches and releases their VDIs)
  * and domaind (domain/disk_attach, disk_detach, cd_change), whose device
  * errors become the XenAPI's here. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/jsonrpc.h"
 #include "lib/log.h"
 #include "lib/strlist.h"
 #include "lib/util.h"
 #include "xapi-c/api.h"
 #include "xapi-c/config.h"
 #include "xapi-c/db.h"
+#include "xapi-c/domains.h"
 #include "xapi-c/storage.h"
 #include "xapi-c/vbdops.h"
 
@@ -181,45 +180,12 @@ static void read_facts(const char *vbd_ref, struct vbd_facts *f)
     db_unlock();
 }
 
-/* domaind's answer to a device call on the VBD f as the XenAPI error a
- * client expects. */
-static struct api_error *device_error(const struct vbd_facts *f, const char *method,
-                                      const struct jsonrpc_error *je)
-{
-    const char *code = je->app_code ? je->app_code : "";
-    const char *p1 = je->n_app_params > 1 ? je->app_params[1] : "";
-    const char *p2 = je->n_app_params > 2 ? je->app_params[2] : "";
-    if (streq(code, "DEVICE_EXISTS"))
-        return api_fail(DEVICE_ALREADY_ATTACHED, f->ref);
-    if (streq(code, "NO_SUCH_DEVICE"))
-        return api_fail(DEVICE_ALREADY_DETACHED, f->ref);
-    if (streq(code, "DETACH_REJECTED"))
-        return api_fail(DEVICE_DETACH_REJECTED, "VBD", f->ref, p2);
-    if (streq(code, "BAD_STATE") && je->n_app_params > 2)
-        return api_fail(VM_BAD_POWER_STATE, f->vm, p1, p2);
-    if (streq(code, "NO_SUCH_DOMAIN"))
-        return api_fail(VM_BAD_POWER_STATE, f->vm, "running", "halted");
-    return api_failf(INTERNAL_ERROR, "domaind %s: %s%s%s", method, *code ? code : je->message,
-                     je->n_app_params ? " " : "", je->n_app_params ? je->app_params[0] : "");
-}
-
 /* Calls a domaind device method for the VBD f; params is borrowed.
  * Blocks: never with the db lock held. */
 static struct api_error *device_call(const struct vbd_facts *f, const char *method,
                                      json_object *params)
 {
-    struct jsonrpc_client *cl = jsonrpc_client_new(xapi_cfg.domaind_socket);
-    struct jsonrpc_error *je = NULL;
-    struct api_error *e = NULL;
-
-    int r = jsonrpc_call(cl, method, params, DEVICE_TIMEOUT, NULL, &je);
-    jsonrpc_client_free(cl);
-    if (r == -EPROTO && je)
-        e = device_error(f, method, je);
-    else if (r < 0)
-        e = api_failf(INTERNAL_ERROR, "domaind is not answering (%s): %s", method, strerror(-r));
-    jsonrpc_error_free(je);
-    return e;
+    return domains_call_device(f->vm, "VBD", f->ref, method, params, DEVICE_TIMEOUT, NULL);
 }
 
 static json_object *device_params(const struct vbd_facts *f, const char *device)
