@@ -4,9 +4,7 @@
  * the method table until SIGINT or SIGTERM, when it wakes every waiting
  * call, stops the server and exits 0. */
 #include <errno.h>
-#include <getopt.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +15,10 @@
 #include "hypervisor/methods.h"
 #include "hypervisor/xen.h"
 #include "lib/cleanup.h"
+#include "lib/daemon.h"
 #include "lib/jsonrpc.h"
 #include "lib/log.h"
+#include "lib/options.h"
 #include "lib/util.h"
 
 LOG_MODULE("domaind");
@@ -35,147 +35,49 @@ struct domaind_config {
     int sim_step_ms;
 };
 
-static void usage(FILE *f)
-{
-    fprintf(f, "Usage: domaind [OPTIONS]\n\n"
-               "  --socket PATH        JSON-RPC socket (/run/xenia/domaind.sock)\n"
-               "  --state-dir DIR      state folder (/var/lib/xenia)\n"
-               "  --backend xen|sim    the hypervisor (xen in dom0, else sim)\n"
-               "  --sim-state DIR      the simulator's state (<state-dir>/sim-hypervisor)\n"
-               "  --sim-memory BYTES   the simulated host's memory, K/M/G/T suffixes\n"
-               "                       allowed (the machine's)\n"
-               "  --sim-cpus N         the simulated host's CPUs (the machine's)\n"
-               "  --sim-step-ms N      the time each step of an operation takes (20)\n"
-               "  --log-level LEVEL    err, warn, notice, info, debug\n");
-}
+static struct domaind_config cfg;
 
-/* Parses a whole decimal number in min..max. */
-static int parse_int(const char *s, int64_t min, int64_t max, int64_t *ret)
-{
-    char *end;
-    long long x;
+/* The options, into cfg; options_done frees its strings. */
+static const struct option_def domaind_option_table[] = {
+    {.name = "socket",
+     OPT_STRING(&cfg.socket),
+     .arg = "PATH",
+     .help = "JSON-RPC socket",
+     .def = "/run/xenia/domaind.sock"},
+    {.name = "state-dir",
+     OPT_STRING(&cfg.state_dir),
+     .arg = "DIR",
+     .help = "state folder",
+     .def = "/var/lib/xenia"},
+    {.name = "backend",
+     OPT_CHOICE(&cfg.backend, "xen", "sim"),
+     .help = "the hypervisor",
+     .def_text = "xen in dom0, else sim"},
+    {.name = "sim-state",
+     OPT_STRING(&cfg.sim_state),
+     .arg = "DIR",
+     .help = "the simulator's state",
+     .def_text = "<state-dir>/sim-hypervisor"},
+    {.name = "sim-memory",
+     OPT_SIZE(&cfg.sim_memory),
+     .help = "the simulated host's memory, K/M/G/T suffixes allowed",
+     .def_text = "the machine's"},
+    {.name = "sim-cpus",
+     OPT_INT(&cfg.sim_cpus, 1, 4096),
+     .help = "the simulated host's CPUs",
+     .def_text = "the machine's"},
+    {.name = "sim-step-ms",
+     OPT_INT(&cfg.sim_step_ms, 0, 60000),
+     .help = "the time each step of an operation takes",
+     .def = "20"},
+    OPTIONS_LOG_LEVEL,
+    {0},
+};
 
-    errno = 0;
-    x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < min || x > max)
-        return -EINVAL;
-    *ret = x;
-    return 0;
-}
-
-/* Parses bytes with an optional binary K, M, G or T suffix. */
-static int parse_bytes(const char *s, int64_t *ret)
-{
-    static const char units[] = "KMGT";
-    _cleanup_free_ char *num = xstrdup(s);
-    size_t len = strlen(num);
-    int shift = 0;
-    int64_t x;
-
-    if (len > 0) {
-        const char *u = strchr(units, num[len - 1] & ~0x20);
-        if (u && *u) {
-            shift = 10 * (int)(u - units + 1);
-            num[len - 1] = '\0';
-        }
-    }
-    if (parse_int(num, 1, INT64_MAX >> shift, &x) < 0)
-        return -EINVAL;
-    *ret = x << shift;
-    return 0;
-}
-
-static int parse_args(int argc, char **argv, struct domaind_config *c)
-{
-    enum { O_SOCKET = 256, O_STATE, O_BACKEND, O_SIM_STATE, O_MEM, O_CPUS, O_STEP, O_LOG };
-    static const struct option opts[] = {{"socket", required_argument, NULL, O_SOCKET},
-                                         {"state-dir", required_argument, NULL, O_STATE},
-                                         {"backend", required_argument, NULL, O_BACKEND},
-                                         {"sim-state", required_argument, NULL, O_SIM_STATE},
-                                         {"sim-memory", required_argument, NULL, O_MEM},
-                                         {"sim-cpus", required_argument, NULL, O_CPUS},
-                                         {"sim-step-ms", required_argument, NULL, O_STEP},
-                                         {"log-level", required_argument, NULL, O_LOG},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    int64_t x;
-
-    c->socket = xstrdup("/run/xenia/domaind.sock");
-    c->state_dir = xstrdup("/var/lib/xenia");
-    c->sim_step_ms = 20;
-    for (int o; (o = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        char **target = NULL;
-        switch (o) {
-        case O_SOCKET:
-            target = &c->socket;
-            break;
-        case O_STATE:
-            target = &c->state_dir;
-            break;
-        case O_BACKEND:
-            if (!streq(optarg, "xen") && !streq(optarg, "sim")) {
-                fprintf(stderr, "domaind: --backend is xen or sim, not %s\n", optarg);
-                return -EINVAL;
-            }
-            target = &c->backend;
-            break;
-        case O_SIM_STATE:
-            target = &c->sim_state;
-            break;
-        case O_MEM:
-            if (parse_bytes(optarg, &c->sim_memory) < 0) {
-                fprintf(stderr, "domaind: --sim-memory takes bytes, not %s\n", optarg);
-                return -EINVAL;
-            }
-            break;
-        case O_CPUS:
-            if (parse_int(optarg, 1, 4096, &x) < 0) {
-                fprintf(stderr, "domaind: --sim-cpus takes 1..4096, not %s\n", optarg);
-                return -EINVAL;
-            }
-            c->sim_cpus = (int)x;
-            break;
-        case O_STEP:
-            if (parse_int(optarg, 0, 60000, &x) < 0) {
-                fprintf(stderr, "domaind: --sim-step-ms takes 0..60000, not %s\n", optarg);
-                return -EINVAL;
-            }
-            c->sim_step_ms = (int)x;
-            break;
-        case O_LOG:
-            if (log_set_level("*", optarg) < 0) {
-                fprintf(stderr, "domaind: unknown log level %s\n", optarg);
-                return -EINVAL;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return -EINVAL;
-        }
-        if (target) {
-            free(*target);
-            *target = xstrdup(optarg);
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "domaind: unexpected argument %s\n", argv[optind]);
-        return -EINVAL;
-    }
-    if (!c->sim_state)
-        c->sim_state = xasprintf("%s/sim-hypervisor", c->state_dir);
-    return 0;
-}
-
-static void config_done(struct domaind_config *c)
-{
-    free(c->socket);
-    free(c->state_dir);
-    free(c->backend);
-    free(c->sim_state);
-}
+static const struct options_spec domaind_options = {
+    .program = "domaind",
+    .options = domaind_option_table,
+};
 
 /* The first line of a small file, without its newline; NULL if none. */
 static char *read_line(const char *path)
@@ -229,41 +131,17 @@ static int machine_cpus(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* Makes the folder that holds path, one level, like xapi does. */
-static void make_parent(const char *path, mode_t mode)
-{
-    _cleanup_free_ char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir(dir, mode);
-    }
-}
-
-/* In a child of fork(): the signals main blocks for itself are the
- * child's again. sigprocmask is async-signal-safe. */
-static void unblock_in_child(void)
-{
-    sigset_t sigs;
-
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigprocmask(SIG_UNBLOCK, &sigs, NULL);
-}
-
 /* Opens the simulator as the options say. Returns 0 or a negative errno
  * after logging why. */
-static int open_sim(const struct domaind_config *cfg, struct backend **ret)
+static int open_sim(const struct domaind_config *c, struct backend **ret)
 {
-    if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST)
-        return log_error_errno(-errno, "cannot create %s: %m", cfg->state_dir);
+    if (mkdir(c->state_dir, 0700) < 0 && errno != EEXIST)
+        return log_error_errno(-errno, "cannot create %s: %m", c->state_dir);
     struct sim_options so = {
-        .state_path = cfg->sim_state,
-        .memory = cfg->sim_memory ? cfg->sim_memory : machine_memory(),
-        .cpus = cfg->sim_cpus ? cfg->sim_cpus : machine_cpus(),
-        .step_ms = cfg->sim_step_ms,
+        .state_path = c->sim_state,
+        .memory = c->sim_memory ? c->sim_memory : machine_memory(),
+        .cpus = c->sim_cpus ? c->sim_cpus : machine_cpus(),
+        .step_ms = c->sim_step_ms,
     };
     if (so.memory <= 0) {
         log_error("cannot read the machine's memory from /proc/meminfo: give --sim-memory");
@@ -274,27 +152,19 @@ static int open_sim(const struct domaind_config *cfg, struct backend **ret)
 
 int main(int argc, char **argv)
 {
-    struct domaind_config cfg = {0};
     struct jsonrpc_server *server = NULL;
     struct backend *b = NULL;
-    sigset_t sigs;
     int r, rc = 1;
 
-    if (parse_args(argc, argv, &cfg) < 0) {
-        config_done(&cfg);
-        return 2;
-    }
+    if ((r = options_parse(&domaind_options, argc, argv)) != 0)
+        return r == OPTIONS_HELP ? 0 : 2;
+    if (!cfg.sim_state)
+        cfg.sim_state = xasprintf("%s/sim-hypervisor", cfg.state_dir);
 
-    /* Signals are taken synchronously by the main thread; every other
-     * thread inherits the mask. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    daemon_block_signals();
     /* The processes libxl starts (device models, bootloaders) must stop
      * on SIGTERM like any other. */
-    pthread_atfork(NULL, NULL, unblock_in_child);
+    daemon_unblock_signals_in_children();
 
     if (!cfg.backend)
         cfg.backend = xstrdup(running_in_dom0() ? "xen" : "sim");
@@ -308,8 +178,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    make_parent(cfg.socket, 0755);
-    r = jsonrpc_server_start(cfg.socket, domaind_methods(b), DOMAIND_VERSION, b, &server);
+    r = daemon_serve(cfg.socket, domaind_methods(b), DOMAIND_VERSION, b, &server);
     if (r < 0) {
         log_error_errno(r, "cannot serve on %s: %m", cfg.socket);
         goto out;
@@ -317,11 +186,7 @@ int main(int argc, char **argv)
     log_notice("domaind %s ready: backend %s, socket %s", DOMAIND_VERSION, b->ops->name,
                cfg.socket);
 
-    for (;;) {
-        int sig = sigwaitinfo(&sigs, NULL);
-        if (sig == SIGINT || sig == SIGTERM)
-            break;
-    }
+    daemon_wait_for_stop();
     log_notice("stopping");
     /* Waiting calls (events/watch, guest shutdowns) return first, so that
      * their connections can close. */
@@ -330,6 +195,6 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     backend_free(b);
-    config_done(&cfg);
+    options_done(&domaind_options);
     return rc;
 }

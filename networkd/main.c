@@ -5,18 +5,16 @@
  * exits 0; DHCP clients it started keep running for the next start. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/daemon.h"
 #include "lib/jsonrpc.h"
 #include "lib/log.h"
+#include "lib/options.h"
 #include "lib/util.h"
 #include "networkd/methods.h"
 #include "networkd/netd.h"
@@ -29,116 +27,65 @@ struct options {
     char *socket, *state_dir, *run_dir, *ovsdb, *datapath, *resolv_conf, *script, *dhclient;
 };
 
-static void usage(FILE *f)
+static struct options opt;
+
+/* OVSDB remotes networkd can reach: a Unix socket. */
+static bool ovsdb_remote_valid(const char *value)
 {
-    fprintf(f, "Usage: networkd [OPTIONS]\n\n"
-               "  --socket PATH           JSON-RPC socket (/run/xenia/networkd.sock)\n"
-               "  --state-dir DIR         state folder: networkd.json, DHCP leases "
-               "(/var/lib/xenia)\n"
-               "  --run-dir DIR           run-time files: dhclient pid files "
-               "(/run/xenia/networkd)\n"
-               "  --ovsdb REMOTE          OVSDB server (unix:/run/openvswitch/db.sock)\n"
-               "  --datapath system|netdev  datapath_type of the bridges (system)\n"
-               "  --resolv-conf PATH      where DNS servers are written (/etc/resolv.conf)\n"
-               "  --dhclient-script PATH  (/usr/libexec/xenia/networkd-dhclient-script)\n"
-               "  --dhclient PATH         (/sbin/dhclient)\n"
-               "  --log-level LEVEL       err, warn, notice, info, debug\n");
+    return strncmp(value, "unix:", 5) == 0 || value[0] == '/';
 }
 
-static int parse_args(int argc, char **argv, struct options *o)
-{
-    enum { O_SOCKET = 256, O_STATE, O_RUN, O_OVSDB, O_DP, O_RESOLV, O_SCRIPT, O_DHCLIENT, O_LOG };
-    static const struct option opts[] = {{"socket", required_argument, NULL, O_SOCKET},
-                                         {"state-dir", required_argument, NULL, O_STATE},
-                                         {"run-dir", required_argument, NULL, O_RUN},
-                                         {"ovsdb", required_argument, NULL, O_OVSDB},
-                                         {"datapath", required_argument, NULL, O_DP},
-                                         {"resolv-conf", required_argument, NULL, O_RESOLV},
-                                         {"dhclient-script", required_argument, NULL, O_SCRIPT},
-                                         {"dhclient", required_argument, NULL, O_DHCLIENT},
-                                         {"log-level", required_argument, NULL, O_LOG},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
+/* The options, into opt; options_done frees its strings. */
+static const struct option_def networkd_option_table[] = {
+    {.name = "socket",
+     OPT_STRING(&opt.socket),
+     .arg = "PATH",
+     .help = "JSON-RPC socket",
+     .def = "/run/xenia/networkd.sock"},
+    {.name = "state-dir",
+     OPT_STRING(&opt.state_dir),
+     .arg = "DIR",
+     .help = "state folder: networkd.json, DHCP leases",
+     .def = "/var/lib/xenia"},
+    {.name = "run-dir",
+     OPT_STRING(&opt.run_dir),
+     .arg = "DIR",
+     .help = "run-time files: dhclient pid files",
+     .def = "/run/xenia/networkd"},
+    {.name = "ovsdb",
+     OPT_STRING(&opt.ovsdb),
+     .arg = "REMOTE",
+     .help = "OVSDB server",
+     .def = "unix:/run/openvswitch/db.sock",
+     .valid = ovsdb_remote_valid,
+     .valid_text = "unix:PATH"},
+    {.name = "datapath",
+     OPT_CHOICE(&opt.datapath, "system", "netdev"),
+     .help = "datapath_type of the bridges",
+     .def = "system"},
+    {.name = "resolv-conf",
+     OPT_STRING(&opt.resolv_conf),
+     .arg = "PATH",
+     .help = "where DNS servers are written",
+     .def = "/etc/resolv.conf"},
+    {.name = "dhclient-script",
+     OPT_STRING(&opt.script),
+     .arg = "PATH",
+     .help = "the script dhclient runs",
+     .def = "/usr/libexec/xenia/networkd-dhclient-script"},
+    {.name = "dhclient",
+     OPT_STRING(&opt.dhclient),
+     .arg = "PATH",
+     .help = "the DHCP client",
+     .def = "/sbin/dhclient"},
+    OPTIONS_LOG_LEVEL,
+    {0},
+};
 
-    o->socket = xstrdup("/run/xenia/networkd.sock");
-    o->state_dir = xstrdup("/var/lib/xenia");
-    o->run_dir = xstrdup("/run/xenia/networkd");
-    o->ovsdb = xstrdup("unix:/run/openvswitch/db.sock");
-    o->datapath = xstrdup("system");
-    o->resolv_conf = xstrdup("/etc/resolv.conf");
-    o->script = xstrdup("/usr/libexec/xenia/networkd-dhclient-script");
-    o->dhclient = xstrdup("/sbin/dhclient");
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        char **target = NULL;
-        switch (c) {
-        case O_SOCKET:
-            target = &o->socket;
-            break;
-        case O_STATE:
-            target = &o->state_dir;
-            break;
-        case O_RUN:
-            target = &o->run_dir;
-            break;
-        case O_OVSDB:
-            if (strncmp(optarg, "unix:", 5) != 0 && optarg[0] != '/') {
-                fprintf(stderr, "networkd: --ovsdb takes unix:PATH, not %s\n", optarg);
-                return -EINVAL;
-            }
-            target = &o->ovsdb;
-            break;
-        case O_DP:
-            if (!streq(optarg, "system") && !streq(optarg, "netdev")) {
-                fprintf(stderr, "networkd: --datapath is system or netdev, not %s\n", optarg);
-                return -EINVAL;
-            }
-            target = &o->datapath;
-            break;
-        case O_RESOLV:
-            target = &o->resolv_conf;
-            break;
-        case O_SCRIPT:
-            target = &o->script;
-            break;
-        case O_DHCLIENT:
-            target = &o->dhclient;
-            break;
-        case O_LOG:
-            if (log_set_level("*", optarg) < 0) {
-                fprintf(stderr, "networkd: unknown log level %s\n", optarg);
-                return -EINVAL;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return -EINVAL;
-        }
-        if (target) {
-            free(*target);
-            *target = xstrdup(optarg);
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "networkd: unexpected argument %s\n", argv[optind]);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static void options_done(struct options *o)
-{
-    free(o->socket);
-    free(o->state_dir);
-    free(o->run_dir);
-    free(o->ovsdb);
-    free(o->datapath);
-    free(o->resolv_conf);
-    free(o->script);
-    free(o->dhclient);
-}
+static const struct options_spec networkd_options = {
+    .program = "networkd",
+    .options = networkd_option_table,
+};
 
 /* mkdir -p, for the run and state folders. */
 static int make_dirs(const char *path, mode_t mode)
@@ -159,65 +106,56 @@ static int make_dirs(const char *path, mode_t mode)
 
 int main(int argc, char **argv)
 {
-    struct options o = {0};
     struct netd n = {0};
     struct jsonrpc_server *server = NULL;
     _cleanup_free_ char *why = NULL, *lock_path = NULL, *sock_dir = NULL;
     bool started = false;
-    sigset_t sigs;
     int r, rc = 1, lock_fd = -1;
 
-    if (parse_args(argc, argv, &o) < 0) {
-        options_done(&o);
-        return 2;
-    }
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if ((r = options_parse(&networkd_options, argc, argv)) != 0)
+        return r == OPTIONS_HELP ? 0 : 2;
+    daemon_block_signals();
+    /* the tools it runs stop on SIGTERM like any other process */
+    daemon_unblock_signals_in_children();
 
-    if ((r = make_dirs(o.state_dir, 0700)) < 0 || (r = make_dirs(o.run_dir, 0755)) < 0) {
-        log_error_errno(r, "cannot create %s or %s: %m", o.state_dir, o.run_dir);
+    if ((r = make_dirs(opt.state_dir, 0700)) < 0 || (r = make_dirs(opt.run_dir, 0755)) < 0) {
+        log_error_errno(r, "cannot create %s or %s: %m", opt.state_dir, opt.run_dir);
         goto out;
     }
     /* One networkd per state folder: two reconcilers would fight. */
-    lock_path = xasprintf("%s/networkd.lock", o.state_dir);
+    lock_path = xasprintf("%s/networkd.lock", opt.state_dir);
     lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
         log_error_errno(-errno, "cannot lock %s (another networkd?): %m", lock_path);
         goto out;
     }
-    struct netd_options no = {.state_dir = o.state_dir,
-                              .run_dir = o.run_dir,
-                              .ovsdb = o.ovsdb,
-                              .datapath = o.datapath,
-                              .resolv_conf = o.resolv_conf,
-                              .dhclient_script = o.script,
-                              .dhclient = o.dhclient};
+    struct netd_options no = {.state_dir = opt.state_dir,
+                              .run_dir = opt.run_dir,
+                              .ovsdb = opt.ovsdb,
+                              .datapath = opt.datapath,
+                              .resolv_conf = opt.resolv_conf,
+                              .dhclient_script = opt.script,
+                              .dhclient = opt.dhclient};
     if ((r = netd_start(&n, &no, &why)) < 0) {
         log_error("cannot start: %s", why ? why : strerror(-r));
         goto out;
     }
     started = true;
-    sock_dir = xstrdup(o.socket);
+    /* The socket's folder, however deep (daemon_serve makes one level). */
+    sock_dir = xstrdup(opt.socket);
     char *slash = strrchr(sock_dir, '/');
     if (slash && slash != sock_dir) {
         *slash = '\0';
         make_dirs(sock_dir, 0755);
     }
-    r = jsonrpc_server_start(o.socket, networkd_methods(), NETWORKD_VERSION, &n, &server);
+    r = daemon_serve(opt.socket, networkd_methods(), NETWORKD_VERSION, &n, &server);
     if (r < 0) {
-        log_error_errno(r, "cannot serve on %s: %m", o.socket);
+        log_error_errno(r, "cannot serve on %s: %m", opt.socket);
         goto out;
     }
-    log_notice("networkd %s ready: socket %s, OVSDB %s, datapath %s", NETWORKD_VERSION, o.socket,
-               o.ovsdb, o.datapath);
-    for (;;) {
-        int sig = sigwaitinfo(&sigs, NULL);
-        if (sig == SIGINT || sig == SIGTERM)
-            break;
-    }
+    log_notice("networkd %s ready: socket %s, OVSDB %s, datapath %s", NETWORKD_VERSION, opt.socket,
+               opt.ovsdb, opt.datapath);
+    daemon_wait_for_stop();
     log_notice("stopping");
     rc = 0;
 out:
@@ -228,6 +166,6 @@ out:
         netd_stop(&n);
     if (lock_fd >= 0)
         close(lock_fd);
-    options_done(&o);
+    options_done(&networkd_options);
     return rc;
 }
