@@ -66,6 +66,29 @@ struct dm_error *dm_failf(enum dm_err code, const char *fmt, ...)
     return e;
 }
 
+struct dm_error *dm_fail_state(const struct dm_domain *d, enum dm_state expected)
+{
+    return dm_fail(DM_ERR_BAD_STATE, d->uuid, dm_state_name(expected), dm_state_name(d->state));
+}
+
+struct dm_error *dm_fail_memory(int64_t needed, int64_t free_bytes)
+{
+    char n[24], f[24];
+
+    snprintf(n, sizeof(n), "%lld", (long long)needed);
+    snprintf(f, sizeof(f), "%lld", (long long)(free_bytes > 0 ? free_bytes : 0));
+    return dm_fail(DM_ERR_NOT_ENOUGH_MEMORY, n, f);
+}
+
+struct dm_error *dm_fail_vcpus(int asked, int available)
+{
+    char a[16], v[16];
+
+    snprintf(a, sizeof(a), "%d", asked);
+    snprintf(v, sizeof(v), "%d", available);
+    return dm_fail(DM_ERR_TOO_MANY_VCPUS, a, v);
+}
+
 void dm_error_free(struct dm_error *e)
 {
     if (!e)

@@ -194,6 +194,13 @@ struct dm_domain_list {
 };
 void dm_domain_list_done(struct dm_domain_list *l);
 
+/* The errors both backends make alike: BAD_STATE of d (expected, and
+ * d's state), NOT_ENOUGH_MEMORY [needed, free] (a negative free as 0) and
+ * TOO_MANY_VCPUS [asked, available]. */
+struct dm_error *dm_fail_state(const struct dm_domain *d, enum dm_state expected);
+struct dm_error *dm_fail_memory(int64_t needed, int64_t free_bytes);
+struct dm_error *dm_fail_vcpus(int asked, int available);
+
 struct dm_host_info {
     const char *backend;               /* static: "sim", "xen" */
     int64_t total_memory, free_memory; /* bytes */

@@ -29,3 +29,7 @@ UNIT_LIBS_domaind-xen-config = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a $(XEN_L
 UNIT_LIBS_domaind-xen-image = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a $(XEN_LIBS)
 $(BUILD)/tests/unit/test-domaind-xen-config $(BUILD)/tests/unit/test-domaind-xen-image: \
 	$(BUILD)/libdomaind.a
+
+# The table of domains both backends share, tested on its own.
+UNIT_LIBS_domaind-domtable = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a
+$(BUILD)/tests/unit/test-domaind-domtable: $(BUILD)/libdomaind.a

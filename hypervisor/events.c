@@ -6,15 +6,20 @@
 
 #include "lib/util.h"
 
-void events_init(struct events *ev, uint64_t generation)
+void events_cond_init(pthread_cond_t *cond)
 {
     pthread_condattr_t attr;
 
-    pthread_mutex_init(&ev->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&ev->cond, &attr);
+    pthread_cond_init(cond, &attr);
     pthread_condattr_destroy(&attr);
+}
+
+void events_init(struct events *ev, uint64_t generation)
+{
+    pthread_mutex_init(&ev->lock, NULL);
+    events_cond_init(&ev->cond);
     ev->generation = generation;
     ev->stopping = false;
 }

@@ -21,6 +21,10 @@ struct events {
     bool stopping;
 };
 
+/* Initialises cond on CLOCK_MONOTONIC, the clock of the deadlines here
+ * (events_timespec). */
+void events_cond_init(pthread_cond_t *cond);
+
 /* Starts counting after generation (0 for a fresh hypervisor, the saved
  * value after a restart). */
 void events_init(struct events *ev, uint64_t generation);

@@ -10,8 +10,9 @@
  * crash, suspend, ignore shutdown requests or refuse to release a disk
  * (sim/inject). Disks are hot-plugged into and out of running or paused
  * domains, and cdrom media changed, in a step each, the domain's saved
- * configuration following. Destroyed domains are remembered in memory,
- * up to a bound, for events/watch. */
+ * configuration following. The domains, their busy marks and the
+ * destroyed domains remembered in memory, up to a bound, for events/watch
+ * are a table shared with the xen backend (domtable.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "hypervisor/backend.h"
+#include "hypervisor/domtable.h"
 #include "lib/cleanup.h"
 #include "lib/hashmap.h"
 #include "lib/log.h"
@@ -81,30 +83,24 @@ struct sim_guest {
     bool refuse_detach;   /* requests to release a disk */
 };
 
-/* A domain of the simulated hypervisor. */
+/* A domain of the simulated hypervisor: the table's record (building
+ * until the first step of its creation or resumption is done), and the
+ * sim's own. */
 struct sim_dom {
-    struct dm_domain d; /* d.uuid is the key in sim.domains */
-    bool busy;          /* an operation is under way: others wait */
-    bool building;      /* created or resumed, first step not done: not listed */
+    struct dt_dom dt;
     struct sim_guest guest;
     int64_t pending; /* memory reserved by an operation under way */
 };
 
 struct sim {
     struct backend b;
-    pthread_mutex_t lock;        /* everything below */
-    pthread_cond_t cond;         /* on CLOCK_MONOTONIC: a domain changed or was released */
-    struct hashmap domains;      /* uuid -> struct sim_dom */
-    struct hashmap destroyed;    /* uuid -> struct dm_domain, state destroyed */
-    uint64_t evicted_generation; /* a since before it may miss a forgotten destroyed domain */
+    struct domtable t; /* of struct sim_dom; its lock guards everything below too */
     int next_domid;
     int64_t memory, reserve;
     int cpus, step_ms;
-    size_t max_destroyed;
     char *state_dir, *meta_path, *domains_dir;
     int lock_fd;
     int fail[SIM_OP__COUNT];
-    bool stopping;
 };
 
 static struct sim *sim_of(struct backend *b)
@@ -112,20 +108,9 @@ static struct sim *sim_of(struct backend *b)
     return (struct sim *)((char *)b - offsetof(struct sim, b));
 }
 
-static void sim_dom_free(struct sim_dom *sd)
+static struct sim_dom *sim_dom(struct dt_dom *dom)
 {
-    if (!sd)
-        return;
-    dm_domain_done(&sd->d);
-    free(sd);
-}
-
-static void destroyed_free(struct dm_domain *d)
-{
-    if (!d)
-        return;
-    dm_domain_done(d);
-    free(d);
+    return (struct sim_dom *)((char *)dom - offsetof(struct sim_dom, dt));
 }
 
 /* ---- files ---- */
@@ -333,18 +318,6 @@ static int record_from_json(json_object *o, uint64_t max_generation, struct dm_d
     return 0;
 }
 
-static int cmp_domid(const void *a, const void *b)
-{
-    const struct dm_domain *x = a, *y = b;
-    return (x->domid > y->domid) - (x->domid < y->domid);
-}
-
-static int cmp_generation(const void *a, const void *b)
-{
-    const struct dm_domain *x = a, *y = b;
-    return (x->generation > y->generation) - (x->generation < y->generation);
-}
-
 /* ---- the state directory ----
  *
  * The state is a directory, so that a change costs the same whatever the
@@ -369,7 +342,7 @@ static int sim_write_meta(struct sim *s)
                            json_object_new_int64((int64_t)events_generation(&s->b.events)));
     json_object_object_add(root, "next_domid", json_object_new_int(s->next_domid));
     json_object_object_add(root, "evicted_generation",
-                           json_object_new_int64((int64_t)s->evicted_generation));
+                           json_object_new_int64((int64_t)s->t.evicted_generation));
     const char *text = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
     int r = write_file_atomic(s->meta_path, text, len, false);
     json_object_put(root);
@@ -380,13 +353,13 @@ static int sim_write_meta(struct sim *s)
  * (the domain is gone), no file. Lock held. A failure is logged: the
  * domain is as it is whether or not its file could follow it, and its
  * next change tries again. */
-static void sim_save_domain(struct sim *s, const char *uuid, const struct sim_dom *sd)
+static void sim_save_domain(struct sim *s, const char *uuid, struct dt_dom *sd)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s.json", s->domains_dir, uuid);
     int r = 0;
 
     if (sd) {
-        json_object *o = record_to_json(&sd->d, &sd->guest);
+        json_object *o = record_to_json(&sd->d, &sim_dom(sd)->guest);
         size_t len;
         const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
         r = write_file_atomic(path, text, len, false);
@@ -405,7 +378,7 @@ static void sim_save_domain(struct sim *s, const char *uuid, const struct sim_do
  * the domain as it was before a change nobody saw — a destroyed domain's
  * file left behind is in state dying (every destruction goes through it),
  * which the next start finishes. */
-static void sim_save(struct sim *s, const char *uuid, const struct sim_dom *sd)
+static void sim_save(struct sim *s, const char *uuid, struct dt_dom *sd)
 {
     int r = sim_write_meta(s);
 
@@ -414,28 +387,7 @@ static void sim_save(struct sim *s, const char *uuid, const struct sim_dom *sd)
     sim_save_domain(s, uuid, sd);
 }
 
-/* Remembers a destroyed domain (taking d), forgetting the oldest one past
- * the bound. Lock held. */
-static void sim_remember_destroyed(struct sim *s, struct dm_domain *d)
-{
-    destroyed_free(hashmap_put(&s->destroyed, d->uuid, d));
-    while (s->destroyed.count > s->max_destroyed) {
-        struct dm_domain *oldest = NULL;
-        const char *k;
-        void *v;
-        for (size_t i = 0; hashmap_next(&s->destroyed, &i, &k, &v);) {
-            struct dm_domain *x = v;
-            if (!oldest || x->generation < oldest->generation)
-                oldest = x;
-        }
-        if (oldest->generation > s->evicted_generation)
-            s->evicted_generation = oldest->generation;
-        hashmap_remove(&s->destroyed, oldest->uuid);
-        destroyed_free(oldest);
-    }
-}
-
-static void sim_gone(struct sim *s, struct sim_dom *sd, struct dm_domain *ret);
+static void sim_gone(struct sim *s, struct dt_dom *sd, struct dm_domain *ret);
 
 /* Reads meta.json: the next domid, evicted_generation and the generation
  * (*ret_generation). A missing one is a hypervisor that never changed. */
@@ -487,7 +439,7 @@ static int sim_load_meta(struct sim *s, uint64_t *ret_generation)
         why = xstrdup("bad evicted_generation");
         goto bad;
     }
-    s->evicted_generation = (uint64_t)x;
+    s->t.evicted_generation = (uint64_t)x;
     json_object_put(root);
     *ret_generation = generation;
     return 0;
@@ -506,7 +458,7 @@ static int sim_load_domain(struct sim *s, const char *name, const char **owner,
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", s->domains_dir, name), *text = NULL, *why = NULL;
     size_t n = strlen(name), len;
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     json_object *o;
     int r;
 
@@ -520,8 +472,8 @@ static int sim_load_domain(struct sim *s, const char *name, const char **owner,
         log_error("%s is not a valid domain file: bad JSON", path);
         return -EINVAL;
     }
-    sd = xcalloc(1, sizeof(*sd));
-    r = record_from_json(o, UINT64_MAX, &sd->d, &sd->guest, &why);
+    sd = domtable_dom_new(&s->t, "");
+    r = record_from_json(o, UINT64_MAX, &sd->d, &sim_dom(sd)->guest, &why);
     json_object_put(o);
     if (r < 0) {
         free(sd);
@@ -536,12 +488,12 @@ static int sim_load_domain(struct sim *s, const char *name, const char **owner,
         why = xasprintf("domid %d is domain %s's too", sd->d.domid, owner[sd->d.domid]);
     if (why) {
         log_error("%s is not a valid domain file: %s", path, why);
-        sim_dom_free(sd);
+        domtable_dom_free(sd);
         return -EINVAL;
     }
     if (sd->d.generation > *generation)
         *generation = sd->d.generation;
-    hashmap_put(&s->domains, sd->d.uuid, sd);
+    domtable_add(&s->t, sd);
     owner[sd->d.domid] = sd->d.uuid;
     return 0;
 }
@@ -595,7 +547,7 @@ static int sim_load(struct sim *s)
      * full answer gave) is then told the changes from there. It is saved
      * at once, so that the next start goes on after it. */
     s->b.events.generation = generation;
-    s->evicted_generation = events_bump(&s->b.events);
+    s->t.evicted_generation = events_bump(&s->b.events);
     if ((r = sim_write_meta(s)) < 0)
         return log_error_errno(r, "cannot write %s: %m", s->meta_path);
 
@@ -605,13 +557,13 @@ static int sim_load(struct sim *s)
         const char *k;
         void *val;
         again = false;
-        for (size_t i = 0; !again && hashmap_next(&s->domains, &i, &k, &val);)
-            if (((struct sim_dom *)val)->d.state == DM_STATE_DYING) {
+        for (size_t i = 0; !again && hashmap_next(&s->t.domains, &i, &k, &val);)
+            if (((struct dt_dom *)val)->d.state == DM_STATE_DYING) {
                 sim_gone(s, val, NULL); /* changes the map: look again */
                 again = true;
             }
     }
-    log_info("%s: %zu domains, generation %llu", s->state_dir, s->domains.count,
+    log_info("%s: %zu domains, generation %llu", s->state_dir, s->t.domains.count,
              (unsigned long long)events_generation(&s->b.events));
     return 0;
 }
@@ -624,35 +576,11 @@ static int64_t sim_free_memory(struct sim *s)
     const char *k;
     void *v;
 
-    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);) {
-        struct sim_dom *sd = v;
-        used += sd->d.cfg.memory_target + sd->pending;
+    for (size_t i = 0; hashmap_next(&s->t.domains, &i, &k, &v);) {
+        struct dt_dom *sd = v;
+        used += sd->d.cfg.memory_target + sim_dom(sd)->pending;
     }
     return s->memory - s->reserve - used;
-}
-
-static struct dm_error *fail_memory(int64_t needed, int64_t free_bytes)
-{
-    char n[24], f[24];
-
-    snprintf(n, sizeof(n), "%lld", (long long)needed);
-    snprintf(f, sizeof(f), "%lld", (long long)(free_bytes > 0 ? free_bytes : 0));
-    return dm_fail(DM_ERR_NOT_ENOUGH_MEMORY, n, f);
-}
-
-static struct dm_error *fail_vcpus(int asked, int available)
-{
-    char a[16], v[16];
-
-    snprintf(a, sizeof(a), "%d", asked);
-    snprintf(v, sizeof(v), "%d", available);
-    return dm_fail(DM_ERR_TOO_MANY_VCPUS, a, v);
-}
-
-static struct dm_error *fail_state(const struct sim_dom *sd, enum dm_state expected)
-{
-    return dm_fail(DM_ERR_BAD_STATE, sd->d.uuid, dm_state_name(expected),
-                   dm_state_name(sd->d.state));
 }
 
 static int sim_alloc_domid(struct sim *s)
@@ -664,8 +592,8 @@ static int sim_alloc_domid(struct sim *s)
         void *v;
 
         s->next_domid = id >= SIM_DOMID_MAX ? 1 : id + 1;
-        for (size_t i = 0; !used && hashmap_next(&s->domains, &i, &k, &v);)
-            used = ((struct sim_dom *)v)->d.domid == id;
+        for (size_t i = 0; !used && hashmap_next(&s->t.domains, &i, &k, &v);)
+            used = ((struct dt_dom *)v)->d.domid == id;
         if (!used)
             return id;
     }
@@ -680,8 +608,8 @@ static void sim_sleep(struct sim *s, int n)
         return;
     double deadline = now_monotonic() + (double)n * s->step_ms / 1000.0;
     struct timespec ts = events_timespec(deadline);
-    while (!s->stopping && now_monotonic() < deadline)
-        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+    while (!s->t.stopping && now_monotonic() < deadline)
+        pthread_cond_timedwait(&s->t.cond, &s->t.lock, &ts);
 }
 
 /* Lets one step of op pass; true if the operation must fail there (its
@@ -702,69 +630,29 @@ static struct dm_error *fail_injected(enum sim_op op)
     return dm_fail(DM_ERR_SIM_INJECTED_FAILURE, op_names[op]);
 }
 
-/* The listed domain uuid, or NULL. */
-static struct sim_dom *sim_find(struct sim *s, const char *uuid)
-{
-    struct sim_dom *sd = hashmap_get(&s->domains, uuid);
-    return sd && !sd->building ? sd : NULL;
-}
-
-/* Waits until no operation is under way on domain uuid, then marks it
- * busy for the caller. NO_SUCH_DOMAIN if there is none. */
-static struct dm_error *sim_take(struct sim *s, const char *uuid, struct sim_dom **ret)
-{
-    for (;;) {
-        struct sim_dom *sd = sim_find(s, uuid);
-        if (!sd)
-            return dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
-        if (!sd->busy) {
-            sd->busy = true;
-            *ret = sd;
-            return NULL;
-        }
-        pthread_cond_wait(&s->cond, &s->lock);
-    }
-}
-
-static void sim_release(struct sim *s, struct sim_dom *sd)
-{
-    sd->busy = false;
-    pthread_cond_broadcast(&s->cond);
-}
-
 /* Records a change of sd: next generation, waiters woken, sd saved. */
-static void sim_changed(struct sim *s, struct sim_dom *sd)
+static void sim_changed(struct sim *s, struct dt_dom *sd)
 {
-    sd->d.generation = events_bump(&s->b.events);
-    pthread_cond_broadcast(&s->cond);
+    domtable_changed(&s->t, sd);
     sim_save(s, sd->d.uuid, sd);
 }
 
 /* The domain sd is gone: it becomes a destroyed one, copied to ret when
  * not NULL. Frees sd. */
-static void sim_gone(struct sim *s, struct sim_dom *sd, struct dm_domain *ret)
+static void sim_gone(struct sim *s, struct dt_dom *sd, struct dm_domain *ret)
 {
-    struct dm_domain *d = xmalloc(sizeof(*d));
-    char uuid[UUID_STR_LEN];
+    /* May forget another destroyed domain: evicted_generation, saved. */
+    const struct dm_domain *d = domtable_gone(&s->t, sd);
 
-    hashmap_remove(&s->domains, sd->d.uuid);
-    *d = sd->d;
-    free(sd);
-    d->state = DM_STATE_DESTROYED;
-    d->memory_actual = 0;
-    d->generation = events_bump(&s->b.events);
     if (ret)
         dm_domain_copy(ret, d);
     log_info("domain %s (domid %d) destroyed", d->uuid, d->domid);
-    snprintf(uuid, sizeof(uuid), "%s", d->uuid);
-    sim_remember_destroyed(s, d); /* may forget another: evicted_generation */
-    sim_save(s, uuid, NULL);
-    pthread_cond_broadcast(&s->cond);
+    sim_save(s, d->uuid, NULL);
 }
 
 /* A domain built (created or resumed) becomes visible, paused, with a new
  * domid. */
-static struct dm_error *sim_built(struct sim *s, struct sim_dom *sd)
+static struct dm_error *sim_built(struct sim *s, struct dt_dom *sd)
 {
     int domid = sim_alloc_domid(s);
 
@@ -776,8 +664,7 @@ static struct dm_error *sim_built(struct sim *s, struct sim_dom *sd)
     sd->d.memory_actual = sd->d.cfg.memory_target;
     sd->d.start_time = now_realtime();
     sd->building = false;
-    /* Listed again: the uuid's last change is this one now. */
-    destroyed_free(hashmap_remove(&s->destroyed, sd->d.uuid));
+    domtable_relisted(&s->t, sd->d.uuid);
     sim_changed(s, sd);
     return NULL;
 }
@@ -785,48 +672,36 @@ static struct dm_error *sim_built(struct sim *s, struct sim_dom *sd)
 /* Adds a domain to build, not listed yet, reserving its memory after the
  * checks that creating it must pass. */
 static struct dm_error *sim_start_build(struct sim *s, const char *uuid,
-                                        const struct dm_config *cfg, struct sim_dom **ret)
+                                        const struct dm_config *cfg, struct dt_dom **ret)
 {
-    if (hashmap_get(&s->domains, uuid))
-        return dm_fail(DM_ERR_DOMAIN_EXISTS, uuid);
+    struct dm_error *e = domtable_check_new(&s->t, uuid);
+
+    if (e)
+        return e;
     if (cfg->vcpus_max > s->cpus)
-        return fail_vcpus(cfg->vcpus_max, s->cpus);
+        return dm_fail_vcpus(cfg->vcpus_max, s->cpus);
     int64_t avail = sim_free_memory(s);
     if (cfg->memory_target > avail)
-        return fail_memory(cfg->memory_target, avail);
+        return dm_fail_memory(cfg->memory_target, avail);
 
-    struct sim_dom *sd = xcalloc(1, sizeof(*sd));
-    snprintf(sd->d.uuid, sizeof(sd->d.uuid), "%s", uuid);
-    sd->d.domid = -1;
-    dm_config_copy(&sd->d.cfg, cfg);
-    sd->busy = sd->building = true;
-    hashmap_put(&s->domains, sd->d.uuid, sd);
-    *ret = sd;
+    *ret = domtable_build_start(&s->t, uuid, cfg);
     return NULL;
-}
-
-/* Forgets a domain whose build failed. */
-static void sim_abandon_build(struct sim *s, struct sim_dom *sd)
-{
-    hashmap_remove(&s->domains, sd->d.uuid);
-    sim_dom_free(sd);
-    pthread_cond_broadcast(&s->cond);
 }
 
 /* Builds sd (taken, building) in steps of op: paused, then running unless
  * start_paused. The domain is released at the end, copied to ret. */
-static struct dm_error *sim_build(struct sim *s, struct sim_dom *sd, enum sim_op op,
+static struct dm_error *sim_build(struct sim *s, struct dt_dom *sd, enum sim_op op,
                                   bool start_paused, struct dm_domain *ret)
 {
     struct dm_error *e;
     int steps = 0;
 
     if (sim_step_fails(s, op, &steps)) {
-        sim_abandon_build(s, sd);
+        domtable_build_abandon(&s->t, sd);
         return fail_injected(op);
     }
     if ((e = sim_built(s, sd))) {
-        sim_abandon_build(s, sd);
+        domtable_build_abandon(&s->t, sd);
         return e;
     }
     if (!start_paused) {
@@ -836,66 +711,26 @@ static struct dm_error *sim_build(struct sim *s, struct sim_dom *sd, enum sim_op
     }
     log_info("domain %s built: domid %d, %s", sd->d.uuid, sd->d.domid, dm_state_name(sd->d.state));
     dm_domain_copy(ret, &sd->d);
-    sim_release(s, sd);
+    domtable_release(&s->t, sd);
     return NULL;
-}
-
-/* A guest that ignores shutdown requests was asked to shut down: waits,
- * with *sdp released, until it shuts down anyway (then *sdp is taken
- * again and NULL returned), the domain is destroyed by someone else (then
- * *sdp is NULL and ret_gone, when given, the destroyed domain), or the
- * deadline (SHUTDOWN_TIMEOUT). */
-static struct dm_error *sim_await_guest(struct sim *s, struct sim_dom **sdp, double deadline,
-                                        struct dm_domain *ret_gone)
-{
-    struct sim_dom *sd = *sdp;
-    char uuid[UUID_STR_LEN];
-    int domid = sd->d.domid;
-    struct timespec ts = events_timespec(deadline);
-
-    snprintf(uuid, sizeof(uuid), "%s", sd->d.uuid);
-    sim_release(s, sd);
-    for (;;) {
-        sd = sim_find(s, uuid);
-        if (!sd || sd->d.domid != domid) {
-            struct dm_domain *gone = hashmap_get(&s->destroyed, uuid);
-            if (!ret_gone || !gone || gone->domid != domid)
-                return dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
-            dm_domain_copy(ret_gone, gone);
-            *sdp = NULL;
-            return NULL;
-        }
-        if (!sd->busy && sd->d.state == DM_STATE_SHUTDOWN) {
-            sd->busy = true;
-            *sdp = sd;
-            return NULL;
-        }
-        if (s->stopping)
-            return dm_failf(DM_ERR_BACKEND_FAILURE, "domaind is stopping");
-        if (now_monotonic() >= deadline) {
-            log_info("domain %s did not shut down in time", uuid);
-            return dm_fail(DM_ERR_SHUTDOWN_TIMEOUT, uuid);
-        }
-        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-    }
 }
 
 /* Asks the guest of sd (taken, running) to shut down for reason, and
  * waits for it: one step for the guest to react, or until the deadline if
  * it ignores requests. On success sd is in state shutdown, taken; *sdp is
  * NULL if someone else destroyed it meanwhile (ret_gone then has it). */
-static struct dm_error *sim_ask_guest(struct sim *s, struct sim_dom **sdp, enum sim_op op,
+static struct dm_error *sim_ask_guest(struct sim *s, struct dt_dom **sdp, enum sim_op op,
                                       enum dm_reason reason, double deadline, int *steps,
                                       struct dm_domain *ret_gone)
 {
-    struct sim_dom *sd = *sdp;
+    struct dt_dom *sd = *sdp;
 
     if (sim_step_fails(s, op, steps)) {
-        sim_release(s, sd);
+        domtable_release(&s->t, sd);
         return fail_injected(op);
     }
-    if (sd->guest.ignore_shutdown)
-        return sim_await_guest(s, sdp, deadline, ret_gone);
+    if (sim_dom(sd)->guest.ignore_shutdown)
+        return domtable_await_shutdown(&s->t, sdp, deadline, ret_gone);
     sd->d.state = DM_STATE_SHUTDOWN;
     sd->d.shutdown_reason = reason;
     sim_changed(s, sd);
@@ -904,7 +739,7 @@ static struct dm_error *sim_ask_guest(struct sim *s, struct sim_dom **sdp, enum 
 
 /* Destroys sd (taken): dying for one step of op, then gone. If that is
  * the operation's first step and it must fail, sd is left as it was. */
-static struct dm_error *sim_destroy_step(struct sim *s, struct sim_dom *sd, enum sim_op op,
+static struct dm_error *sim_destroy_step(struct sim *s, struct dt_dom *sd, enum sim_op op,
                                          int *steps, bool keep, struct dm_domain *ret)
 {
     enum dm_state before = sd->d.state;
@@ -914,7 +749,7 @@ static struct dm_error *sim_destroy_step(struct sim *s, struct sim_dom *sd, enum
     if (sim_step_fails(s, op, steps)) {
         sd->d.state = before;
         sim_changed(s, sd);
-        sim_release(s, sd);
+        domtable_release(&s->t, sd);
         return fail_injected(op);
     }
     if (!keep)
@@ -928,9 +763,9 @@ static struct dm_error *sim_host_info(struct backend *b, struct dm_host_info *re
 {
     struct sim *s = sim_of(b);
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     int64_t avail = sim_free_memory(s);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     *ret = (struct dm_host_info){
         .backend = "sim",
         .total_memory = s->memory,
@@ -944,35 +779,20 @@ static struct dm_error *sim_host_info(struct backend *b, struct dm_host_info *re
 static struct dm_error *sim_list(struct backend *b, struct dm_domain_list *ret)
 {
     struct sim *s = sim_of(b);
-    struct dm_domain_list l = {0};
-    const char *k;
-    void *v;
 
-    pthread_mutex_lock(&s->lock);
-    l.v = xcalloc(s->domains.count, sizeof(*l.v));
-    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);) {
-        struct sim_dom *sd = v;
-        if (!sd->building)
-            dm_domain_copy(&l.v[l.n++], &sd->d);
-    }
-    pthread_mutex_unlock(&s->lock);
-    qsort(l.v, l.n, sizeof(*l.v), cmp_domid);
-    *ret = l;
+    pthread_mutex_lock(&s->t.lock);
+    domtable_list(&s->t, ret);
+    pthread_mutex_unlock(&s->t.lock);
     return NULL;
 }
 
 static struct dm_error *sim_get(struct backend *b, const char *uuid, struct dm_domain *ret)
 {
     struct sim *s = sim_of(b);
-    struct dm_error *e = NULL;
 
-    pthread_mutex_lock(&s->lock);
-    struct sim_dom *sd = sim_find(s, uuid);
-    if (sd)
-        dm_domain_copy(ret, &sd->d);
-    else
-        e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
+    struct dm_error *e = domtable_get(&s->t, uuid, ret);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
@@ -980,13 +800,13 @@ static struct dm_error *sim_create(struct backend *b, const char *uuid, const st
                                    bool start_paused, struct dm_domain *ret)
 {
     struct sim *s = sim_of(b);
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     struct dm_error *e;
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     if (!(e = sim_start_build(s, uuid, cfg, &sd)))
         e = sim_build(s, sd, SIM_OP_CREATE, start_paused, ret);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
@@ -997,17 +817,13 @@ static struct dm_error *sim_down(struct sim *s, const char *uuid, enum sim_op op
 {
     double deadline = now_monotonic() + timeout;
     bool reboot = op == SIM_OP_REBOOT;
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     struct dm_error *e;
     int steps = 0;
 
-    if ((e = sim_take(s, uuid, &sd)))
+    if ((e = domtable_take_in(&s->t, uuid, clean ? DT_ANY & ~DT_IN(DM_STATE_PAUSED) : DT_ANY,
+                              DM_STATE_RUNNING, &sd)))
         return e;
-    if (clean && sd->d.state == DM_STATE_PAUSED) {
-        e = fail_state(sd, DM_STATE_RUNNING);
-        sim_release(s, sd);
-        return e;
-    }
     /* A guest that already shut down is not asked again. */
     if (clean && sd->d.state == DM_STATE_RUNNING) {
         e = sim_ask_guest(s, &sd, op, reboot ? DM_REASON_REBOOT : DM_REASON_POWEROFF, deadline,
@@ -1029,7 +845,7 @@ static struct dm_error *sim_down(struct sim *s, const char *uuid, enum sim_op op
     sim_changed(s, sd);
     log_info("domain %s rebooted: domid %d", sd->d.uuid, sd->d.domid);
     dm_domain_copy(ret, &sd->d);
-    sim_release(s, sd);
+    domtable_release(&s->t, sd);
     return NULL;
 }
 
@@ -1038,9 +854,9 @@ static struct dm_error *sim_shutdown(struct backend *b, const char *uuid, bool c
 {
     struct sim *s = sim_of(b);
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     struct dm_error *e = sim_down(s, uuid, SIM_OP_SHUTDOWN, clean, timeout, ret);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
@@ -1049,9 +865,9 @@ static struct dm_error *sim_reboot(struct backend *b, const char *uuid, bool cle
 {
     struct sim *s = sim_of(b);
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     struct dm_error *e = sim_down(s, uuid, SIM_OP_REBOOT, clean, timeout, ret);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
@@ -1059,22 +875,20 @@ static struct dm_error *sim_reboot(struct backend *b, const char *uuid, bool cle
 static struct dm_error *sim_flip(struct sim *s, const char *uuid, enum sim_op op,
                                  enum dm_state from, enum dm_state to, struct dm_domain *ret)
 {
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     struct dm_error *e;
     int steps = 0;
 
-    if ((e = sim_take(s, uuid, &sd)))
+    if ((e = domtable_take_in(&s->t, uuid, DT_IN(from), from, &sd)))
         return e;
-    if (sd->d.state != from)
-        e = fail_state(sd, from);
-    else if (sim_step_fails(s, op, &steps))
+    if (sim_step_fails(s, op, &steps))
         e = fail_injected(op);
     else {
         sd->d.state = to;
         sim_changed(s, sd);
         dm_domain_copy(ret, &sd->d);
     }
-    sim_release(s, sd);
+    domtable_release(&s->t, sd);
     return e;
 }
 
@@ -1082,9 +896,9 @@ static struct dm_error *sim_pause(struct backend *b, const char *uuid, struct dm
 {
     struct sim *s = sim_of(b);
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     struct dm_error *e = sim_flip(s, uuid, SIM_OP_PAUSE, DM_STATE_RUNNING, DM_STATE_PAUSED, ret);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
@@ -1092,27 +906,22 @@ static struct dm_error *sim_unpause(struct backend *b, const char *uuid, struct 
 {
     struct sim *s = sim_of(b);
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     struct dm_error *e = sim_flip(s, uuid, SIM_OP_UNPAUSE, DM_STATE_PAUSED, DM_STATE_RUNNING, ret);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
 static struct dm_error *sim_suspend_locked(struct sim *s, const char *uuid, const char *path)
 {
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     struct dm_error *e;
     int steps = 0;
 
-    if ((e = sim_take(s, uuid, &sd)))
+    if ((e = domtable_take_in(&s->t, uuid, DT_IN(DM_STATE_RUNNING), DM_STATE_RUNNING, &sd)))
         return e;
-    if (sd->d.state != DM_STATE_RUNNING) {
-        e = fail_state(sd, DM_STATE_RUNNING);
-        sim_release(s, sd);
-        return e;
-    }
     if (sim_step_fails(s, SIM_OP_SUSPEND, &steps)) {
-        sim_release(s, sd);
+        domtable_release(&s->t, sd);
         return fail_injected(SIM_OP_SUSPEND);
     }
 
@@ -1121,20 +930,20 @@ static struct dm_error *sim_suspend_locked(struct sim *s, const char *uuid, cons
     json_object *image = json_object_new_object();
     json_object_object_add(image, "format", json_object_new_string(SIM_IMAGE_FORMAT));
     json_object_object_add(image, "version", json_object_new_int(SIM_FORMAT_VERSION));
-    json_object_object_add(image, "domain", record_to_json(&sd->d, &sd->guest));
+    json_object_object_add(image, "domain", record_to_json(&sd->d, &sim_dom(sd)->guest));
     struct strbuf sb;
     strbuf_init(&sb, 1024);
     strbuf_adds(&sb, json_object_to_json_string_ext(image, JSON_C_TO_STRING_PLAIN));
     strbuf_addc(&sb, '\n');
     json_object_put(image);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     int r = write_file_atomic(path, sb.buf, sb.len, true);
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     strbuf_done(&sb);
     if (r < 0) {
         errno = -r;
         e = dm_failf(DM_ERR_BACKEND_FAILURE, "cannot write the image %s: %m", path);
-        sim_release(s, sd);
+        domtable_release(&s->t, sd);
         return e;
     }
 
@@ -1149,9 +958,9 @@ static struct dm_error *sim_suspend(struct backend *b, const char *uuid, const c
 {
     struct sim *s = sim_of(b);
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     struct dm_error *e = sim_suspend_locked(s, uuid, path);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
@@ -1193,18 +1002,18 @@ static struct dm_error *sim_resume(struct backend *b, const char *uuid, const ch
 {
     struct sim *s = sim_of(b);
     struct dm_config cfg;
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     struct dm_error *e;
     struct sim_guest guest;
 
     if ((e = read_image(path, &cfg, &guest)))
         return e;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     if (!(e = sim_start_build(s, uuid, &cfg, &sd))) {
-        sd->guest = guest;
+        sim_dom(sd)->guest = guest;
         e = sim_build(s, sd, SIM_OP_RESUME, start_paused, ret);
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     dm_config_done(&cfg);
     return e;
 }
@@ -1212,27 +1021,24 @@ static struct dm_error *sim_resume(struct backend *b, const char *uuid, const ch
 static struct dm_error *sim_set_memory_target_locked(struct sim *s, const char *uuid,
                                                      int64_t target, struct dm_domain *ret)
 {
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     struct dm_error *e;
     int steps = 0;
 
-    if ((e = sim_take(s, uuid, &sd)))
+    if ((e = domtable_take_in(&s->t, uuid, DT_LIVE, DM_STATE_RUNNING, &sd)))
         return e;
-    if (sd->d.state != DM_STATE_RUNNING && sd->d.state != DM_STATE_PAUSED)
-        e = fail_state(sd, DM_STATE_RUNNING);
-    else if (target < 1 || target > sd->d.cfg.memory_max)
+    if (target < 1 || target > sd->d.cfg.memory_max) {
         e = dm_failf(DM_ERR_INVALID_PARAMS, "target: %lld is not in 1..%lld (memory_max)",
                      (long long)target, (long long)sd->d.cfg.memory_max);
-    if (e) {
-        sim_release(s, sd);
+        domtable_release(&s->t, sd);
         return e;
     }
     int64_t more = target - sd->d.cfg.memory_target, avail = sim_free_memory(s);
     if (more > avail) {
-        sim_release(s, sd);
-        return fail_memory(more, avail);
+        domtable_release(&s->t, sd);
+        return dm_fail_memory(more, avail);
     }
-    sd->pending = more > 0 ? more : 0;
+    sim_dom(sd)->pending = more > 0 ? more : 0;
     if (sim_step_fails(s, SIM_OP_SET_MEMORY_TARGET, &steps)) {
         e = fail_injected(SIM_OP_SET_MEMORY_TARGET);
     } else {
@@ -1240,8 +1046,8 @@ static struct dm_error *sim_set_memory_target_locked(struct sim *s, const char *
         sim_changed(s, sd);
         dm_domain_copy(ret, &sd->d);
     }
-    sd->pending = 0;
-    sim_release(s, sd);
+    sim_dom(sd)->pending = 0;
+    domtable_release(&s->t, sd);
     return e;
 }
 
@@ -1250,9 +1056,9 @@ static struct dm_error *sim_set_memory_target(struct backend *b, const char *uui
 {
     struct sim *s = sim_of(b);
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     struct dm_error *e = sim_set_memory_target_locked(s, uuid, target, ret);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
@@ -1260,19 +1066,17 @@ static struct dm_error *sim_set_vcpus(struct backend *b, const char *uuid, int v
                                       struct dm_domain *ret)
 {
     struct sim *s = sim_of(b);
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     struct dm_error *e;
     int steps = 0;
 
-    pthread_mutex_lock(&s->lock);
-    if ((e = sim_take(s, uuid, &sd)))
+    pthread_mutex_lock(&s->t.lock);
+    if ((e = domtable_take_in(&s->t, uuid, DT_LIVE, DM_STATE_RUNNING, &sd)))
         goto out;
-    if (sd->d.state != DM_STATE_RUNNING && sd->d.state != DM_STATE_PAUSED)
-        e = fail_state(sd, DM_STATE_RUNNING);
-    else if (vcpus < 1)
+    if (vcpus < 1)
         e = dm_failf(DM_ERR_INVALID_PARAMS, "vcpus: at least 1");
     else if (vcpus > sd->d.cfg.vcpus_max)
-        e = fail_vcpus(vcpus, sd->d.cfg.vcpus_max);
+        e = dm_fail_vcpus(vcpus, sd->d.cfg.vcpus_max);
     else if (sim_step_fails(s, SIM_OP_SET_VCPUS, &steps))
         e = fail_injected(SIM_OP_SET_VCPUS);
     else {
@@ -1280,40 +1084,42 @@ static struct dm_error *sim_set_vcpus(struct backend *b, const char *uuid, int v
         sim_changed(s, sd);
         dm_domain_copy(ret, &sd->d);
     }
-    sim_release(s, sd);
+    domtable_release(&s->t, sd);
 out:
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
 static struct dm_error *sim_destroy(struct backend *b, const char *uuid)
 {
     struct sim *s = sim_of(b);
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     struct dm_error *e;
     int steps = 0;
 
-    pthread_mutex_lock(&s->lock);
-    if (!(e = sim_take(s, uuid, &sd)))
+    pthread_mutex_lock(&s->t.lock);
+    if (!(e = domtable_take(&s->t, uuid, &sd)))
         e = sim_destroy_step(s, sd, SIM_OP_DESTROY, &steps, false, NULL);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
 /* ---- hot-plug: one step each ---- */
 
-/* Takes the domain uuid, which must be running or paused, for a device
- * change. */
-static struct dm_error *sim_take_live(struct sim *s, const char *uuid, struct sim_dom **ret)
+/* Takes the running or paused domain uuid, with its disk device (in
+ * *ret_disk, borrowed): NO_SUCH_DEVICE, the domain released, if it has
+ * none. */
+static struct dm_error *sim_take_disk(struct sim *s, const char *uuid, const char *device,
+                                      struct dt_dom **ret, json_object **ret_disk)
 {
-    struct sim_dom *sd = NULL;
-    struct dm_error *e;
+    struct dt_dom *sd;
+    struct dm_error *e = domtable_take_in(&s->t, uuid, DT_LIVE, DM_STATE_RUNNING, &sd);
 
-    if ((e = sim_take(s, uuid, &sd)))
+    if (e)
         return e;
-    if (sd->d.state != DM_STATE_RUNNING && sd->d.state != DM_STATE_PAUSED) {
-        e = fail_state(sd, DM_STATE_RUNNING);
-        sim_release(s, sd);
+    if (!(*ret_disk = dm_disks_find(sd->d.cfg.disks, device))) {
+        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, sd->d.uuid, device);
+        domtable_release(&s->t, sd);
         return e;
     }
     *ret = sd;
@@ -1322,7 +1128,7 @@ static struct dm_error *sim_take_live(struct sim *s, const char *uuid, struct si
 
 /* The device change of sd (taken) is done: its disks are now disks
  * (taken), saved, and sd copied to ret. */
-static void sim_set_disks(struct sim *s, struct sim_dom *sd, json_object *disks,
+static void sim_set_disks(struct sim *s, struct dt_dom *sd, json_object *disks,
                           struct dm_domain *ret)
 {
     json_object_put(sd->d.cfg.disks);
@@ -1336,7 +1142,7 @@ static struct dm_error *sim_disk_attach(struct backend *b, const char *uuid, jso
 {
     struct sim *s = sim_of(b);
     json_object *copy = NULL;
-    struct sim_dom *sd = NULL;
+    struct dt_dom *sd = NULL;
     struct dm_disk dd;
     struct dm_error *e;
     int steps = 0;
@@ -1348,8 +1154,8 @@ static struct dm_error *sim_disk_attach(struct backend *b, const char *uuid, jso
         dm_disk_done(&dd);
         return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot copy the disk");
     }
-    pthread_mutex_lock(&s->lock);
-    if ((e = sim_take_live(s, uuid, &sd)))
+    pthread_mutex_lock(&s->t.lock);
+    if ((e = domtable_take_in(&s->t, uuid, DT_LIVE, DM_STATE_RUNNING, &sd)))
         goto out;
     if (dm_disks_find(sd->d.cfg.disks, dd.device))
         e = dm_fail(DM_ERR_DEVICE_EXISTS, sd->d.uuid, dd.device);
@@ -1360,9 +1166,9 @@ static struct dm_error *sim_disk_attach(struct backend *b, const char *uuid, jso
         log_info("domain %s: disk %s attached (%s)", sd->d.uuid, dd.device,
                  *dd.target ? dd.target : "empty");
     }
-    sim_release(s, sd);
+    domtable_release(&s->t, sd);
 out:
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     json_object_put(copy);
     dm_disk_done(&dd);
     return e;
@@ -1372,28 +1178,26 @@ static struct dm_error *sim_disk_detach(struct backend *b, const char *uuid, con
                                         bool force, struct dm_domain *ret)
 {
     struct sim *s = sim_of(b);
-    struct sim_dom *sd = NULL;
+    struct dt_dom *sd = NULL;
+    json_object *old;
     struct dm_error *e;
     int steps = 0;
 
-    pthread_mutex_lock(&s->lock);
-    if ((e = sim_take_live(s, uuid, &sd)))
+    pthread_mutex_lock(&s->t.lock);
+    if ((e = sim_take_disk(s, uuid, device, &sd, &old)))
         goto out;
-    json_object *old = dm_disks_find(sd->d.cfg.disks, device);
-    if (!old)
-        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, sd->d.uuid, device);
-    else if (sim_step_fails(s, SIM_OP_DISK_DETACH, &steps))
+    if (sim_step_fails(s, SIM_OP_DISK_DETACH, &steps))
         e = fail_injected(SIM_OP_DISK_DETACH);
-    else if (!force && sd->guest.refuse_detach) /* it was asked during the step */
+    else if (!force && sim_dom(sd)->guest.refuse_detach) /* it was asked during the step */
         e = dm_fail(DM_ERR_DETACH_REJECTED, sd->d.uuid, device,
                     "the guest refused to release the device");
     else {
         sim_set_disks(s, sd, dm_disks_replace(sd->d.cfg.disks, old, NULL), ret);
         log_info("domain %s: disk %s detached%s", sd->d.uuid, device, force ? " by force" : "");
     }
-    sim_release(s, sd);
+    domtable_release(&s->t, sd);
 out:
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
@@ -1401,18 +1205,15 @@ static struct dm_error *sim_cd_change(struct backend *b, const char *uuid, const
                                       const char *target, const char *format, struct dm_domain *ret)
 {
     struct sim *s = sim_of(b);
-    json_object *cd = NULL;
-    struct sim_dom *sd = NULL;
+    json_object *cd = NULL, *old;
+    struct dt_dom *sd = NULL;
     struct dm_error *e;
     int steps = 0;
 
-    pthread_mutex_lock(&s->lock);
-    if ((e = sim_take_live(s, uuid, &sd)))
+    pthread_mutex_lock(&s->t.lock);
+    if ((e = sim_take_disk(s, uuid, device, &sd, &old)))
         goto out;
-    json_object *old = dm_disks_find(sd->d.cfg.disks, device);
-    if (!old)
-        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, sd->d.uuid, device);
-    else if ((e = dm_disk_new_media(old, target, format, &cd)))
+    if ((e = dm_disk_new_media(old, target, format, &cd)))
         ;
     else if (sim_step_fails(s, SIM_OP_CD_CHANGE, &steps))
         e = fail_injected(SIM_OP_CD_CHANGE);
@@ -1421,9 +1222,9 @@ static struct dm_error *sim_cd_change(struct backend *b, const char *uuid, const
         log_info("domain %s: cdrom %s %s%s", sd->d.uuid, device, *target ? "holds " : "ejected",
                  target);
     }
-    sim_release(s, sd);
+    domtable_release(&s->t, sd);
 out:
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     json_object_put(cd);
     return e;
 }
@@ -1431,30 +1232,7 @@ out:
 static struct dm_error *sim_changes(struct backend *b, uint64_t since, uint64_t *ret_generation,
                                     bool *ret_full, struct dm_domain_list *ret)
 {
-    struct sim *s = sim_of(b);
-    struct dm_domain_list l = {0};
-    const char *k;
-    void *v;
-
-    pthread_mutex_lock(&s->lock);
-    uint64_t g = events_generation(&s->b.events);
-    bool full = since == 0 || since > g || since < s->evicted_generation;
-    l.v = xcalloc(s->domains.count + s->destroyed.count, sizeof(*l.v));
-    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);) {
-        struct sim_dom *sd = v;
-        if (!sd->building && (full || sd->d.generation > since))
-            dm_domain_copy(&l.v[l.n++], &sd->d);
-    }
-    for (size_t i = 0; hashmap_next(&s->destroyed, &i, &k, &v);) {
-        struct dm_domain *d = v;
-        if (full || d->generation > since)
-            dm_domain_copy(&l.v[l.n++], d);
-    }
-    pthread_mutex_unlock(&s->lock);
-    qsort(l.v, l.n, sizeof(*l.v), cmp_generation);
-    *ret_generation = g;
-    *ret_full = full;
-    *ret = l;
+    domtable_changes(&sim_of(b)->t, since, ret_generation, ret_full, ret);
     return NULL;
 }
 
@@ -1463,23 +1241,19 @@ static struct dm_error *sim_inject_locked(struct sim *s, const char *uuid, const
 {
     bool nothing = streq(event, "ignore");
     int reason = nothing ? DM_REASON_NONE : dm_reason_from_name(event);
-    struct sim_dom *sd;
+    struct dt_dom *sd;
     struct dm_error *e;
 
     if (reason < 0)
         return dm_failf(DM_ERR_INVALID_PARAMS,
                         "event: poweroff, reboot, crash, suspend, halt or ignore expected");
-    if ((e = sim_take(s, uuid, &sd)))
+    if ((e = domtable_take_in(&s->t, uuid, nothing ? DT_ANY : DT_IN(DM_STATE_RUNNING),
+                              DM_STATE_RUNNING, &sd)))
         return e;
-    if (!nothing && sd->d.state != DM_STATE_RUNNING) {
-        e = fail_state(sd, DM_STATE_RUNNING);
-        sim_release(s, sd);
-        return e;
-    }
     if (ignore_shutdown >= 0)
-        sd->guest.ignore_shutdown = ignore_shutdown;
+        sim_dom(sd)->guest.ignore_shutdown = ignore_shutdown;
     if (refuse_detach >= 0)
-        sd->guest.refuse_detach = refuse_detach;
+        sim_dom(sd)->guest.refuse_detach = refuse_detach;
     if (nothing) {
         sim_save_domain(s, sd->d.uuid, sd);
     } else {
@@ -1488,7 +1262,7 @@ static struct dm_error *sim_inject_locked(struct sim *s, const char *uuid, const
         sim_changed(s, sd);
         log_info("guest of domain %s (domid %d): %s", sd->d.uuid, sd->d.domid, event);
     }
-    sim_release(s, sd);
+    domtable_release(&s->t, sd);
     return NULL;
 }
 
@@ -1497,9 +1271,9 @@ static struct dm_error *sim_inject(struct backend *b, const char *uuid, const ch
 {
     struct sim *s = sim_of(b);
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->t.lock);
     struct dm_error *e = sim_inject_locked(s, uuid, event, ignore_shutdown, refuse_detach);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->t.lock);
     return e;
 }
 
@@ -1511,9 +1285,9 @@ static struct dm_error *sim_fail(struct backend *b, const char *method, int coun
         return dm_failf(DM_ERR_INVALID_PARAMS, "count: at least 0");
     for (int op = 0; op < SIM_OP__COUNT; op++)
         if (streq(op_names[op], method)) {
-            pthread_mutex_lock(&s->lock);
+            pthread_mutex_lock(&s->t.lock);
             s->fail[op] = count;
-            pthread_mutex_unlock(&s->lock);
+            pthread_mutex_unlock(&s->t.lock);
             return NULL;
         }
     return dm_failf(DM_ERR_INVALID_PARAMS, "method: %s has no steps that could fail", method);
@@ -1521,34 +1295,19 @@ static struct dm_error *sim_fail(struct backend *b, const char *method, int coun
 
 static void sim_stop(struct backend *b)
 {
-    struct sim *s = sim_of(b);
-
-    pthread_mutex_lock(&s->lock);
-    s->stopping = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-    events_stop(&s->b.events);
+    domtable_stop(&sim_of(b)->t);
 }
 
 static void sim_free(struct backend *b)
 {
     struct sim *s = sim_of(b);
-    const char *k;
-    void *v;
 
-    for (size_t i = 0; hashmap_next(&s->domains, &i, &k, &v);)
-        sim_dom_free(v);
-    for (size_t i = 0; hashmap_next(&s->destroyed, &i, &k, &v);)
-        destroyed_free(v);
-    hashmap_done(&s->domains);
-    hashmap_done(&s->destroyed);
+    domtable_done(&s->t);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the lock */
     free(s->state_dir);
     free(s->meta_path);
     free(s->domains_dir);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->lock);
     events_done(&s->b.events);
     free(s);
 }
@@ -1613,7 +1372,6 @@ static int sim_open_dir(struct sim *s)
 int sim_backend_new(const struct sim_options *o, struct backend **ret)
 {
     struct sim *s = xcalloc(1, sizeof(*s));
-    pthread_condattr_t attr;
     int r;
 
     s->b.ops = &sim_ops;
@@ -1621,17 +1379,11 @@ int sim_backend_new(const struct sim_options *o, struct backend **ret)
     s->reserve = o->memory / 10 < SIM_DOM0_RESERVE ? o->memory / 10 : SIM_DOM0_RESERVE;
     s->cpus = o->cpus;
     s->step_ms = o->step_ms;
-    s->max_destroyed = o->max_destroyed > 0 ? (size_t)o->max_destroyed : SIM_MAX_DESTROYED;
     s->state_dir = xstrdup(o->state_path);
     s->meta_path = xasprintf("%s/" SIM_META_FILE, o->state_path);
     s->domains_dir = xasprintf("%s/" SIM_DOMAINS_DIR, o->state_path);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    hashmap_init(&s->domains);
-    hashmap_init(&s->destroyed);
+    domtable_init(&s->t, &s->b.events, sizeof(struct sim_dom),
+                  o->max_destroyed > 0 ? (size_t)o->max_destroyed : SIM_MAX_DESTROYED, NULL, NULL);
     events_init(&s->b.events, 0); /* sim_load sets it */
     s->next_domid = 1;
     s->lock_fd = -1;

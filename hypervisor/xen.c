@@ -2,14 +2,15 @@
  * libxl. Each operation is libxl's synchronous call (ao_how NULL: libxl
  * runs its own event loop in the calling thread, which its context allows
  * from several threads at once), made without the backend's mutex held.
- * The mutex guards the backend's picture of the domains: a copy of what
- * libxl last listed, with the generation of each domain's last change.
+ * The mutex guards the backend's picture of the domains, a table shared
+ * with the sim (domtable.h): a copy of what libxl last listed, with the
+ * generation of each domain's last change.
  * That picture is read again from Xen (xen_refresh) after every operation,
  * on every list or get, and whenever xenstore says a domain was built,
  * shut down or died (xen-watch.c); a change seen takes the next
  * generation and wakes events/watch and the clean shutdowns waiting for a
- * guest. Operations on one domain are serialised as the sim's are: the
- * domain is marked busy, and others wait. */
+ * guest. Operations on one domain are serialised by the table, as the
+ * sim's are: the domain is marked busy, and others wait. */
 #include "hypervisor/xen.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <libxl.h>
 #include <libxl_utils.h>
 
+#include "hypervisor/domtable.h"
 #include "hypervisor/xen-config.h"
 #include "hypervisor/xen-image.h"
 #include "hypervisor/xen-log.h"
@@ -42,14 +44,13 @@ LOG_MODULE("xen");
 /* Xen's domids are below DOMID_FIRST_RESERVED (0x7ff0). */
 #define XEN_MAX_DOMID 0x7fef
 
-/* A domain in the backend's picture. */
+/* A domain in the backend's picture: the table's record (building while
+ * created or resumed), and xen's own. */
 struct xen_dom {
-    struct dm_domain d; /* d.uuid is the key in xen.domains */
-    bool busy;          /* an operation is under way: others wait */
-    bool building;      /* created or resumed, not done: not listed */
-    bool rebuilding;    /* a reboot's new domain is being built: left as it is */
-    bool foreign;       /* not built by domaind: no configuration to rebuild it */
-    bool seen;          /* listed by the refresh under way */
+    struct dt_dom dt;
+    bool rebuilding; /* a reboot's new domain is being built: left as it is */
+    bool foreign;    /* not built by domaind: no configuration to rebuild it */
+    bool seen;       /* listed by the refresh under way */
 };
 
 struct xen {
@@ -57,15 +58,10 @@ struct xen {
     libxl_ctx *ctx;
     xentoollog_logger *logger;
     struct xen_watch *watch;
-    pthread_mutex_t lock;        /* everything below */
-    pthread_cond_t cond;         /* on CLOCK_MONOTONIC: a domain changed or was released */
-    struct hashmap domains;      /* uuid -> struct xen_dom */
-    struct hashmap destroyed;    /* uuid -> struct dm_domain, state destroyed */
-    uint64_t evicted_generation; /* a since before it may miss a forgotten destroyed domain */
+    struct domtable t; /* of struct xen_dom; its lock guards everything below too */
     /* Domids domaind destroyed: while Xen still lists one dying (its last
      * pages not yet released), it is gone for domaind. */
     uint8_t reaped[(XEN_MAX_DOMID + 1) / 8];
-    bool stopping;
 };
 
 static bool bit_get(const uint8_t *map, uint32_t i)
@@ -88,20 +84,9 @@ static struct xen *xen_of(struct backend *b)
     return (struct xen *)((char *)b - offsetof(struct xen, b));
 }
 
-static void xen_dom_free(struct xen_dom *xd)
+static struct xen_dom *xen_dom(struct dt_dom *dom)
 {
-    if (!xd)
-        return;
-    dm_domain_done(&xd->d);
-    free(xd);
-}
-
-static void destroyed_free(struct dm_domain *d)
-{
-    if (!d)
-        return;
-    dm_domain_done(d);
-    free(d);
+    return (struct xen_dom *)((char *)dom - offsetof(struct xen_dom, dt));
 }
 
 /* ---- errors ---- */
@@ -114,30 +99,6 @@ static struct dm_error *fail_libxl(const char *what, int rc)
     if (*why)
         return dm_failf(DM_ERR_BACKEND_FAILURE, "%s: %s", what, why);
     return dm_failf(DM_ERR_BACKEND_FAILURE, "%s: libxl error %d", what, rc);
-}
-
-static struct dm_error *fail_state(const struct xen_dom *xd, enum dm_state expected)
-{
-    return dm_fail(DM_ERR_BAD_STATE, xd->d.uuid, dm_state_name(expected),
-                   dm_state_name(xd->d.state));
-}
-
-static struct dm_error *fail_memory(int64_t needed, int64_t free_bytes)
-{
-    char n[24], f[24];
-
-    snprintf(n, sizeof(n), "%lld", (long long)needed);
-    snprintf(f, sizeof(f), "%lld", (long long)(free_bytes > 0 ? free_bytes : 0));
-    return dm_fail(DM_ERR_NOT_ENOUGH_MEMORY, n, f);
-}
-
-static struct dm_error *fail_vcpus(int asked, int available)
-{
-    char a[16], v[16];
-
-    snprintf(a, sizeof(a), "%d", asked);
-    snprintf(v, sizeof(v), "%d", available);
-    return dm_fail(DM_ERR_TOO_MANY_VCPUS, a, v);
 }
 
 /* ---- what Xen says of a domain ---- */
@@ -253,49 +214,13 @@ static void foreign_config(struct xen *x, const libxl_dominfo *info, struct dm_c
 
 /* ---- the picture, with the lock held ---- */
 
-/* Records a change of xd: next generation, waiters woken. */
-static void xen_changed(struct xen *x, struct xen_dom *xd)
-{
-    xd->d.generation = events_bump(&x->b.events);
-    pthread_cond_broadcast(&x->cond);
-}
-
-/* Remembers a destroyed domain (taking d), forgetting the oldest one past
- * the bound. */
-static void xen_remember_destroyed(struct xen *x, struct dm_domain *d)
-{
-    destroyed_free(hashmap_put(&x->destroyed, d->uuid, d));
-    while (x->destroyed.count > XEN_MAX_DESTROYED) {
-        struct dm_domain *oldest = NULL;
-        const char *k;
-        void *v;
-        for (size_t i = 0; hashmap_next(&x->destroyed, &i, &k, &v);) {
-            struct dm_domain *y = v;
-            if (!oldest || y->generation < oldest->generation)
-                oldest = y;
-        }
-        if (oldest->generation > x->evicted_generation)
-            x->evicted_generation = oldest->generation;
-        hashmap_remove(&x->destroyed, oldest->uuid);
-        destroyed_free(oldest);
-    }
-}
-
 /* xd (not busy) is no longer in Xen: it becomes a destroyed domain. Frees
  * xd. */
-static void xen_gone(struct xen *x, struct xen_dom *xd)
+static void xen_gone(struct xen *x, struct dt_dom *xd)
 {
-    struct dm_domain *d = xmalloc(sizeof(*d));
+    const struct dm_domain *d = domtable_gone(&x->t, xd);
 
-    hashmap_remove(&x->domains, xd->d.uuid);
-    *d = xd->d;
-    free(xd);
-    d->state = DM_STATE_DESTROYED;
-    d->memory_actual = 0;
-    d->generation = events_bump(&x->b.events);
     log_info("domain %s (domid %d) destroyed", d->uuid, d->domid);
-    xen_remember_destroyed(x, d);
-    pthread_cond_broadcast(&x->cond);
 }
 
 /* Whether a domain's change is news to events/watch (memory_actual moves
@@ -312,13 +237,13 @@ static bool news(const struct dm_domain *a, const struct dm_domain *b)
  * up to date. */
 static void xen_refresh_one(struct xen *x, const libxl_dominfo *info, const char *uuid)
 {
-    struct xen_dom *xd = hashmap_get(&x->domains, uuid);
+    struct dt_dom *xd = hashmap_get(&x->t.domains, uuid);
     struct dm_domain nd = {0};
     bool same = xd && xd->d.domid == (int)info->domid;
 
     if (xd) {
-        xd->seen = true;
-        if (xd->building || xd->rebuilding)
+        xen_dom(xd)->seen = true;
+        if (xd->building || xen_dom(xd)->rebuilding)
             return;
     }
     snprintf(nd.uuid, sizeof(nd.uuid), "%s", uuid);
@@ -329,7 +254,7 @@ static void xen_refresh_one(struct xen *x, const libxl_dominfo *info, const char
     if (same) {
         dm_config_copy(&nd.cfg, &xd->d.cfg);
         nd.start_time = xd->d.start_time;
-        foreign = xd->foreign;
+        foreign = xen_dom(xd)->foreign;
     } else {
         if (!load_config(x, info->domid, &nd.cfg)) {
             foreign_config(x, info, &nd.cfg);
@@ -343,10 +268,10 @@ static void xen_refresh_one(struct xen *x, const libxl_dominfo *info, const char
         nd.cfg.vcpus = (int)info->vcpu_online;
 
     if (!xd) {
-        xd = xcalloc(1, sizeof(*xd));
+        xd = domtable_dom_new(&x->t, uuid);
         xd->d = nd;
-        xd->seen = true;
-        hashmap_put(&x->domains, xd->d.uuid, xd);
+        xen_dom(xd)->seen = true;
+        domtable_add(&x->t, xd);
     } else if (news(&xd->d, &nd)) {
         nd.generation = xd->d.generation;
         dm_domain_done(&xd->d);
@@ -356,10 +281,9 @@ static void xen_refresh_one(struct xen *x, const libxl_dominfo *info, const char
         dm_domain_done(&nd);
         return;
     }
-    xd->foreign = foreign;
-    /* Listed again: the uuid's last change is this one now. */
-    destroyed_free(hashmap_remove(&x->destroyed, uuid));
-    xen_changed(x, xd);
+    xen_dom(xd)->foreign = foreign;
+    domtable_relisted(&x->t, uuid);
+    domtable_changed(&x->t, xd);
 }
 
 /* Whether listing a should be preferred to listing b, both of one uuid:
@@ -399,8 +323,8 @@ static struct dm_error *xen_refresh(struct xen *x)
         if (!j || better(&info[i], &info[j - 1]))
             hashmap_put(&pick, uuids[i], (void *)(intptr_t)(i + 1));
     }
-    for (size_t i = 0; hashmap_next(&x->domains, &i, &k, &v);)
-        ((struct xen_dom *)v)->seen = false;
+    for (size_t i = 0; hashmap_next(&x->t.domains, &i, &k, &v);)
+        xen_dom(v)->seen = false;
     for (size_t i = 0; hashmap_next(&pick, &i, &k, &v);)
         xen_refresh_one(x, &info[(intptr_t)v - 1], k);
     hashmap_done(&pick);
@@ -412,20 +336,27 @@ static struct dm_error *xen_refresh(struct xen *x)
     /* What was not listed went; removing changes the map, so look again. */
     for (bool again = true; again;) {
         again = false;
-        for (size_t i = 0; !again && hashmap_next(&x->domains, &i, &k, &v);) {
-            struct xen_dom *xd = v;
-            if (xd->seen || xd->building)
+        for (size_t i = 0; !again && hashmap_next(&x->t.domains, &i, &k, &v);) {
+            struct dt_dom *xd = v;
+            if (xen_dom(xd)->seen || xd->building)
                 continue;
             if (!xd->busy) {
                 xen_gone(x, xd);
                 again = true;
             } else if (xd->d.state != DM_STATE_DYING) {
                 xd->d.state = DM_STATE_DYING;
-                xen_changed(x, xd);
+                domtable_changed(&x->t, xd);
             }
         }
     }
     return NULL;
+}
+
+/* The refresh the table calls before a domain is taken and after it is
+ * released: a domain an operation destroyed becomes a destroyed one. */
+static struct dm_error *xen_refresh_table(void *data)
+{
+    return xen_refresh(data);
 }
 
 /* The refresh of the xenstore watch: errors are logged, not answered. */
@@ -433,50 +364,9 @@ static void xen_refresh_cb(void *data)
 {
     struct xen *x = data;
 
-    pthread_mutex_lock(&x->lock);
+    pthread_mutex_lock(&x->t.lock);
     struct dm_error *e = xen_refresh(x);
-    pthread_mutex_unlock(&x->lock);
-    if (e) {
-        log_error("%s", e->params[0]);
-        dm_error_free(e);
-    }
-}
-
-/* The listed domain uuid, or NULL. */
-static struct xen_dom *xen_find(struct xen *x, const char *uuid)
-{
-    struct xen_dom *xd = hashmap_get(&x->domains, uuid);
-    return xd && !xd->building ? xd : NULL;
-}
-
-/* Refreshes, waits until no operation is under way on domain uuid, then
- * marks it busy for the caller. NO_SUCH_DOMAIN if there is none. */
-static struct dm_error *xen_take(struct xen *x, const char *uuid, struct xen_dom **ret)
-{
-    struct dm_error *e = xen_refresh(x);
-
-    if (e)
-        return e;
-    for (;;) {
-        struct xen_dom *xd = xen_find(x, uuid);
-        if (!xd)
-            return dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
-        if (!xd->busy) {
-            xd->busy = true;
-            *ret = xd;
-            return NULL;
-        }
-        pthread_cond_wait(&x->cond, &x->lock);
-    }
-}
-
-/* Ends an operation on xd and reads Xen again: a domain the operation
- * destroyed becomes a destroyed one (and xd may be freed). */
-static void xen_release(struct xen *x, struct xen_dom *xd)
-{
-    xd->busy = false;
-    pthread_cond_broadcast(&x->cond);
-    struct dm_error *e = xen_refresh(x);
+    pthread_mutex_unlock(&x->t.lock);
     if (e) {
         log_error("%s", e->params[0]);
         dm_error_free(e);
@@ -499,7 +389,7 @@ static struct dm_error *check_memory(struct xen *x, libxl_domain_config *cfg)
     if ((rc = libxl_get_free_memory(x->ctx, &free_kb)))
         return fail_libxl("cannot read the host's free memory", rc);
     if (need_kb > free_kb)
-        return fail_memory((int64_t)need_kb * 1024, (int64_t)free_kb * 1024);
+        return dm_fail_memory((int64_t)need_kb * 1024, (int64_t)free_kb * 1024);
     return NULL;
 }
 
@@ -568,6 +458,18 @@ fail:
     return e;
 }
 
+/* The domain uuid just built as domid, to ret. Lock held. */
+static struct dm_error *xen_get_built(struct xen *x, const char *uuid, uint32_t domid,
+                                      struct dm_domain *ret)
+{
+    struct dt_dom *xd = domtable_find(&x->t, uuid);
+
+    if (!xd || xd->d.domid != (int)domid)
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "domain %s went as soon as it was built", uuid);
+    dm_domain_copy(ret, &xd->d);
+    return NULL;
+}
+
 /* create and resume: checks, then builds a domain that is not listed
  * until it is done. */
 static struct dm_error *xen_create_from(struct xen *x, const char *uuid,
@@ -587,37 +489,27 @@ static struct dm_error *xen_create_from(struct xen *x, const char *uuid,
     if (rc)
         return fail_libxl("cannot read the host's CPUs", rc);
     if (cfg->vcpus_max > cpus)
-        return fail_vcpus(cfg->vcpus_max, cpus);
+        return dm_fail_vcpus(cfg->vcpus_max, cpus);
 
-    pthread_mutex_lock(&x->lock);
-    if ((e = xen_refresh(x)) || hashmap_get(&x->domains, uuid)) {
-        pthread_mutex_unlock(&x->lock);
-        return e ? e : dm_fail(DM_ERR_DOMAIN_EXISTS, uuid);
+    pthread_mutex_lock(&x->t.lock);
+    if ((e = xen_refresh(x)) || (e = domtable_check_new(&x->t, uuid))) {
+        pthread_mutex_unlock(&x->t.lock);
+        return e;
     }
-    struct xen_dom *xd = xcalloc(1, sizeof(*xd));
-    snprintf(xd->d.uuid, sizeof(xd->d.uuid), "%s", uuid);
-    xd->d.domid = -1;
-    dm_config_copy(&xd->d.cfg, cfg);
-    xd->busy = xd->building = true;
-    hashmap_put(&x->domains, xd->d.uuid, xd);
-    pthread_mutex_unlock(&x->lock);
+    struct dt_dom *xd = domtable_build_start(&x->t, uuid, cfg);
+    pthread_mutex_unlock(&x->t.lock);
 
     e = xen_build_domain(x, uuid, cfg, restore_fd, start_paused, true, &domid);
 
-    pthread_mutex_lock(&x->lock);
+    pthread_mutex_lock(&x->t.lock);
     if (e) {
-        hashmap_remove(&x->domains, uuid);
-        xen_dom_free(xd);
-        pthread_cond_broadcast(&x->cond);
+        domtable_build_abandon(&x->t, xd);
     } else {
         xd->building = false;
-        xen_release(x, xd);
-        if ((xd = xen_find(x, uuid)) && xd->d.domid == (int)domid)
-            dm_domain_copy(ret, &xd->d);
-        else
-            e = dm_failf(DM_ERR_BACKEND_FAILURE, "domain %s went as soon as it was built", uuid);
+        domtable_release(&x->t, xd);
+        e = xen_get_built(x, uuid, domid, ret);
     }
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     return e;
 }
 
@@ -658,55 +550,27 @@ static struct dm_error *xen_host_info(struct backend *b, struct dm_host_info *re
     return NULL;
 }
 
-static int cmp_domid(const void *a, const void *b)
-{
-    const struct dm_domain *p = a, *q = b;
-    return (p->domid > q->domid) - (p->domid < q->domid);
-}
-
-static int cmp_generation(const void *a, const void *b)
-{
-    const struct dm_domain *p = a, *q = b;
-    return (p->generation > q->generation) - (p->generation < q->generation);
-}
-
 static struct dm_error *xen_list(struct backend *b, struct dm_domain_list *ret)
 {
     struct xen *x = xen_of(b);
-    struct dm_domain_list l = {0};
-    const char *k;
-    void *v;
 
-    pthread_mutex_lock(&x->lock);
+    pthread_mutex_lock(&x->t.lock);
     struct dm_error *e = xen_refresh(x);
-    if (!e) {
-        l.v = xcalloc(x->domains.count + 1, sizeof(*l.v));
-        for (size_t i = 0; hashmap_next(&x->domains, &i, &k, &v);) {
-            struct xen_dom *xd = v;
-            if (!xd->building)
-                dm_domain_copy(&l.v[l.n++], &xd->d);
-        }
-    }
-    pthread_mutex_unlock(&x->lock);
-    if (e)
-        return e;
-    qsort(l.v, l.n, sizeof(*l.v), cmp_domid);
-    *ret = l;
-    return NULL;
+    if (!e)
+        domtable_list(&x->t, ret);
+    pthread_mutex_unlock(&x->t.lock);
+    return e;
 }
 
 static struct dm_error *xen_get(struct backend *b, const char *uuid, struct dm_domain *ret)
 {
     struct xen *x = xen_of(b);
 
-    pthread_mutex_lock(&x->lock);
+    pthread_mutex_lock(&x->t.lock);
     struct dm_error *e = xen_refresh(x);
-    struct xen_dom *xd = e ? NULL : xen_find(x, uuid);
-    if (xd)
-        dm_domain_copy(ret, &xd->d);
-    else if (!e)
-        e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
-    pthread_mutex_unlock(&x->lock);
+    if (!e)
+        e = domtable_get(&x->t, uuid, ret);
+    pthread_mutex_unlock(&x->t.lock);
     return e;
 }
 
@@ -738,47 +602,6 @@ static struct dm_error *ask_guest(struct xen *x, uint32_t domid, enum dm_type ty
     return rc ? fail_libxl("cannot ask the guest to shut down", rc) : NULL;
 }
 
-/* Waits, lock held and *xdp released, until the guest of (*xdp)'s domain
- * shuts down (then *xdp is taken again and NULL returned), the domain is
- * destroyed by someone else (*xdp NULL, and ret_gone, when given, the
- * destroyed domain), or the deadline passes (SHUTDOWN_TIMEOUT). */
-static struct dm_error *await_guest(struct xen *x, struct xen_dom **xdp, double deadline,
-                                    struct dm_domain *ret_gone)
-{
-    struct xen_dom *xd = *xdp;
-    char uuid[UUID_STR_LEN];
-    int domid = xd->d.domid;
-    struct timespec ts = events_timespec(deadline);
-
-    snprintf(uuid, sizeof(uuid), "%s", xd->d.uuid);
-    xen_release(x, xd);
-    for (;;) {
-        xd = xen_find(x, uuid);
-        if (!xd || xd->d.domid != domid) {
-            struct dm_domain *gone = hashmap_get(&x->destroyed, uuid);
-            if (!ret_gone || !gone || gone->domid != domid)
-                return dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
-            dm_domain_copy(ret_gone, gone);
-            *xdp = NULL;
-            return NULL;
-        }
-        if (!xd->busy && xd->d.state == DM_STATE_SHUTDOWN) {
-            xd->busy = true;
-            *xdp = xd;
-            return NULL;
-        }
-        if (x->stopping)
-            return dm_failf(DM_ERR_BACKEND_FAILURE, "domaind is stopping");
-        if (now_monotonic() >= deadline) {
-            log_info("domain %s did not shut down in time", uuid);
-            return dm_fail(DM_ERR_SHUTDOWN_TIMEOUT, uuid);
-        }
-        /* The xenstore watch refreshes on the guest's shutdown and
-         * broadcasts. */
-        pthread_cond_timedwait(&x->cond, &x->lock, &ts);
-    }
-}
-
 /* Destroys domid. No lock held. */
 static struct dm_error *destroy_domid(struct xen *x, uint32_t domid)
 {
@@ -786,9 +609,9 @@ static struct dm_error *destroy_domid(struct xen *x, uint32_t domid)
     int rc = libxl_domain_destroy(x->ctx, domid, NULL);
     if (rc)
         return fail_libxl("cannot destroy the domain", rc);
-    pthread_mutex_lock(&x->lock);
+    pthread_mutex_lock(&x->t.lock);
     bit_put(x->reaped, domid, true);
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     return NULL;
 }
 
@@ -798,49 +621,45 @@ static struct dm_error *xen_down(struct xen *x, const char *uuid, bool reboot, b
                                  double timeout, struct dm_domain *ret)
 {
     double deadline = now_monotonic() + timeout;
-    struct xen_dom *xd;
+    struct dt_dom *xd;
     struct dm_error *e;
 
-    if ((e = xen_take(x, uuid, &xd)))
+    if ((e = domtable_take_in(&x->t, uuid, clean ? DT_ANY & ~DT_IN(DM_STATE_PAUSED) : DT_ANY,
+                              DM_STATE_RUNNING, &xd)))
         return e;
-    if (clean && xd->d.state == DM_STATE_PAUSED) {
-        e = fail_state(xd, DM_STATE_RUNNING);
-        xen_release(x, xd);
-        return e;
-    }
-    if (reboot && xd->foreign) {
+    if (reboot && xen_dom(xd)->foreign) {
         e = dm_failf(DM_ERR_BACKEND_FAILURE,
                      "domain %s was not built by domaind: it cannot be built again", uuid);
-        xen_release(x, xd);
+        domtable_release(&x->t, xd);
         return e;
     }
     /* A guest that already shut down is not asked again. */
     if (clean && xd->d.state == DM_STATE_RUNNING) {
         uint32_t domid = (uint32_t)xd->d.domid;
         enum dm_type type = xd->d.cfg.type;
-        pthread_mutex_unlock(&x->lock);
+        pthread_mutex_unlock(&x->t.lock);
         e = ask_guest(x, domid, type, reboot);
-        pthread_mutex_lock(&x->lock);
+        pthread_mutex_lock(&x->t.lock);
         if (e) {
-            xen_release(x, xd);
+            domtable_release(&x->t, xd);
             return e;
         }
-        if ((e = await_guest(x, &xd, deadline, reboot ? NULL : ret)) || !xd)
+        if ((e = domtable_await_shutdown(&x->t, &xd, deadline, reboot ? NULL : ret)) || !xd)
             return e;
     }
 
     uint32_t domid = (uint32_t)xd->d.domid;
     struct dm_config cfg;
     dm_config_copy(&cfg, &xd->d.cfg);
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     e = destroy_domid(x, domid);
-    pthread_mutex_lock(&x->lock);
+    pthread_mutex_lock(&x->t.lock);
     if (e || !reboot) {
         dm_config_done(&cfg);
-        xen_release(x, xd); /* may free xd */
+        domtable_release(&x->t, xd); /* may free xd */
         if (e)
             return e;
-        struct dm_domain *gone = hashmap_get(&x->destroyed, uuid);
+        const struct dm_domain *gone = domtable_get_destroyed(&x->t, uuid);
         if (gone && gone->domid == (int)domid)
             dm_domain_copy(ret, gone);
         else
@@ -853,23 +672,19 @@ static struct dm_error *xen_down(struct xen *x, const char *uuid, bool reboot, b
      * refreshes leave it alone until its configuration is stored. */
     if (xd->d.state != DM_STATE_DYING) {
         xd->d.state = DM_STATE_DYING;
-        xen_changed(x, xd);
+        domtable_changed(&x->t, xd);
     }
-    xd->rebuilding = true;
-    pthread_mutex_unlock(&x->lock);
+    xen_dom(xd)->rebuilding = true;
+    pthread_mutex_unlock(&x->t.lock);
     uint32_t new_domid;
     e = xen_build_domain(x, uuid, &cfg, -1, false, false, &new_domid);
     dm_config_done(&cfg);
-    pthread_mutex_lock(&x->lock);
-    xd->rebuilding = false;
-    xen_release(x, xd);
+    pthread_mutex_lock(&x->t.lock);
+    xen_dom(xd)->rebuilding = false;
+    domtable_release(&x->t, xd);
     if (e)
         return e;
-    if ((xd = xen_find(x, uuid)) && xd->d.domid == (int)new_domid)
-        dm_domain_copy(ret, &xd->d);
-    else
-        e = dm_failf(DM_ERR_BACKEND_FAILURE, "domain %s went as soon as it was built", uuid);
-    return e;
+    return xen_get_built(x, uuid, new_domid, ret);
 }
 
 static struct dm_error *xen_shutdown(struct backend *b, const char *uuid, bool clean,
@@ -877,9 +692,9 @@ static struct dm_error *xen_shutdown(struct backend *b, const char *uuid, bool c
 {
     struct xen *x = xen_of(b);
 
-    pthread_mutex_lock(&x->lock);
+    pthread_mutex_lock(&x->t.lock);
     struct dm_error *e = xen_down(x, uuid, false, clean, timeout, ret);
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     return e;
 }
 
@@ -888,9 +703,9 @@ static struct dm_error *xen_reboot(struct backend *b, const char *uuid, bool cle
 {
     struct xen *x = xen_of(b);
 
-    pthread_mutex_lock(&x->lock);
+    pthread_mutex_lock(&x->t.lock);
     struct dm_error *e = xen_down(x, uuid, true, clean, timeout, ret);
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     return e;
 }
 
@@ -900,32 +715,25 @@ static struct dm_error *xen_flip(struct backend *b, const char *uuid, bool pause
 {
     struct xen *x = xen_of(b);
     enum dm_state from = pause ? DM_STATE_RUNNING : DM_STATE_PAUSED;
-    struct xen_dom *xd;
+    struct dt_dom *xd;
     struct dm_error *e;
 
-    pthread_mutex_lock(&x->lock);
-    if ((e = xen_take(x, uuid, &xd)))
+    pthread_mutex_lock(&x->t.lock);
+    if ((e = domtable_take_in(&x->t, uuid, DT_IN(from), from, &xd)))
         goto out;
-    if (xd->d.state != from) {
-        e = fail_state(xd, from);
-        xen_release(x, xd);
-        goto out;
-    }
     uint32_t domid = (uint32_t)xd->d.domid;
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     xen_log_clear();
     int rc =
         pause ? libxl_domain_pause(x->ctx, domid, NULL) : libxl_domain_unpause(x->ctx, domid, NULL);
-    pthread_mutex_lock(&x->lock);
-    xen_release(x, xd);
+    pthread_mutex_lock(&x->t.lock);
+    domtable_release(&x->t, xd);
     if (rc)
         e = fail_libxl(pause ? "cannot pause the domain" : "cannot unpause the domain", rc);
-    else if ((xd = xen_find(x, uuid)))
-        dm_domain_copy(ret, &xd->d);
     else
-        e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+        e = domtable_get(&x->t, uuid, ret);
 out:
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     return e;
 }
 
@@ -994,36 +802,31 @@ out:
 static struct dm_error *xen_suspend(struct backend *b, const char *uuid, const char *path)
 {
     struct xen *x = xen_of(b);
-    struct xen_dom *xd;
+    struct dt_dom *xd;
     struct dm_error *e;
 
-    pthread_mutex_lock(&x->lock);
-    if ((e = xen_take(x, uuid, &xd)))
+    pthread_mutex_lock(&x->t.lock);
+    if ((e = domtable_take_in(&x->t, uuid, DT_IN(DM_STATE_RUNNING), DM_STATE_RUNNING, &xd)))
         goto out;
-    if (xd->d.state != DM_STATE_RUNNING) {
-        e = fail_state(xd, DM_STATE_RUNNING);
-        xen_release(x, xd);
-        goto out;
-    }
-    if (xd->foreign) {
+    if (xen_dom(xd)->foreign) {
         e = dm_failf(DM_ERR_BACKEND_FAILURE,
                      "domain %s was not built by domaind: it could not be resumed", uuid);
-        xen_release(x, xd);
+        domtable_release(&x->t, xd);
         goto out;
     }
     uint32_t domid = (uint32_t)xd->d.domid;
     struct dm_config cfg;
     dm_config_copy(&cfg, &xd->d.cfg);
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     if (!(e = save_image(x, domid, &cfg, path))) {
         log_info("domain %s (domid %u) saved to %s", uuid, domid, path);
         e = destroy_domid(x, domid);
     }
     dm_config_done(&cfg);
-    pthread_mutex_lock(&x->lock);
-    xen_release(x, xd);
+    pthread_mutex_lock(&x->t.lock);
+    domtable_release(&x->t, xd);
 out:
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     return e;
 }
 
@@ -1046,215 +849,195 @@ static struct dm_error *xen_resume(struct backend *b, const char *uuid, const ch
     return e;
 }
 
+/* ---- changes of a live domain's configuration ---- */
+
+/* A change of a domain's configuration (set_memory_target, set_vcpus,
+ * the hot-plug calls) under way: the domain (taken), its domid and a copy
+ * of its configuration, which the change edits without the lock. */
+struct xen_cfg_op {
+    struct dt_dom *xd;
+    char uuid[UUID_STR_LEN];
+    uint32_t domid;
+    struct dm_config cfg;
+};
+
+/* The part of the configuration a change sets. */
+enum xen_cfg_part { XEN_CFG_MEMORY_TARGET, XEN_CFG_VCPUS, XEN_CFG_DISKS };
+
+/* Begins a change: takes the running or paused domain uuid and copies
+ * what the change needs. own_only refuses a domain domaind did not build
+ * (a foreign one has no stored configuration to follow a device change).
+ * Takes the lock for itself. */
+static struct dm_error *xen_begin_cfg_op(struct xen *x, const char *uuid, bool own_only,
+                                         struct xen_cfg_op *ret)
+{
+    struct dt_dom *xd;
+    struct dm_error *e;
+
+    pthread_mutex_lock(&x->t.lock);
+    if ((e = domtable_take_in(&x->t, uuid, DT_LIVE, DM_STATE_RUNNING, &xd)))
+        goto out;
+    if (own_only && xen_dom(xd)->foreign) {
+        domtable_release(&x->t, xd);
+        e = dm_failf(DM_ERR_BACKEND_FAILURE,
+                     "domain %s was not built by domaind: its devices are not domaind's", uuid);
+        goto out;
+    }
+    ret->xd = xd;
+    snprintf(ret->uuid, sizeof(ret->uuid), "%s", xd->d.uuid);
+    ret->domid = (uint32_t)xd->d.domid;
+    dm_config_copy(&ret->cfg, &xd->d.cfg);
+out:
+    pthread_mutex_unlock(&x->t.lock);
+    return e;
+}
+
+/* Ends a change: when it succeeded (e NULL), op->cfg, which holds the new
+ * part, is stored with the domain, the part is recorded in the picture,
+ * and the domain goes to ret. Takes the lock for itself; returns e or a
+ * later error. */
+static struct dm_error *xen_end_cfg_op(struct xen *x, struct xen_cfg_op *op, enum xen_cfg_part part,
+                                       struct dm_error *e, struct dm_domain *ret)
+{
+    if (!e)
+        e = store_config(x, op->domid, &op->cfg);
+    pthread_mutex_lock(&x->t.lock);
+    if (!e && op->xd->d.domid == (int)op->domid) {
+        struct dm_config *c = &op->xd->d.cfg;
+        switch (part) {
+        case XEN_CFG_MEMORY_TARGET:
+            c->memory_target = op->cfg.memory_target;
+            break;
+        case XEN_CFG_VCPUS:
+            c->vcpus = op->cfg.vcpus;
+            break;
+        case XEN_CFG_DISKS:
+            json_object_put(c->disks);
+            c->disks = json_object_get(op->cfg.disks);
+            break;
+        }
+        domtable_changed(&x->t, op->xd);
+    }
+    domtable_release(&x->t, op->xd);
+    if (!e)
+        e = domtable_get(&x->t, op->uuid, ret);
+    pthread_mutex_unlock(&x->t.lock);
+    dm_config_done(&op->cfg);
+    return e;
+}
+
 static struct dm_error *xen_set_memory_target(struct backend *b, const char *uuid, int64_t target,
                                               struct dm_domain *ret)
 {
     struct xen *x = xen_of(b);
-    struct xen_dom *xd;
+    struct xen_cfg_op op;
     struct dm_error *e;
     uint64_t free_kb = 0;
+    int64_t more;
     int rc;
 
-    pthread_mutex_lock(&x->lock);
-    if ((e = xen_take(x, uuid, &xd)))
-        goto out;
-    if (xd->d.state != DM_STATE_RUNNING && xd->d.state != DM_STATE_PAUSED)
-        e = fail_state(xd, DM_STATE_RUNNING);
-    else if (target < 1024 || target > xd->d.cfg.memory_max)
-        e = dm_failf(DM_ERR_INVALID_PARAMS, "target: %lld is not in 1024..%lld (memory_max)",
-                     (long long)target, (long long)xd->d.cfg.memory_max);
-    if (e) {
-        xen_release(x, xd);
-        goto out;
-    }
-    uint32_t domid = (uint32_t)xd->d.domid;
-    int64_t more = target - xd->d.cfg.memory_target;
-    struct dm_config cfg;
-    dm_config_copy(&cfg, &xd->d.cfg);
-    pthread_mutex_unlock(&x->lock);
-
+    if ((e = xen_begin_cfg_op(x, uuid, false, &op)))
+        return e;
     xen_log_clear();
-    if ((rc = libxl_get_free_memory(x->ctx, &free_kb)))
+    if (target < 1024 || target > op.cfg.memory_max)
+        e = dm_failf(DM_ERR_INVALID_PARAMS, "target: %lld is not in 1024..%lld (memory_max)",
+                     (long long)target, (long long)op.cfg.memory_max);
+    else if ((rc = libxl_get_free_memory(x->ctx, &free_kb)))
         e = fail_libxl("cannot read the host's free memory", rc);
-    else if (more > (int64_t)free_kb * 1024)
-        e = fail_memory(more, (int64_t)free_kb * 1024);
-    else if ((rc = libxl_set_memory_target(x->ctx, domid, target / 1024, 0, 0)))
+    else if ((more = target - op.cfg.memory_target) > (int64_t)free_kb * 1024)
+        e = dm_fail_memory(more, (int64_t)free_kb * 1024);
+    else if ((rc = libxl_set_memory_target(x->ctx, op.domid, target / 1024, 0, 0)))
         e = fail_libxl("cannot set the domain's memory target", rc);
-    if (!e) {
-        cfg.memory_target = target;
-        e = store_config(x, domid, &cfg);
-    }
-
-    pthread_mutex_lock(&x->lock);
-    if (!e && xd->d.domid == (int)domid) {
-        xd->d.cfg.memory_target = target;
-        xen_changed(x, xd);
-    }
-    dm_config_done(&cfg);
-    xen_release(x, xd);
-    if (!e) {
-        if ((xd = xen_find(x, uuid)))
-            dm_domain_copy(ret, &xd->d);
-        else
-            e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
-    }
-out:
-    pthread_mutex_unlock(&x->lock);
-    return e;
+    op.cfg.memory_target = target;
+    return xen_end_cfg_op(x, &op, XEN_CFG_MEMORY_TARGET, e, ret);
 }
 
 static struct dm_error *xen_set_vcpus(struct backend *b, const char *uuid, int vcpus,
                                       struct dm_domain *ret)
 {
     struct xen *x = xen_of(b);
-    struct xen_dom *xd;
+    struct xen_cfg_op op;
     struct dm_error *e;
     int rc;
 
-    pthread_mutex_lock(&x->lock);
-    if ((e = xen_take(x, uuid, &xd)))
-        goto out;
-    if (xd->d.state != DM_STATE_RUNNING && xd->d.state != DM_STATE_PAUSED)
-        e = fail_state(xd, DM_STATE_RUNNING);
-    else if (vcpus < 1)
+    if ((e = xen_begin_cfg_op(x, uuid, false, &op)))
+        return e;
+    if (vcpus < 1) {
         e = dm_failf(DM_ERR_INVALID_PARAMS, "vcpus: at least 1");
-    else if (vcpus > xd->d.cfg.vcpus_max)
-        e = fail_vcpus(vcpus, xd->d.cfg.vcpus_max);
-    if (e) {
-        xen_release(x, xd);
-        goto out;
+    } else if (vcpus > op.cfg.vcpus_max) {
+        e = dm_fail_vcpus(vcpus, op.cfg.vcpus_max);
+    } else {
+        /* libxl frees the map with free(): it is ours to allocate. */
+        libxl_bitmap map;
+        libxl_bitmap_init(&map);
+        map.size = (uint32_t)((op.cfg.vcpus_max + 7) / 8);
+        map.map = xcalloc(map.size, 1);
+        for (int i = 0; i < vcpus; i++)
+            libxl_bitmap_set(&map, i);
+        xen_log_clear();
+        if ((rc = libxl_set_vcpuonline(x->ctx, op.domid, &map, NULL)))
+            e = fail_libxl("cannot set the domain's vCPUs", rc);
+        libxl_bitmap_dispose(&map);
     }
-    uint32_t domid = (uint32_t)xd->d.domid;
-    struct dm_config cfg;
-    dm_config_copy(&cfg, &xd->d.cfg);
-    pthread_mutex_unlock(&x->lock);
-
-    /* libxl frees the map with free(): it is ours to allocate. */
-    libxl_bitmap map;
-    libxl_bitmap_init(&map);
-    map.size = (uint32_t)((cfg.vcpus_max + 7) / 8);
-    map.map = xcalloc(map.size, 1);
-    for (int i = 0; i < vcpus; i++)
-        libxl_bitmap_set(&map, i);
-    xen_log_clear();
-    if ((rc = libxl_set_vcpuonline(x->ctx, domid, &map, NULL)))
-        e = fail_libxl("cannot set the domain's vCPUs", rc);
-    libxl_bitmap_dispose(&map);
-    if (!e) {
-        cfg.vcpus = vcpus;
-        e = store_config(x, domid, &cfg);
-    }
-
-    pthread_mutex_lock(&x->lock);
-    if (!e && xd->d.domid == (int)domid) {
-        xd->d.cfg.vcpus = vcpus;
-        xen_changed(x, xd);
-    }
-    dm_config_done(&cfg);
-    xen_release(x, xd);
-    if (!e) {
-        if ((xd = xen_find(x, uuid)))
-            dm_domain_copy(ret, &xd->d);
-        else
-            e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
-    }
-out:
-    pthread_mutex_unlock(&x->lock);
-    return e;
+    op.cfg.vcpus = vcpus;
+    return xen_end_cfg_op(x, &op, XEN_CFG_VCPUS, e, ret);
 }
 
 static struct dm_error *xen_destroy(struct backend *b, const char *uuid)
 {
     struct xen *x = xen_of(b);
-    struct xen_dom *xd;
+    struct dt_dom *xd;
     struct dm_error *e;
 
-    pthread_mutex_lock(&x->lock);
-    if (!(e = xen_take(x, uuid, &xd))) {
+    pthread_mutex_lock(&x->t.lock);
+    if (!(e = domtable_take(&x->t, uuid, &xd))) {
         uint32_t domid = (uint32_t)xd->d.domid;
-        pthread_mutex_unlock(&x->lock);
+        pthread_mutex_unlock(&x->t.lock);
         e = destroy_domid(x, domid);
-        pthread_mutex_lock(&x->lock);
-        xen_release(x, xd);
+        pthread_mutex_lock(&x->t.lock);
+        domtable_release(&x->t, xd);
     }
-    pthread_mutex_unlock(&x->lock);
+    pthread_mutex_unlock(&x->t.lock);
     return e;
 }
 
 /* ---- hot-plug ---- */
 
-/* What a device change needs: the domain's domid and a copy of its
- * configuration, taken with the lock held. */
-struct xen_dev_op {
-    struct xen_dom *xd;
-    uint32_t domid;
-    struct dm_config cfg;
-};
-
-/* Takes the running or paused domain uuid, built by domaind (a foreign
- * one has no stored configuration to follow the change), and copies what
- * the change needs. Lock held. */
-static struct dm_error *xen_take_live(struct xen *x, const char *uuid, struct xen_dev_op *ret)
-{
-    struct xen_dom *xd;
-    struct dm_error *e;
-
-    if ((e = xen_take(x, uuid, &xd)))
-        return e;
-    if (xd->d.state != DM_STATE_RUNNING && xd->d.state != DM_STATE_PAUSED)
-        e = fail_state(xd, DM_STATE_RUNNING);
-    else if (xd->foreign)
-        e = dm_failf(DM_ERR_BACKEND_FAILURE,
-                     "domain %s was not built by domaind: its devices are not domaind's", uuid);
-    if (e) {
-        xen_release(x, xd);
-        return e;
-    }
-    ret->xd = xd;
-    ret->domid = (uint32_t)xd->d.domid;
-    dm_config_copy(&ret->cfg, &xd->d.cfg);
-    return NULL;
-}
-
 /* Ends a device change: when it succeeded (e NULL), the domain's disks
- * become disks (taken), stored with the domain and recorded, and the
- * domain goes to ret. Lock held; returns e or a later error. */
-static struct dm_error *xen_end_dev_op(struct xen *x, struct xen_dev_op *op, struct dm_error *e,
+ * become disks (taken either way), as xen_end_cfg_op says. */
+static struct dm_error *xen_end_dev_op(struct xen *x, struct xen_cfg_op *op, struct dm_error *e,
                                        json_object *disks, struct dm_domain *ret)
 {
-    char uuid[UUID_STR_LEN];
-
-    snprintf(uuid, sizeof(uuid), "%s", op->xd->d.uuid);
     if (!e) {
         json_object_put(op->cfg.disks);
-        op->cfg.disks = json_object_get(disks);
-        pthread_mutex_unlock(&x->lock);
-        e = store_config(x, op->domid, &op->cfg);
-        pthread_mutex_lock(&x->lock);
+        op->cfg.disks = disks;
+    } else {
+        json_object_put(disks);
     }
-    if (!e && op->xd->d.domid == (int)op->domid) {
-        json_object_put(op->xd->d.cfg.disks);
-        op->xd->d.cfg.disks = json_object_get(disks);
-        xen_changed(x, op->xd);
-    }
-    json_object_put(disks);
-    dm_config_done(&op->cfg);
-    xen_release(x, op->xd);
-    if (!e) {
-        struct xen_dom *xd = xen_find(x, uuid);
-        if (xd)
-            dm_domain_copy(ret, &xd->d);
-        else
-            e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
-    }
-    return e;
+    return xen_end_cfg_op(x, op, XEN_CFG_DISKS, e, ret);
+}
+
+/* Begins the change of the disk device of the domain uuid (built by
+ * domaind, running or paused), found in op->cfg (*ret_disk, borrowed):
+ * NO_SUCH_DEVICE, the domain released, if there is none. */
+static struct dm_error *xen_begin_disk_op(struct xen *x, const char *uuid, const char *device,
+                                          struct xen_cfg_op *op, json_object **ret_disk)
+{
+    struct dm_error *e = xen_begin_cfg_op(x, uuid, true, op);
+
+    if (e)
+        return e;
+    if (!(*ret_disk = dm_disks_find(op->cfg.disks, device)))
+        return xen_end_cfg_op(x, op, XEN_CFG_DISKS, dm_fail(DM_ERR_NO_SUCH_DEVICE, uuid, device),
+                              NULL);
+    return NULL;
 }
 
 static struct dm_error *xen_disk_attach(struct backend *b, const char *uuid, json_object *disk,
                                         struct dm_domain *ret)
 {
     struct xen *x = xen_of(b);
-    struct xen_dev_op op;
+    struct xen_cfg_op op;
     json_object *copy = NULL, *disks = NULL;
     libxl_device_disk ld;
     struct dm_disk dd;
@@ -1267,25 +1050,21 @@ static struct dm_error *xen_disk_attach(struct backend *b, const char *uuid, jso
         dm_disk_done(&dd);
         return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot copy the disk");
     }
-    pthread_mutex_lock(&x->lock);
-    if ((e = xen_take_live(x, uuid, &op)))
+    if ((e = xen_begin_cfg_op(x, uuid, true, &op)))
         goto out;
     if (dm_disks_find(op.cfg.disks, dd.device)) {
         e = dm_fail(DM_ERR_DEVICE_EXISTS, uuid, dd.device);
     } else {
         disks = dm_disks_replace(op.cfg.disks, NULL, copy);
-        pthread_mutex_unlock(&x->lock);
         libxl_device_disk_init(&ld);
         xen_config_disk(&dd, &ld);
         xen_log_clear();
         if ((rc = libxl_device_disk_add(x->ctx, op.domid, &ld, NULL)))
             e = fail_libxl("cannot attach the disk", rc);
         libxl_device_disk_dispose(&ld);
-        pthread_mutex_lock(&x->lock);
     }
     e = xen_end_dev_op(x, &op, e, disks, ret);
 out:
-    pthread_mutex_unlock(&x->lock);
     json_object_put(copy);
     dm_disk_done(&dd);
     return e;
@@ -1295,66 +1074,50 @@ static struct dm_error *xen_disk_detach(struct backend *b, const char *uuid, con
                                         bool force, struct dm_domain *ret)
 {
     struct xen *x = xen_of(b);
-    struct xen_dev_op op;
-    json_object *disks = NULL;
+    struct xen_cfg_op op;
+    json_object *disks = NULL, *old;
     libxl_device_disk ld;
     struct dm_error *e;
     int rc;
 
-    pthread_mutex_lock(&x->lock);
-    if ((e = xen_take_live(x, uuid, &op)))
-        goto out;
-    json_object *old = dm_disks_find(op.cfg.disks, device);
-    if (!old) {
-        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, uuid, device);
-    } else {
-        disks = dm_disks_replace(op.cfg.disks, old, NULL);
-        pthread_mutex_unlock(&x->lock);
-        libxl_device_disk_init(&ld);
-        xen_log_clear();
-        if ((rc = libxl_vdev_to_device_disk(x->ctx, op.domid, device, &ld))) {
-            e = fail_libxl("cannot find the disk", rc);
-        } else if (force) {
-            if ((rc = libxl_device_disk_destroy(x->ctx, op.domid, &ld, NULL)))
-                e = fail_libxl("cannot take the disk away", rc);
-        } else if ((rc = libxl_device_disk_safe_remove(x->ctx, op.domid, &ld, NULL))) {
-            /* libxl asked the guest's frontend to close the device and it
-             * did not within libxl's 10 s: the guest keeps it (the plain
-             * _remove would take it away by force then). */
-            const char *why = xen_log_last_error();
-            e = dm_fail(DM_ERR_DETACH_REJECTED, uuid, device,
-                        *why ? why : "the guest did not release the device");
-        }
-        libxl_device_disk_dispose(&ld);
-        pthread_mutex_lock(&x->lock);
+    if ((e = xen_begin_disk_op(x, uuid, device, &op, &old)))
+        return e;
+    disks = dm_disks_replace(op.cfg.disks, old, NULL);
+    libxl_device_disk_init(&ld);
+    xen_log_clear();
+    if ((rc = libxl_vdev_to_device_disk(x->ctx, op.domid, device, &ld))) {
+        e = fail_libxl("cannot find the disk", rc);
+    } else if (force) {
+        if ((rc = libxl_device_disk_destroy(x->ctx, op.domid, &ld, NULL)))
+            e = fail_libxl("cannot take the disk away", rc);
+    } else if ((rc = libxl_device_disk_safe_remove(x->ctx, op.domid, &ld, NULL))) {
+        /* libxl asked the guest's frontend to close the device and it
+         * did not within libxl's 10 s: the guest keeps it (the plain
+         * _remove would take it away by force then). */
+        const char *why = xen_log_last_error();
+        e = dm_fail(DM_ERR_DETACH_REJECTED, uuid, device,
+                    *why ? why : "the guest did not release the device");
     }
-    e = xen_end_dev_op(x, &op, e, disks, ret);
-out:
-    pthread_mutex_unlock(&x->lock);
-    return e;
+    libxl_device_disk_dispose(&ld);
+    return xen_end_dev_op(x, &op, e, disks, ret);
 }
 
 static struct dm_error *xen_cd_change(struct backend *b, const char *uuid, const char *device,
                                       const char *target, const char *format, struct dm_domain *ret)
 {
     struct xen *x = xen_of(b);
-    struct xen_dev_op op;
-    json_object *cd = NULL, *disks = NULL;
+    struct xen_cfg_op op;
+    json_object *cd = NULL, *disks = NULL, *old;
     libxl_device_disk ld;
     struct dm_disk dd;
     struct dm_error *e;
     int rc;
 
-    pthread_mutex_lock(&x->lock);
-    if ((e = xen_take_live(x, uuid, &op)))
-        goto out;
-    json_object *old = dm_disks_find(op.cfg.disks, device);
-    if (!old)
-        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, uuid, device);
-    else if (!(e = dm_disk_new_media(old, target, format, &cd)) &&
-             !(e = dm_disk_from_json(cd, "disk", &dd))) {
+    if ((e = xen_begin_disk_op(x, uuid, device, &op, &old)))
+        return e;
+    if (!(e = dm_disk_new_media(old, target, format, &cd)) &&
+        !(e = dm_disk_from_json(cd, "disk", &dd))) {
         disks = dm_disks_replace(op.cfg.disks, old, cd);
-        pthread_mutex_unlock(&x->lock);
         libxl_device_disk_init(&ld);
         xen_config_disk(&dd, &ld);
         xen_log_clear();
@@ -1362,11 +1125,8 @@ static struct dm_error *xen_cd_change(struct backend *b, const char *uuid, const
             e = fail_libxl(*target ? "cannot insert the medium" : "cannot eject the medium", rc);
         libxl_device_disk_dispose(&ld);
         dm_disk_done(&dd);
-        pthread_mutex_lock(&x->lock);
     }
     e = xen_end_dev_op(x, &op, e, disks, ret);
-out:
-    pthread_mutex_unlock(&x->lock);
     json_object_put(cd);
     return e;
 }
@@ -1374,62 +1134,24 @@ out:
 static struct dm_error *xen_changes(struct backend *b, uint64_t since, uint64_t *ret_generation,
                                     bool *ret_full, struct dm_domain_list *ret)
 {
-    struct xen *x = xen_of(b);
-    struct dm_domain_list l = {0};
-    const char *k;
-    void *v;
-
-    pthread_mutex_lock(&x->lock);
-    uint64_t g = events_generation(&x->b.events);
-    bool full = since == 0 || since > g || since < x->evicted_generation;
-    l.v = xcalloc(x->domains.count + x->destroyed.count + 1, sizeof(*l.v));
-    for (size_t i = 0; hashmap_next(&x->domains, &i, &k, &v);) {
-        struct xen_dom *xd = v;
-        if (!xd->building && (full || xd->d.generation > since))
-            dm_domain_copy(&l.v[l.n++], &xd->d);
-    }
-    for (size_t i = 0; hashmap_next(&x->destroyed, &i, &k, &v);) {
-        struct dm_domain *d = v;
-        if (full || d->generation > since)
-            dm_domain_copy(&l.v[l.n++], d);
-    }
-    pthread_mutex_unlock(&x->lock);
-    qsort(l.v, l.n, sizeof(*l.v), cmp_generation);
-    *ret_generation = g;
-    *ret_full = full;
-    *ret = l;
+    domtable_changes(&xen_of(b)->t, since, ret_generation, ret_full, ret);
     return NULL;
 }
 
 static void xen_stop(struct backend *b)
 {
-    struct xen *x = xen_of(b);
-
-    pthread_mutex_lock(&x->lock);
-    x->stopping = true;
-    pthread_cond_broadcast(&x->cond);
-    pthread_mutex_unlock(&x->lock);
-    events_stop(&x->b.events);
+    domtable_stop(&xen_of(b)->t);
 }
 
 static void xen_free(struct backend *b)
 {
     struct xen *x = xen_of(b);
-    const char *k;
-    void *v;
 
     /* The watch thread refreshes under the lock: it goes first. */
     xen_watch_stop(x->watch);
-    for (size_t i = 0; hashmap_next(&x->domains, &i, &k, &v);)
-        xen_dom_free(v);
-    for (size_t i = 0; hashmap_next(&x->destroyed, &i, &k, &v);)
-        destroyed_free(v);
-    hashmap_done(&x->domains);
-    hashmap_done(&x->destroyed);
+    domtable_done(&x->t);
     libxl_ctx_free(x->ctx);
     xtl_logger_destroy(x->logger);
-    pthread_cond_destroy(&x->cond);
-    pthread_mutex_destroy(&x->lock);
     events_done(&x->b.events);
     free(x);
 }
@@ -1460,23 +1182,17 @@ static const struct backend_ops xen_ops = {
 int xen_backend_new(struct backend **ret)
 {
     struct xen *x = xcalloc(1, sizeof(*x));
-    pthread_condattr_t attr;
     int rc, r;
 
     x->b.ops = &xen_ops;
-    pthread_mutex_init(&x->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&x->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    hashmap_init(&x->domains);
-    hashmap_init(&x->destroyed);
+    domtable_init(&x->t, &x->b.events, sizeof(struct xen_dom), XEN_MAX_DESTROYED, xen_refresh_table,
+                  x);
     /* Nothing of domaind's is kept across its restarts, so generations
      * start from the clock (microseconds since the epoch): every token a
      * previous run handed out is older than this start, which takes a
      * generation of its own, so that events/watch answers it in full. */
     events_init(&x->b.events, (uint64_t)(now_realtime() * 1e6));
-    x->evicted_generation = events_bump(&x->b.events);
+    x->t.evicted_generation = events_bump(&x->b.events);
     x->logger = xen_logger_new();
 
     xen_log_clear();
@@ -1494,10 +1210,10 @@ int xen_backend_new(struct backend **ret)
         r = -ENODEV;
         goto fail;
     }
-    pthread_mutex_lock(&x->lock);
+    pthread_mutex_lock(&x->t.lock);
     struct dm_error *e = xen_refresh(x);
-    size_t n = x->domains.count;
-    pthread_mutex_unlock(&x->lock);
+    size_t n = x->t.domains.count;
+    pthread_mutex_unlock(&x->t.lock);
     if (e) {
         log_error("%s", e->params[0]);
         dm_error_free(e);
