@@ -14,6 +14,11 @@ struct xapi_config {
     char *unix_socket; /* NULL: none */
     char *domaind_socket;
     char *storaged_socket;
+    /* networkd (network.c): its socket ("" none), the first start's
+     * management NIC, the VIF stand-in of a development host */
+    char *networkd_socket;
+    char *management_interface;
+    char *vif_stand_in;
     int http_port, https_port;
     double auth_fail_delay; /* seconds before a failed login answers */
     int task_workers;

@@ -236,6 +236,10 @@ void sr_register(void);
 void pbd_register(void);
 void vdi_register(void);
 void vbd_register(void);
+void pif_register(void);  /* networking: api/pif.c, vif.c, vlan.c, bond.c */
+void vif_register(void);
+void vlan_register(void);
+void bond_register(void);
 
 void api_init(void)
 {
@@ -268,6 +272,10 @@ void api_init(void)
     pbd_register();
     vdi_register();
     vbd_register();
+    pif_register();
+    vif_register();
+    vlan_register();
+    bond_register();
 
     size_t it = 0;
     const char *k;

@@ -24,6 +24,7 @@
 #include "xapi-c/dispatch.h"
 #include "xapi-c/domains.h"
 #include "xapi-c/http.h"
+#include "xapi-c/network.h"
 #include "xapi-c/sessions.h"
 #include "xapi-c/storage.h"
 #include "xapi-c/tasks.h"
@@ -149,6 +150,10 @@ static void usage(void)
            "  --hostname NAME        this host's name (the system's)\n"
            "  --domaind-socket PATH  domaind's socket (/run/xenia/domaind.sock)\n"
            "  --storaged-socket PATH storaged's socket (/run/xenia/storaged.sock)\n"
+           "  --networkd-socket PATH networkd's socket, \"\" for none (/run/xenia/networkd.sock)\n"
+           "  --management-interface NIC  first start's management NIC (inventory, or the\n"
+           "                         NIC with the --listen address)\n"
+           "  --vif-stand-in internal  VIF ports as OVS internal ports (development host)\n"
            "  --log-level LEVEL      err, warn, notice, info, debug\n");
 }
 
@@ -167,6 +172,9 @@ static int parse_args(int argc, char **argv)
         O_LOG,
         O_DOMAIND,
         O_STORAGED,
+        O_NETWORKD, /* network.c's options */
+        O_MGMT,
+        O_STANDIN,
     };
     static const struct option opts[] = {{"state-dir", required_argument, NULL, O_STATE},
                                          {"listen", required_argument, NULL, O_LISTEN},
@@ -180,6 +188,9 @@ static int parse_args(int argc, char **argv)
                                          {"log-level", required_argument, NULL, O_LOG},
                                          {"domaind-socket", required_argument, NULL, O_DOMAIND},
                                          {"storaged-socket", required_argument, NULL, O_STORAGED},
+                                         {"networkd-socket", required_argument, NULL, O_NETWORKD},
+                                         {"management-interface", required_argument, NULL, O_MGMT},
+                                         {"vif-stand-in", required_argument, NULL, O_STANDIN},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     char host[HOST_NAME_MAX + 1] = "localhost";
@@ -192,6 +203,10 @@ static int parse_args(int argc, char **argv)
     xapi_cfg.unix_socket = xstrdup(env_or("XENIA_UNIX_SOCKET", "/run/xenia/xapi.sock"));
     xapi_cfg.domaind_socket = xstrdup(env_or("XENIA_DOMAIND_SOCKET", "/run/xenia/domaind.sock"));
     xapi_cfg.storaged_socket = xstrdup(env_or("XENIA_STORAGED_SOCKET", "/run/xenia/storaged.sock"));
+    xapi_cfg.networkd_socket = xstrdup(
+        getenv("XENIA_NETWORKD_SOCKET") ? getenv("XENIA_NETWORKD_SOCKET") : "/run/xenia/networkd.sock");
+    xapi_cfg.management_interface = xstrdup(env_or("XENIA_MANAGEMENT_INTERFACE", ""));
+    xapi_cfg.vif_stand_in = xstrdup(env_or("XENIA_VIF_STAND_IN", ""));
     xapi_cfg.tls_pem = xstrdup(env_or("XENIA_TLS_PEM", "/etc/xenia/xapi-ssl.pem"));
     xapi_cfg.credentials =
         getenv("XENIA_CREDENTIALS") ? xstrdup(getenv("XENIA_CREDENTIALS")) : NULL;
@@ -235,6 +250,15 @@ static int parse_args(int argc, char **argv)
         case O_STORAGED:
             target = &xapi_cfg.storaged_socket;
             break;
+        case O_NETWORKD:
+            target = &xapi_cfg.networkd_socket;
+            break;
+        case O_MGMT:
+            target = &xapi_cfg.management_interface;
+            break;
+        case O_STANDIN:
+            target = &xapi_cfg.vif_stand_in;
+            break;
         case O_LOG:
             if (log_set_level("*", optarg) < 0) {
                 fprintf(stderr, "xapi: unknown log level %s\n", optarg);
@@ -256,6 +280,10 @@ static int parse_args(int argc, char **argv)
     if (*xapi_cfg.unix_socket == '\0') {
         free(xapi_cfg.unix_socket);
         xapi_cfg.unix_socket = NULL;
+    }
+    if (*xapi_cfg.vif_stand_in && !streq(xapi_cfg.vif_stand_in, "internal")) {
+        fprintf(stderr, "xapi: --vif-stand-in takes \"internal\" (or nothing)\n");
+        return -EINVAL;
     }
     xapi_cfg.db_path = xasprintf("%s/pool.db", xapi_cfg.state_dir);
     return 0;
@@ -297,6 +325,7 @@ int main(int argc, char **argv)
     tasks_init(xapi_cfg.task_workers);
     domains_init(xapi_cfg.domaind_socket);
     storage_init(xapi_cfg.storaged_socket);
+    network_init(xapi_cfg.networkd_socket, xapi_cfg.management_interface, xapi_cfg.vif_stand_in);
     if (xapi_cfg.https_port &&
         (r = tls_ensure_certificate(xapi_cfg.tls_pem, xapi_cfg.hostname)) < 0) {
         log_error_errno(r, "cannot make the TLS certificate %s: %m", xapi_cfg.tls_pem);
@@ -341,6 +370,7 @@ int main(int argc, char **argv)
     api_stop();
     db_kick(); /* wakes calls waiting for events, so their connections end */
     http_server_stop(server);
+    network_shutdown();
     storage_shutdown();
     domains_shutdown();
     tasks_shutdown();

@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/strlist.h"
 #include "lib/util.h"
+#include "network.h"
 #include "storage.h"
 
 LOG_MODULE("vmops");
@@ -319,6 +320,7 @@ out:
     changeset_free(cs);
     if (!live) /* the domain is gone: so is its hold on the disks */
         storage_vm_release(vm_ref);
+    network_vm_record(vm_ref, live); /* network.c: VIF ports follow the domain */
 }
 
 void vmops_record(const char *vm_ref, json_object *dom)

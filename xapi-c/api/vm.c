@@ -413,7 +413,7 @@ static struct api_error *resume_common(const char *vm, bool paused)
     if (!e) {
         vmops_record(vm, dom);
         unlink(img);
-        network_vm_record(vm, true); /* network.c: the VIFs' ports again */
+        network_vm_resumed(vm); /* network.c: the VIFs' ports again */
     }
     json_object_put(p);
     json_object_put(dom);
