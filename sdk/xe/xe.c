@@ -1,34 +1,29 @@
 /* xe: the thin command-line client of the XenAPI (xe-cli.md 1.1, 1.2, 5).
  * It handles only the connection options; every other word goes to xapi's
  * /cli handler, which runs the command and tells this program what to do:
- * print, read a file, ask the user, exit with a status. It reaches xapi on
- * its Unix socket by default (XE_SOCKET, else /run/xenia/xapi.sock; root is
- * trusted there), or over TLS (OpenSSL, certificates not verified, as the
- * upstream client) or plain TCP (--nossl) when a server is named. */
+ * print, read a file, ask the user, move a file over HTTP, exit with a
+ * status. It reaches xapi on its Unix socket by default (XE_SOCKET, else
+ * /run/xenia/xapi.sock; root is trusted there), or over TLS (certificates
+ * not verified, as the upstream client) or plain TCP (--nossl) when a
+ * server is named (conn.c). Files move only under the protocol's safety
+ * rule (transfer.c). */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
+
+#include "xe.h"
 
 #define PROTO_PREFIX "XenSource thin CLI protocol"
 #define PROTO_MAJOR 0
 #define PROTO_MINOR 2
-#define DEFAULT_SOCKET "/run/xenia/xapi.sock"
 #define MAX_FRAME (16 * 1024 * 1024)
 
-enum { MSG_COMMAND = 9, MSG_RESPONSE = 10, MSG_BLOB = 11 };
 enum {
     CMD_PRINT = 0,
     CMD_LOAD = 1,
@@ -41,8 +36,6 @@ enum {
     CMD_PRINT_STDERR = 16,
     CMD_HTTP_CONNECT = 17,
 };
-enum { RESP_OK = 5, RESP_FAILED = 6 };
-enum { BLOB_CHUNK = 7, BLOB_END = 8 };
 
 struct options {
     char *server; /* NULL: the local Unix socket */
@@ -51,12 +44,6 @@ struct options {
     bool nossl, debug;
     char **words; /* forwarded to the server */
     size_t n_words;
-};
-
-struct conn {
-    int fd;
-    SSL *ssl;
-    SSL_CTX *ctx;
 };
 
 static struct options opt = {.username = NULL};
@@ -260,169 +247,80 @@ static void read_password_file(void)
     set(&opt.password, p);
 }
 
-/* ---- transport ---- */
-
-static int conn_write(struct conn *c, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = c->ssl ? SSL_write(c->ssl, p, (int)len) : send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && !c->ssl && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int conn_read(struct conn *c, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = c->ssl ? SSL_read(c->ssl, p, (int)(len > INT_MAX ? INT_MAX : len))
-                           : recv(c->fd, p, len, 0);
-        if (n < 0 && !c->ssl && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void lost(void)
 {
     die("Lost connection to the server.");
 }
 
-static void conn_open(struct conn *c)
+/* Where the CLI connection goes, from the options. */
+static struct xe_target target(void)
 {
-    memset(c, 0, sizeof(*c));
-    if (!opt.server) {
-        const char *path = getenv("XE_SOCKET");
-        struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        if (!path || !*path)
-            path = DEFAULT_SOCKET;
-        if (strlen(path) >= sizeof(sun.sun_path))
-            die("Unable to contact server. Please check server and port settings.");
-        strcpy(sun.sun_path, path);
-        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-            die("Unable to contact server. Please check server and port settings.");
-        return;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", opt.port ? opt.port : opt.nossl ? 80 : 443);
-    if (getaddrinfo(opt.server, port, &hints, &res) != 0) {
-        fprintf(stderr, "Host '%s' not found.\n", opt.server);
-        exit(1);
-    }
-    c->fd = -1;
-    for (ai = res; ai && c->fd < 0; ai = ai->ai_next) {
-        c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (c->fd >= 0 && connect(c->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-            close(c->fd);
-            c->fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (c->fd < 0)
-        die("Unable to contact server. Please check server and port settings.");
-    if (opt.nossl)
-        return;
-    /* Like the upstream client, the server's certificate is not checked. */
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    if (!c->ctx || !(c->ssl = SSL_new(c->ctx)))
-        die("Error: cannot set up TLS");
-    SSL_set_fd(c->ssl, c->fd);
-    SSL_set_tlsext_host_name(c->ssl, opt.server);
-    if (SSL_connect(c->ssl) != 1)
-        die("Unable to contact server. Please check server and port settings.");
-}
-
-static void put_u32(unsigned char *b, uint32_t v)
-{
-    b[0] = v & 0xff;
-    b[1] = (v >> 8) & 0xff;
-    b[2] = (v >> 16) & 0xff;
-    b[3] = (v >> 24) & 0xff;
-}
-
-static uint32_t get_u32(const unsigned char *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return (struct xe_target){.host = opt.server, .port = opt.port, .tls = !opt.nossl};
 }
 
 /* Sends a frame of n ints. */
-static void send_ints(struct conn *c, const uint32_t *v, size_t n)
+static void send_ints(struct xe_conn *c, const uint32_t *v, size_t n)
 {
     unsigned char buf[32];
-    put_u32(buf, (uint32_t)(4 * n));
+    xe_put_u32(buf, (uint32_t)(4 * n));
     for (size_t i = 0; i < n; i++)
-        put_u32(buf + 4 + 4 * i, v[i]);
-    if (conn_write(c, buf, 4 + 4 * n) < 0)
+        xe_put_u32(buf + 4 + 4 * i, v[i]);
+    if (xe_conn_write(c, buf, 4 + 4 * n) < 0)
         lost();
 }
 
-static void send_response(struct conn *c, uint32_t r)
+static void send_response(struct xe_conn *c, uint32_t r)
 {
-    send_ints(c, (uint32_t[]){MSG_RESPONSE, r}, 2);
+    send_ints(c, (uint32_t[]){XE_MSG_RESPONSE, r}, 2);
 }
 
-static void send_blob(struct conn *c, const void *data, size_t len)
+static void send_blob(struct xe_conn *c, const void *data, size_t len)
 {
-    send_ints(c, (uint32_t[]){MSG_BLOB, BLOB_CHUNK, (uint32_t)len}, 3);
-    if (len && conn_write(c, data, len) < 0)
+    send_ints(c, (uint32_t[]){XE_MSG_BLOB, XE_BLOB_CHUNK, (uint32_t)len}, 3);
+    if (len && xe_conn_write(c, data, len) < 0)
         lost();
-    send_ints(c, (uint32_t[]){MSG_BLOB, BLOB_END}, 2);
+    send_ints(c, (uint32_t[]){XE_MSG_BLOB, XE_BLOB_END}, 2);
 }
 
-/* ---- the safety rule for files the server asks for ---- */
-
-static bool file_permitted(const char *name)
+/* Tells the server, during a long transfer, that this client still lives. */
+static void heartbeat(void *arg)
 {
-    char want[PATH_MAX], have[PATH_MAX];
-    if (!realpath(name, want))
-        return false;
-    for (size_t i = 0; i < opt.n_words; i++) {
-        const char *eq = strchr(opt.words[i], '=');
-        if (eq && realpath(eq + 1, have) && strcmp(want, have) == 0)
-            return true;
-    }
-    return false;
+    send_response(arg, XE_RESP_WAIT);
 }
 
-static void do_load(struct conn *c, const char *name)
+static struct xe_words words(void)
+{
+    return (struct xe_words){opt.words, opt.n_words};
+}
+
+static void do_load(struct xe_conn *c, const char *name)
 {
     struct stat st;
     char *data;
     FILE *f;
 
-    if (!file_permitted(name)) {
+    struct xe_words w = words();
+    if (!xe_file_permitted(&w, name, false)) {
         fprintf(stderr, "File not permitted: %s\n", name);
-        send_response(c, RESP_FAILED);
+        send_response(c, XE_RESP_FAILED);
         return;
     }
     if (!(f = fopen(name, "rb")) || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
         fprintf(stderr, "Error: %s (calling open %s)\n", strerror(errno), name);
         if (f)
             fclose(f);
-        send_response(c, RESP_FAILED);
+        send_response(c, XE_RESP_FAILED);
         return;
     }
     data = xrealloc(NULL, (size_t)st.st_size);
     size_t n = fread(data, 1, (size_t)st.st_size, f);
     fclose(f);
-    send_response(c, RESP_OK);
+    send_response(c, XE_RESP_OK);
     send_blob(c, data, n);
     free(data);
 }
 
-static void do_prompt(struct conn *c)
+static void do_prompt(struct xe_conn *c)
 {
     char line[4096];
     if (!fgets(line, sizeof(line), stdin))
@@ -436,7 +334,7 @@ static char *take_string(const unsigned char **p, const unsigned char *end)
 {
     if (end - *p < 4)
         return NULL;
-    uint32_t n = get_u32(*p);
+    uint32_t n = xe_get_u32(*p);
     *p += 4;
     if ((size_t)(end - *p) < n)
         return NULL;
@@ -447,22 +345,22 @@ static char *take_string(const unsigned char **p, const unsigned char *end)
     return s;
 }
 
-static int run(struct conn *c)
+static int run(struct xe_conn *c)
 {
     for (;;) {
         unsigned char h[4];
-        if (conn_read(c, h, 4) < 0)
+        if (xe_conn_read(c, h, 4) < 0)
             lost();
-        uint32_t len = get_u32(h);
+        uint32_t len = xe_get_u32(h);
         if (len < 8 || len > MAX_FRAME)
             lost();
         unsigned char *buf = xrealloc(NULL, len);
-        if (conn_read(c, buf, len) < 0)
+        if (xe_conn_read(c, buf, len) < 0)
             lost();
         const unsigned char *p = buf + 8, *end = buf + len;
-        uint32_t kind = get_u32(buf), tag = get_u32(buf + 4);
+        uint32_t kind = xe_get_u32(buf), tag = xe_get_u32(buf + 4);
         char *a = NULL, *b = NULL;
-        if (kind != MSG_COMMAND)
+        if (kind != XE_MSG_COMMAND)
             lost();
         switch (tag) {
         case CMD_PRINT:
@@ -486,13 +384,13 @@ static int run(struct conn *c)
             if (end - p < 4)
                 lost();
             fflush(stdout);
-            int code = (int)get_u32(p);
+            int code = (int)xe_get_u32(p);
             free(buf);
             return code;
         case CMD_ERROR: {
             if (!(a = take_string(&p, end)) || end - p < 4)
                 lost();
-            uint32_t n = get_u32(p);
+            uint32_t n = xe_get_u32(p);
             p += 4;
             fflush(stdout);
             fprintf(stderr, "Error code: %s\nError parameters: ", a);
@@ -517,15 +415,26 @@ static int run(struct conn *c)
             do_prompt(c);
             break;
         case CMD_HTTP_GET:
-        case CMD_HTTP_PUT:
+        case CMD_HTTP_PUT: {
+            if (!(a = take_string(&p, end)) || !(b = take_string(&p, end)))
+                lost();
+            fflush(stdout);
+            struct xe_target t = target();
+            struct xe_words w = words();
+            struct xe_heartbeat hb = {heartbeat, c};
+            int r = tag == CMD_HTTP_GET ? xe_http_get(&t, &w, a, b, &hb)
+                                        : xe_http_put(&t, &w, a, b, &hb);
+            send_response(c, r == 0 ? XE_RESP_OK : XE_RESP_FAILED);
+            break;
+        }
         case CMD_HTTP_CONNECT:
-            /* File transfers need the server's HTTP side channels, which
-             * xapi does not serve yet. */
-            a = take_string(&p, end);
-            if (tag != CMD_HTTP_CONNECT)
-                b = take_string(&p, end);
-            fprintf(stderr, "Error: this xe does not support HTTP transfers yet\n");
-            send_response(c, RESP_FAILED);
+            /* The console tunnel needs a console server xapi does not
+             * have yet. */
+            if (!(a = take_string(&p, end)))
+                lost();
+            fflush(stdout);
+            fprintf(stderr, "Error: this xe cannot open console connections yet\n");
+            send_response(c, XE_RESP_FAILED);
             break;
         default:
             lost();
@@ -542,12 +451,12 @@ static void usage(void)
            "[-pwf <password file>]) [--nossl] <other arguments>\n\n"
            "A full list of commands can be obtained by running \n\txe help --all\n"
            "Without -s, xe talks to the local xapi on its Unix socket ($XE_SOCKET, else %s).\n",
-           DEFAULT_SOCKET);
+           XE_DEFAULT_SOCKET);
 }
 
 int main(int argc, char **argv)
 {
-    struct conn c;
+    struct xe_conn c;
     unsigned char hs[sizeof(PROTO_PREFIX) - 1 + 8];
     size_t plen = sizeof(PROTO_PREFIX) - 1;
 
@@ -614,39 +523,42 @@ int main(int argc, char **argv)
         blen += wl;
         free(own);
     }
-    conn_open(&c);
+    struct xe_target t = target();
+    if (xe_conn_open(&c, &t) < 0)
+        return 1;
+    /* One write for the head and the body: two small writes on TCP would
+     * wait for the peer's delayed acknowledgement. */
     char head[256];
     int hl = snprintf(head, sizeof(head),
                       "POST /cli HTTP/1.0\r\nUser-agent: xe-cli/Unix/0.2\r\noriginator: cli\r\n"
                       "content-length: %zu\r\n\r\n",
                       blen);
-    if (conn_write(&c, head, (size_t)hl) < 0 || conn_write(&c, body, blen) < 0)
+    body = xrealloc(body, blen + (size_t)hl);
+    memmove(body + hl, body, blen);
+    memcpy(body, head, (size_t)hl);
+    if (xe_conn_write(&c, body, blen + (size_t)hl) < 0)
         die("Unable to contact server. Please check server and port settings.");
     free(body);
 
-    if (conn_read(&c, hs, 4) < 0)
+    if (xe_conn_read(&c, hs, 4) < 0)
         lost();
     if (memcmp(hs, "HTTP", 4) == 0)
         die("Server internal error.");
-    if (conn_read(&c, hs + 4, sizeof(hs) - 4) < 0)
+    if (xe_conn_read(&c, hs + 4, sizeof(hs) - 4) < 0)
         lost();
     if (memcmp(hs, PROTO_PREFIX, plen) != 0)
         die("Failed to contact a running management agent.");
-    if (get_u32(hs + plen) != PROTO_MAJOR) {
+    if (xe_get_u32(hs + plen) != PROTO_MAJOR) {
         fprintf(stderr, "Protocol version mismatch: server %u.%u, client %d.%d\n",
-                get_u32(hs + plen), get_u32(hs + plen + 4), PROTO_MAJOR, PROTO_MINOR);
+                xe_get_u32(hs + plen), xe_get_u32(hs + plen + 4), PROTO_MAJOR, PROTO_MINOR);
         return 1;
     }
     memcpy(hs, PROTO_PREFIX, plen);
-    put_u32(hs + plen, PROTO_MAJOR);
-    put_u32(hs + plen + 4, PROTO_MINOR);
-    if (conn_write(&c, hs, sizeof(hs)) < 0)
+    xe_put_u32(hs + plen, PROTO_MAJOR);
+    xe_put_u32(hs + plen + 4, PROTO_MINOR);
+    if (xe_conn_write(&c, hs, sizeof(hs)) < 0)
         lost();
     int code = run(&c);
-    if (c.ssl) {
-        SSL_free(c.ssl);
-        SSL_CTX_free(c.ctx);
-    }
-    close(c.fd);
+    xe_conn_close(&c);
     return code;
 }

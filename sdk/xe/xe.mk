@@ -1,10 +1,12 @@
-# sdk/xe/: the thin xe client. Included from the top Makefile.
-XE_OBJS := $(BUILD)/sdk/xe/xe.o
+# sdk/xe/: the thin xe client. Included from the top Makefile. OpenSSL is
+# not linked: conn.c loads it when a TLS connection is made, which keeps it
+# out of the start-up of every local command.
+XE_OBJS := $(BUILD)/sdk/xe/xe.o $(BUILD)/sdk/xe/conn.o $(BUILD)/sdk/xe/transfer.o
 
 all: $(BUILD)/xe
 
 $(BUILD)/xe: $(XE_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs openssl)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 install-xe: $(BUILD)/xe
 	install -D -m 0755 $(BUILD)/xe $(DESTDIR)$(PREFIX)/bin/xe

@@ -10,12 +10,14 @@ FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -I. $(WARN) -g -O1 \
              -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 
-FUZZ_NAMES := xmlrpc jsonrpc
+FUZZ_NAMES := xmlrpc jsonrpc cli
 # Both wire decoders re-encode what they accept through the value writer.
 FUZZ_RPC_SRCS := tests/fuzz/fuzz-rpc.c xapi-c/xmlrpc.c xapi-c/jsonrpc.c xapi-c/rpc.c xapi-c/xv.c xapi-c/out.c \
                  lib/strbuf.c lib/strlist.c lib/util.c
 FUZZ_SRCS_xmlrpc := $(FUZZ_RPC_SRCS)
 FUZZ_SRCS_jsonrpc := $(FUZZ_RPC_SRCS)
+# The /cli body's tokeniser and the server side of the thin protocol.
+FUZZ_SRCS_cli := xapi-c/cli/tokenise.c xapi-c/cli/proto.c lib/strbuf.c lib/util.c
 
 define fuzz_target
 $(BUILD)/fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard xapi-c/*.h lib/*.h)

@@ -2,7 +2,8 @@
 real host, over the Unix socket, plain TCP and TLS. Golden layouts for the
 generic commands, the custom VM commands, errors and exit codes, and the
 protocol's corner cases (a peer that is not a thin client, a body over the
-cap, a client that hangs up mid-command: xapi keeps serving)."""
+cap, a client that hangs up mid-command: xapi keeps serving), and --progress
+on long operations (a task drawn on stderr, destroyed afterwards)."""
 
 import os
 import re
@@ -206,6 +207,58 @@ def test_vm_lifecycle_commands(host):
     out = ok(host, "vm-uninstall", "uuid=" + vm, stdin="yes\n")
     assert "All objects destroyed" in out
     assert ok(host, "vm-list", "uuid=" + vm, "--minimal") == "\n"
+
+
+BAR_DONE = re.compile(r"\r 100%   #{40}\n$")
+
+
+def xe_bar(host, *args):
+    """Runs xe keeping stderr as it came: text mode would turn the bar's
+    carriage returns into newlines."""
+    env = dict(os.environ, XE_SOCKET=host.socket_path, HOME="/nonexistent")
+    env.pop("XE_EXTRA_ARGS", None)
+    r = subprocess.run([str(build_dir() / "xe"), *args], env=env, capture_output=True,
+                       timeout=XE_TIMEOUT)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def tasks(host):
+    return set(filter(None, ok(host, "task-list", "--minimal").strip().split(",")))
+
+
+def test_progress_runs_long_operations_as_tasks(host):
+    vm = new_vm(host, "prog")
+    before = tasks(host)
+    code, out, err = xe_bar(host, "vm-start", "uuid=" + vm, "--progress")
+    assert code == 0, err
+    # The bar is drawn on stderr, redrawn in place, and ends at 100 %.
+    assert err.startswith("\r") and BAR_DONE.search(err), repr(err)
+    assert out == ""
+    assert ok(host, "vm-param-get", "uuid=" + vm, "param-name=power-state") == "running\n"
+    # A failure is printed as without --progress, after the bar.
+    code, _, err = xe_bar(host, "vm-start", "uuid=" + vm, "progress=true")
+    assert code == 1
+    assert err.split("\n")[1].startswith("You attempted an operation on a VM that was not in "
+                                         "an appropriate power state"), repr(err)
+    code, _, err = xe_bar(host, "vm-shutdown", "uuid=" + vm, "--force", "--progress")
+    assert code == 0 and BAR_DONE.search(err), repr(err)
+    assert ok(host, "vm-param-get", "uuid=" + vm, "param-name=power-state") == "halted\n"
+    # A long operation returning a ref prints it as the plain command does;
+    # progress= is not taken for a field filter.
+    code, out, err = xe_bar(host, "vm-clone", "uuid=" + vm, "new-name-label=prog-clone",
+                        "--progress")
+    assert code == 0 and BAR_DONE.search(err), repr(err)
+    clone = out.strip()
+    assert ok(host, "vm-param-get", "uuid=" + clone, "param-name=name-label") == \
+        "prog-clone\n"
+    # The tasks were the commands' own: none is left behind.
+    assert tasks(host) == before
+    # Without --progress nothing is drawn.
+    code, _, err = xe_bar(host, "vm-start", "uuid=" + vm)
+    assert code == 0 and err == ""
+    ok(host, "vm-shutdown", "uuid=" + vm, "--force")
+    ok(host, "vm-destroy", "uuid=" + clone)
+    ok(host, "vm-destroy", "uuid=" + vm)
 
 
 def test_dom0_is_never_selected_by_filters(host):

@@ -1,13 +1,15 @@
 """The xe CLI, second round: the per-class field tables (names, order,
 annotations and derived values as XCP prints them) and the storage
 commands (sr-, pbd-, vdi-, vbd-, vm-disk-, vm-cd-, vm-install with an SR,
-vm-uninstall with its disks) on a real host with storaged and a file SR."""
+vm-uninstall with its disks) on a real host with storaged and a file SR;
+third round: legacy <map>-<key> filters, filters on message-backed fields,
+sr-probe-ext and --progress on storage operations."""
 
 import re
 
 import pytest
 
-from test_cli import UUID, host, ok, xe  # noqa: F401  (the host fixture)
+from test_cli import BAR_DONE, UUID, host, ok, tasks, xe, xe_bar  # noqa: F401  (the host fixture)
 
 # XCP's vm-param-list keys, in order (records.ml), as far as our model has
 # the fields: the first, a deprecated one and the metrics-backed ones.
@@ -206,3 +208,90 @@ def test_vm_install_on_an_sr(host):
     code, _, err = xe(host, "vm-install", "template=Other install media", "new-name-label=x",
                       "sr-name-label=no such sr")
     assert code == 1 and err == "Error: No SR with that name-label found\n"
+
+
+def test_legacy_map_filter_form(host):
+    vm = new_vm(host, "legacy")
+    ok(host, "vm-param-set", "uuid=" + vm, "other-config:colour=blue", "other-config:a-b=c")
+    # <map>-<key>=v is <map>:<key>=v; the key may hold hyphens itself.
+    assert ok(host, "vm-list", "other-config-colour=blue", "--minimal") == vm + "\n"
+    assert ok(host, "vm-list", "other-config-colour=red", "--minimal") == "\n"
+    assert ok(host, "vm-list", "other-config-a-b=c", "--minimal") == vm + "\n"
+    # Selectors take the same form.
+    code, _, err = xe(host, "vm-shutdown", "other-config-colour=red")
+    assert code == 1 and err == "Error: No matching VMs found\n"
+    # A set takes only <set>-contains; a name no field starts is unknown.
+    code, _, err = xe(host, "vm-list", "tags-colour=blue")
+    assert code == 1 and err.startswith("Error: Invalid syntax for set filtering")
+    ok(host, "vm-param-add", "uuid=" + vm, "param-name=tags", "param-key=legacy-tag")
+    assert ok(host, "vm-list", "tags-contains=legacy-tag", "--minimal") == vm + "\n"
+    code, _, err = xe(host, "vm-list", "nosuch-colour=blue")
+    assert code == 1 and err == "Error: Unknown field 'nosuch-colour'\n"
+    # param-set takes the legacy form too.
+    ok(host, "vm-param-set", "uuid=" + vm, "other-config-colour=green")
+    assert ok(host, "vm-param-get", "uuid=" + vm, "param-name=other-config",
+              "param-key=colour") == "green\n"
+    code, _, err = xe(host, "vm-param-set", "uuid=" + vm, "nosuch-colour=blue")
+    assert code == 1 and err == "Error: Unknown field 'nosuch-colour'\n"
+    ok(host, "vm-uninstall", "uuid=" + vm, "--force")
+
+
+def test_filters_on_message_backed_fields(host):
+    hostuuid = ok(host, "host-list", "--minimal").strip()
+    free = ok(host, "host-param-get", "uuid=" + hostuuid,
+              "param-name=memory-free-computed").strip()
+    assert re.fullmatch(r"\d+", free)
+    # The message is called for the filter, as param-get calls it.
+    assert ok(host, "host-list", "memory-free-computed=" + free, "--minimal") == \
+        hostuuid + "\n"
+    assert ok(host, "host-list", "memory-free-computed=1" + free, "--minimal") == "\n"
+    vm = new_vm(host, "msgfilter")
+    slots = ok(host, "vm-param-get", "uuid=" + vm, "param-name=allowed-VBD-devices").strip()
+    assert vm in ok(host, "vm-list", "allowed-VBD-devices=" + slots, "--minimal")
+    # In a selector too: nothing matches, nothing is done.
+    code, _, err = xe(host, "vm-start", "uuid=" + vm, "allowed-VBD-devices=none")
+    assert code == 1 and err == "Error: No matching VMs found\n"
+    assert ok(host, "vm-param-get", "uuid=" + vm, "param-name=power-state") == "halted\n"
+    ok(host, "vm-uninstall", "uuid=" + vm, "--force")
+
+
+def test_sr_probe_ext(host, tmp_path):
+    sr = ok(host, "sr-list", "name-label=Local storage", "--minimal").strip()
+    config = ok(host, "pbd-list", "sr-uuid=" + sr, "params=device-config", "--minimal").strip()
+    location = config.split("location: ", 1)[1].split("; ")[0]
+    out = ok(host, "sr-probe-ext", "type=file", "device-config:location=" + location)
+    lines = out.split("\n")
+    assert lines[0] == "The following SRs were found:"
+    assert lines[1] == "SR 0:"
+    rec = record("\n".join(lines[2:lines.index("SR 0 configuration:")]))
+    assert rec["uuid"] == sr
+    assert rec["name-label"] == "Local storage"
+    assert rec["health"] == "healthy" and rec["clustered"] == "false"
+    assert int(rec["total-space"]) >= int(rec["free-space"]) >= 0
+    conf = lines[lines.index("SR 0 configuration:") + 1]
+    assert re.fullmatch(r"location +: " + re.escape(location), conf)
+    # Nothing there: nothing printed, success.
+    assert ok(host, "sr-probe-ext", "type=file", "device-config:location=" + str(tmp_path)) == ""
+    code, _, err = xe(host, "sr-probe-ext", "device-config:location=/")
+    assert code == 1 and err.startswith("Required parameter not found: type")
+
+
+def test_progress_on_storage_operations(host):
+    sr = default_sr(host)
+    before = tasks(host)
+    vdi = ok(host, "vdi-create", "sr-uuid=" + sr, "name-label=prog-src",
+             "virtual-size=2MiB").strip()
+    code, out, err = xe_bar(host, "vdi-copy", "uuid=" + vdi, "sr-uuid=" + sr, "--progress")
+    assert code == 0 and BAR_DONE.search(err), repr(err)
+    copy = out.strip()
+    assert re.fullmatch(UUID, copy)
+    assert ok(host, "vdi-param-get", "uuid=" + copy, "param-name=virtual-size") == "2097152\n"
+    code, _, err = xe_bar(host, "sr-scan", "uuid=" + sr, "--progress")
+    assert code == 0 and BAR_DONE.search(err), repr(err)
+    # A failing long operation prints its error after the bar.
+    code, _, err = xe_bar(host, "vdi-copy", "uuid=" + vdi, "into-vdi-uuid=" + vdi,
+                          "--progress")
+    assert code == 1 and err.startswith("\r"), repr(err)
+    assert tasks(host) == before
+    for v in (copy, vdi):
+        ok(host, "vdi-destroy", "uuid=" + v)

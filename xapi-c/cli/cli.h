@@ -26,6 +26,14 @@ struct cli_arg {
     char *value;
 };
 
+/* Splits a /cli request body into the command name (ret_cmd) and its
+ * arguments (ret, ret_n), all newly allocated; -1 on a syntax error (no
+ * command, a command containing '=', a switch without its value), with
+ * nothing allocated. Binary input is safe: a word ends at a NUL. */
+int cli_tokenise(const char *body, size_t len, char **ret_cmd, struct cli_arg **ret, size_t *ret_n);
+/* Frees what cli_tokenise made. */
+void cli_args_free(struct cli_arg *a, size_t n);
+
 struct cli_cmd;
 
 /* What a running command sees. */
@@ -89,10 +97,21 @@ void cli_flush_minimal(struct cli_ctx *ctx);
  * JSON text, goes to ret_json (newly allocated) when it is not NULL. */
 struct api_error *cli_call(struct cli_ctx *ctx, const char *wire, const char *const *args, size_t n,
                            char **ret_json);
+/* True if the command line asked for a progress bar (--progress). */
+bool cli_wants_progress(const struct cli_ctx *ctx);
+/* A long operation (VM.start, VM.clone, VDI.copy, SR.scan ...): as
+ * cli_call, but with --progress it runs as a task, as Async.* does, and its
+ * progress is drawn on stderr ("\r NN% <spinner> ###") until it ends; the
+ * task is destroyed afterwards. Blocks for the whole operation. */
+struct api_error *cli_call_long(struct cli_ctx *ctx, const char *wire, const char *const *args,
+                                size_t n, char **ret_json);
 /* As cli_call, for a method returning a string or a ref: the string goes to
  * ret (newly allocated). */
 struct api_error *cli_call_str(struct cli_ctx *ctx, const char *wire, const char *const *args,
                                size_t n, char **ret);
+/* As cli_call_long, for a method returning a string or a ref. */
+struct api_error *cli_call_long_str(struct cli_ctx *ctx, const char *wire, const char *const *args,
+                                    size_t n, char **ret);
 
 /* One field of a record for cli_call_create: its index in the class and
  * its canonical text. */

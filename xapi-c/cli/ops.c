@@ -70,6 +70,12 @@ static struct api_error *call1(struct cli_ctx *ctx, const char *wire, const char
     return cli_call(ctx, wire, (const char *const[]){ref}, 1, NULL);
 }
 
+/* A long operation on one object: drawn with --progress. */
+static struct api_error *call1_long(struct cli_ctx *ctx, const char *wire, const char *ref)
+{
+    return cli_call_long(ctx, wire, (const char *const[]){ref}, 1, NULL);
+}
+
 /* The host on= names by name-label or uuid; NULL with the error printed. */
 static char *host_by_name(struct cli_ctx *ctx, const char *on)
 {
@@ -104,10 +110,10 @@ static struct api_error *op_start(struct cli_ctx *ctx, const char *ref)
         _cleanup_free_ char *host = cli_ref_of(C_host, on);
         if (!host)
             return api_fail(UUID_INVALID, "host", on);
-        return cli_call(ctx, "VM.start_on", (const char *const[]){ref, host, paused, force}, 4,
-                        NULL);
+        return cli_call_long(ctx, "VM.start_on", (const char *const[]){ref, host, paused, force}, 4,
+                             NULL);
     }
-    return cli_call(ctx, "VM.start", (const char *const[]){ref, paused, force}, 3, NULL);
+    return cli_call_long(ctx, "VM.start", (const char *const[]){ref, paused, force}, 3, NULL);
 }
 
 static int cmd_vm_start(struct cli_ctx *ctx)
@@ -131,8 +137,8 @@ static int cmd_vm_start(struct cli_ctx *ctx)
 
 static struct api_error *op_shutdown(struct cli_ctx *ctx, const char *ref)
 {
-    return call1(ctx, cli_arg_bool(ctx, "force", false) ? "VM.hard_shutdown" : "VM.clean_shutdown",
-                 ref);
+    return call1_long(
+        ctx, cli_arg_bool(ctx, "force", false) ? "VM.hard_shutdown" : "VM.clean_shutdown", ref);
 }
 
 static int cmd_vm_shutdown(struct cli_ctx *ctx)
@@ -153,7 +159,7 @@ static int cmd_vm_reboot(struct cli_ctx *ctx)
 
 static struct api_error *op_suspend(struct cli_ctx *ctx, const char *ref)
 {
-    return call1(ctx, "VM.suspend", ref);
+    return call1_long(ctx, "VM.suspend", ref);
 }
 
 static int cmd_vm_suspend(struct cli_ctx *ctx)
@@ -169,10 +175,10 @@ static struct api_error *op_resume(struct cli_ctx *ctx, const char *ref)
         _cleanup_free_ char *host = cli_ref_of(C_host, on);
         if (!host)
             return api_fail(UUID_INVALID, "host", on);
-        return cli_call(ctx, "VM.resume_on", (const char *const[]){ref, host, "false", force}, 4,
-                        NULL);
+        return cli_call_long(ctx, "VM.resume_on", (const char *const[]){ref, host, "false", force},
+                             4, NULL);
     }
-    return cli_call(ctx, "VM.resume", (const char *const[]){ref, "false", force}, 3, NULL);
+    return cli_call_long(ctx, "VM.resume", (const char *const[]){ref, "false", force}, 3, NULL);
 }
 
 static int cmd_vm_resume(struct cli_ctx *ctx)
@@ -244,14 +250,15 @@ static struct api_error *print_new_vm(struct cli_ctx *ctx, const char *ref)
 static struct api_error *op_clone(struct cli_ctx *ctx, const char *ref)
 {
     _cleanup_free_ char *nref = NULL;
-    struct api_error *e = cli_call_str(
+    struct api_error *e = cli_call_long_str(
         ctx, "VM.clone", (const char *const[]){ref, cli_arg(ctx, "new-name-label")}, 2, &nref);
     return e ? e : print_new_vm(ctx, nref);
 }
 
 static int cmd_vm_clone(struct cli_ctx *ctx)
 {
-    return each_selected(ctx, vm_view(), PARAMS("new-name-label", "new-name-description"), false,
+    return each_selected(ctx, vm_view(),
+                         PARAMS("new-name-label", "new-name-description", "progress"), false,
                          op_clone);
 }
 
@@ -262,9 +269,9 @@ static struct api_error *op_copy(struct cli_ctx *ctx, const char *ref)
     _cleanup_free_ char *nref = NULL;
     if (!sr_ref)
         return api_fail(UUID_INVALID, "SR", sr);
-    struct api_error *e =
-        cli_call_str(ctx, "VM.copy",
-                     (const char *const[]){ref, cli_arg(ctx, "new-name-label"), sr_ref}, 3, &nref);
+    struct api_error *e = cli_call_long_str(
+        ctx, "VM.copy", (const char *const[]){ref, cli_arg(ctx, "new-name-label"), sr_ref}, 3,
+        &nref);
     return e ? e : print_new_vm(ctx, nref);
 }
 
@@ -276,8 +283,8 @@ static int cmd_vm_copy(struct cli_ctx *ctx)
             return cli_fail(ctx, "Multiple matches VMs found. Operation can only be performed on "
                                  "one VM at a time");
     return each_selected(ctx, vm_view(),
-                         PARAMS("new-name-label", "new-name-description", "sr-uuid"), false,
-                         op_copy);
+                         PARAMS("new-name-label", "new-name-description", "sr-uuid", "progress"),
+                         false, op_copy);
 }
 
 static struct api_error *op_snapshot(struct cli_ctx *ctx, const char *ref)
@@ -735,7 +742,7 @@ static int cmd_uuid_op(struct cli_ctx *ctx)
     _cleanup_free_ char *ref = cli_ref_of(cls, uuid);
     if (!ref)
         return cli_fail_api(ctx, api_fail(UUID_INVALID, model_classes[cls].name, uuid));
-    struct api_error *e = call1(ctx, ctx->cmd->message, ref);
+    struct api_error *e = call1_long(ctx, ctx->cmd->message, ref);
     return e ? cli_fail_api(ctx, e) : 0;
 }
 

@@ -7,7 +7,9 @@
  * after becomes <class>-uuid followed by <class>-name-label, and the key
  * annotation ( RO)/( RW)/(SRO)/(SRW)/(MRO)/(MRW) follows the qualifier and
  * the type. Reads take the database's read lock and never hold it while
- * talking to the client; writes go through the API's own setters. */
+ * talking to the client or calling a message: message-backed fields, and
+ * filters on them, are computed once the lock is released. Writes go
+ * through the API's own setters. */
 #include <ctype.h>
 #include <json-c/json.h>
 #include <errno.h>
@@ -477,7 +479,9 @@ static void resolve_call(struct cli_ctx *ctx, const struct pending *p, struct st
 
 /* ---- filters ---- */
 
-enum filter_kind { FK_FIELD, FK_MAP_KEY, FK_SET_CONTAINS };
+/* FK_CALL: a plain filter on a message-backed field, decided after the
+ * database lock is released (the message is called for each candidate). */
+enum filter_kind { FK_FIELD, FK_MAP_KEY, FK_SET_CONTAINS, FK_CALL };
 
 struct filter {
     enum filter_kind kind;
@@ -497,6 +501,24 @@ static bool not_a_filter(const char *name, const char *const *ignore)
         if (strlen(*ignore) == n && strncmp(*ignore, name, n) == 0)
             return true;
     return false;
+}
+
+/* The legacy filter name <collection>-<rest> (xe-cli.md 1.5): the map (or
+ * set) field of kind whose name, followed by '-', starts name with
+ * something after it; the longest such name wins. NULL if none. */
+static const struct cfield *legacy_collection(const struct view *v, const char *name,
+                                              enum type_kind kind)
+{
+    const struct cfield *best = NULL;
+    for (size_t i = 0; i < v->n_fields; i++) {
+        const struct cfield *cf = &v->fields[i];
+        const struct type *t = own_type(v, cf);
+        size_t n = strlen(cf->name);
+        if (t && t->kind == kind && strncmp(name, cf->name, n) == 0 && name[n] == '-' &&
+            name[n + 1] && (!best || n > strlen(best->name)))
+            best = cf;
+    }
+    return best;
 }
 
 /* Parses the filters among the arguments; prints the error and returns 1
@@ -532,7 +554,21 @@ static int parse_filters(struct cli_ctx *ctx, const struct view *v, const char *
                 continue;
             }
         } else if ((cf = view_field(v, name))) {
-            fs[n++] = (struct filter){FK_FIELD, cf, NULL, ctx->args[i].value};
+            fs[n++] = (struct filter){cf->d->get == CG_CALL ? FK_CALL : FK_FIELD, cf, NULL,
+                                      ctx->args[i].value};
+            continue;
+        } else if ((cf = legacy_collection(v, name, T_MAP))) {
+            /* The legacy <map>-<key>=v form. */
+            fs[n++] =
+                (struct filter){FK_MAP_KEY, cf, name + strlen(cf->name) + 1, ctx->args[i].value};
+            continue;
+        } else if ((cf = legacy_collection(v, name, T_SET))) {
+            if (!streq(name + strlen(cf->name) + 1, "contains")) {
+                free(fs);
+                return cli_fail(ctx, "Invalid syntax for set filtering (should be "
+                                     "set-param:contains=key)");
+            }
+            fs[n++] = (struct filter){FK_SET_CONTAINS, cf, NULL, ctx->args[i].value};
             continue;
         }
         free(fs);
@@ -549,6 +585,8 @@ static bool filter_match(const struct view *v, const struct filter *f, const str
     struct strbuf scratch;
     bool match = false;
 
+    if (f->kind == FK_CALL)
+        return true; /* decided by call_filters_decide() */
     if (f->kind == FK_FIELD) {
         render_field(v, f->cf, r, tmp);
         /* Only MAC compares ignoring case, as in xe. */
@@ -629,6 +667,16 @@ struct pendings {
     size_t n, cap;
 };
 
+static void pendings_add(struct pendings *pd, const struct view *v, const struct cfield *cf,
+                         const struct row *r, size_t rec, size_t idx)
+{
+    if (pd->n == pd->cap) {
+        pd->cap = pd->cap ? 2 * pd->cap : 8;
+        pd->p = xrealloc(pd->p, pd->cap * sizeof(*pd->p));
+    }
+    pending_take(&pd->p[pd->n++], v, cf, r, rec, idx);
+}
+
 /* Builds the printed record of a row (lock held). In a list, expensive
  * fields show "<expensive field>"; message-backed fields are left for
  * resolve_pendings(). Hidden fields are never printed. */
@@ -647,11 +695,7 @@ static void build_record(const struct view *v, const struct row *r, const char *
             continue;
         }
         if (cf->d->get == CG_CALL) {
-            if (pd->n == pd->cap) {
-                pd->cap = pd->cap ? 2 * pd->cap : 8;
-                pd->p = xrealloc(pd->p, pd->cap * sizeof(*pd->p));
-            }
-            pending_take(&pd->p[pd->n++], v, cf, r, rec_i, rec->n);
+            pendings_add(pd, v, cf, r, rec_i, rec->n);
             cli_record_add(rec, cf->key, "");
             continue;
         }
@@ -661,16 +705,20 @@ static void build_record(const struct view *v, const struct row *r, const char *
     strbuf_done(&val);
 }
 
-/* Computes the message-backed values, with the lock released. */
-static void resolve_pendings(struct cli_ctx *ctx, struct cli_record *recs, struct pendings *pd)
+/* Computes the message-backed values, with the lock released, of the
+ * records keep says are printed (keep NULL: all). */
+static void resolve_pendings(struct cli_ctx *ctx, struct cli_record *recs, struct pendings *pd,
+                             const bool *keep)
 {
     struct strbuf val;
     strbuf_init(&val, 64);
     for (size_t i = 0; i < pd->n; i++) {
         struct pending *p = &pd->p[i];
-        resolve_call(ctx, p, &val);
-        free(recs[p->rec].vals[p->idx]);
-        recs[p->rec].vals[p->idx] = xstrdup(val.buf ? val.buf : "");
+        if (!keep || keep[p->rec]) {
+            resolve_call(ctx, p, &val);
+            free(recs[p->rec].vals[p->idx]);
+            recs[p->rec].vals[p->idx] = xstrdup(val.buf ? val.buf : "");
+        }
         free(p->obj);
         free(p->arg);
     }
@@ -679,10 +727,42 @@ static void resolve_pendings(struct cli_ctx *ctx, struct cli_record *recs, struc
     *pd = (struct pendings){0};
 }
 
-static void print_records(struct cli_ctx *ctx, struct cli_record *recs, size_t n)
+/* Takes what the message-backed filters need from candidate row r (lock
+ * held): one pending per filter, rec the candidate, idx the filter. */
+static void call_filters_take(const struct view *v, const struct filter *fs, size_t nf,
+                              const struct row *r, size_t cand, struct pendings *fp)
+{
+    for (size_t i = 0; i < nf; i++)
+        if (fs[i].kind == FK_CALL)
+            pendings_add(fp, v, fs[i].cf, r, cand, i);
+}
+
+/* Calls the messages of the message-backed filters (lock released) and
+ * clears keep[c] for each candidate whose value differs; frees fp. */
+static void call_filters_decide(struct cli_ctx *ctx, const struct filter *fs, struct pendings *fp,
+                                bool *keep)
+{
+    struct strbuf val;
+    strbuf_init(&val, 64);
+    for (size_t i = 0; i < fp->n; i++) {
+        struct pending *p = &fp->p[i];
+        if (keep[p->rec]) {
+            resolve_call(ctx, p, &val);
+            keep[p->rec] = streq(val.buf ? val.buf : "", fs[p->idx].value);
+        }
+        free(p->obj);
+        free(p->arg);
+    }
+    strbuf_done(&val);
+    free(fp->p);
+    *fp = (struct pendings){0};
+}
+
+static void print_records(struct cli_ctx *ctx, struct cli_record *recs, size_t n, const bool *keep)
 {
     for (size_t i = 0; i < n; i++) {
-        cli_print_record(ctx, &recs[i]);
+        if (keep[i])
+            cli_print_record(ctx, &recs[i]);
         cli_record_done(&recs[i]);
     }
     free(recs);
@@ -696,7 +776,7 @@ static int cmd_list(struct cli_ctx *ctx)
     struct filter *fs = NULL;
     size_t nf = 0, it = 0, n = 0, cap = 0;
     struct cli_record *recs = NULL;
-    struct pendings pd = {0};
+    struct pendings pd = {0}, fp = {0};
     const struct row *r;
     struct strbuf tmp;
 
@@ -716,13 +796,19 @@ static int cmd_list(struct cli_ctx *ctx)
         }
         recs[n] = (struct cli_record){0};
         build_record(v, r, v->columns, params, true, &recs[n], n, &pd);
+        if (!all)
+            call_filters_take(v, fs, nf, r, n, &fp);
         n++;
     }
     db_unlock();
     strbuf_done(&tmp);
+    _cleanup_free_ bool *keep = xcalloc(n + 1, sizeof(bool));
+    for (size_t i = 0; i < n; i++)
+        keep[i] = true;
+    call_filters_decide(ctx, fs, &fp, keep);
     free(fs);
-    resolve_pendings(ctx, recs, &pd);
-    print_records(ctx, recs, n);
+    resolve_pendings(ctx, recs, &pd, keep);
+    print_records(ctx, recs, n, keep);
     return 0;
 }
 
@@ -754,8 +840,8 @@ static int cmd_param_list(struct cli_ctx *ctx)
     }
     build_record(v, r, NULL, NULL, false, rec, 0, &pd);
     db_unlock();
-    resolve_pendings(ctx, rec, &pd);
-    print_records(ctx, rec, 1);
+    resolve_pendings(ctx, rec, &pd, NULL);
+    print_records(ctx, rec, 1, (const bool[]){true});
     return 0;
 }
 
@@ -843,8 +929,8 @@ int cli_print_object(struct cli_ctx *ctx, const char *view, const char *ref,
     }
     build_record(v, r, cols, params, true, rec, 0, &pd);
     db_unlock();
-    resolve_pendings(ctx, rec, &pd);
-    print_records(ctx, rec, 1);
+    resolve_pendings(ctx, rec, &pd, NULL);
+    print_records(ctx, rec, 1, (const bool[]){true});
     return 0;
 }
 
@@ -1003,7 +1089,13 @@ static int cmd_param_set(struct cli_ctx *ctx)
                 return 1;
             continue;
         }
-        if (!(cf = view_field(v, name)))
+        if (!(cf = view_field(v, name)) && (cf = legacy_collection(v, name, T_MAP))) {
+            /* The legacy <map>-<key>=v form. */
+            if (set_map_key(ctx, v, cf, ref, name + strlen(cf->name) + 1, value))
+                return 1;
+            continue;
+        }
+        if (!cf)
             return cli_fail(ctx, "Unknown field '%s'", name);
         if (cf->writable && cf->d->set_msg >= 0) {
             if (set_derived(ctx, cf, ref, value))
@@ -1166,6 +1258,7 @@ int cli_select(struct cli_ctx *ctx, int view, const char *const *ignore, bool al
     const struct row *r;
     char **refs = NULL;
     struct strbuf tmp;
+    struct pendings fp = {0};
 
     my_ignore[ni++] = shortcut;
     for (; ignore && *ignore && ni < ELEMENTSOF(my_ignore) - 1; ignore++)
@@ -1192,10 +1285,25 @@ int cli_select(struct cli_ctx *ctx, int view, const char *const *ignore, bool al
         if (!keep)
             continue;
         refs = xrealloc(refs, (n + 1) * sizeof(char *));
+        call_filters_take(v, fs, nf, r, n, &fp);
         refs[n++] = xstrdup(r->ref);
     }
     db_unlock();
     strbuf_done(&tmp);
+    if (fp.n) {
+        _cleanup_free_ bool *keep = xcalloc(n + 1, sizeof(bool));
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++)
+            keep[i] = true;
+        call_filters_decide(ctx, fs, &fp, keep);
+        for (size_t i = 0; i < n; i++) {
+            if (keep[i])
+                refs[kept++] = refs[i];
+            else
+                free(refs[i]);
+        }
+        n = kept;
+    }
     free(fs);
     const char *what = v->cls == C_VM ? "VMs" : "hosts";
     if (n == 0)

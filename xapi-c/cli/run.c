@@ -59,86 +59,6 @@ bool cli_arg_bool(const struct cli_ctx *ctx, const char *name, bool def)
     return def;
 }
 
-static void args_free(struct cli_arg *a, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(a[i].name);
-        free(a[i].value);
-    }
-    free(a);
-}
-
-/* The switches that take their value from the next word. */
-static const char *switch_name(const char *w)
-{
-    static const char *const sw[][2] = {
-        {"-u", "username"}, {"-pw", "password"}, {"-s", "server"}, {"-h", "server"}, {"-p", "port"},
-    };
-    for (size_t i = 0; i < ELEMENTSOF(sw); i++)
-        if (streq(w, sw[i][0]))
-            return sw[i][1];
-    return NULL;
-}
-
-/* Splits the body into words and tokenises them; the command name goes to
- * ret_cmd. Returns -1 on a syntax error. */
-static int tokenise(const char *body, size_t len, char **ret_cmd, struct cli_arg **ret,
-                    size_t *ret_n)
-{
-    char **words = NULL;
-    size_t nw = 0, na = 0;
-    struct cli_arg *args;
-    int r = 0;
-
-    for (size_t i = 0; i < len;) {
-        const char *nl = memchr(body + i, '\n', len - i);
-        size_t end = nl ? (size_t)(nl - body) : len;
-        size_t wl = end - i;
-        if (wl > 0 && body[i + wl - 1] == '\r')
-            wl--;
-        words = xrealloc(words, (nw + 1) * sizeof(char *));
-        words[nw++] = xstrndup(body + i, wl);
-        i = end + 1;
-    }
-    /* A slave forwarding to its master puts its session first. */
-    size_t first = nw > 0 && strncmp(words[0], "session_id=", 11) == 0 ? 1 : 0;
-    args = xcalloc(nw + 1, sizeof(*args));
-    if (first >= nw || strchr(words[first], '=') || words[first][0] == '\0') {
-        r = -1;
-        goto out;
-    }
-    for (size_t i = first + 1; i < nw; i++) {
-        const char *w = words[i];
-        const char *eq;
-        if (w[0] == '-' && w[1] == '-') {
-            args[na++] = (struct cli_arg){xstrdup(w + 2), xstrdup("true")};
-        } else if (w[0] == '-') {
-            const char *name = switch_name(w);
-            if (!name || i + 1 >= nw) {
-                r = -1;
-                goto out;
-            }
-            args[na++] = (struct cli_arg){xstrdup(name), xstrdup(words[++i])};
-        } else if ((eq = strchr(w, '='))) {
-            args[na++] = (struct cli_arg){xstrndup(w, (size_t)(eq - w)), xstrdup(eq + 1)};
-        } else if (*w) {
-            args[na++] = (struct cli_arg){xstrdup(w), xstrdup("")};
-        }
-    }
-    *ret_cmd = xstrdup(words[first]);
-out:
-    for (size_t i = 0; i < nw; i++)
-        free(words[i]);
-    free(words);
-    if (r < 0) {
-        args_free(args, na);
-        return r;
-    }
-    *ret = args;
-    *ret_n = na;
-    return 0;
-}
-
 static int usage_error(struct cli_ctx *ctx, const char *line)
 {
     cli_print_stderr(ctx, "%s", line);
@@ -252,7 +172,7 @@ void cli_http(const struct http_request *req, struct http_response *resp)
         return;
     }
     strbuf_init(&ctx.min, 0);
-    if (tokenise(req->body, req->body_len, &name, &ctx.args, &ctx.n_args) < 0)
+    if (cli_tokenise(req->body, req->body_len, &name, &ctx.args, &ctx.n_args) < 0)
         code = usage_error(&ctx, "Syntax error: ");
     else {
         ctx.minimal = cli_arg_bool(&ctx, "minimal", false);
@@ -264,6 +184,6 @@ void cli_http(const struct http_request *req, struct http_response *resp)
     if (ctx.session[0])
         api_error_free(session_destroy(ctx.session));
     free(name);
-    args_free(ctx.args, ctx.n_args);
+    cli_args_free(ctx.args, ctx.n_args);
     strbuf_done(&ctx.min);
 }

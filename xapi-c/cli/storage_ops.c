@@ -4,6 +4,7 @@
  * prints: the uuid of what it made, the probe XML, or records. The table of
  * these commands is at the end of the file. */
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -248,6 +249,114 @@ static int cmd_sr_probe(struct cli_ctx *ctx)
     return 0;
 }
 
+/* A JSON member as text: strings as they are, numbers and booleans in
+ * their JSON spelling; "" when absent. */
+static const char *jtext(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+        return "";
+    return json_object_get_string(v);
+}
+
+/* Prints a string map (configuration, extra_info) as one record. */
+static void print_map_table(struct cli_ctx *ctx, json_object *o, const char *key)
+{
+    struct cli_record rec = {0};
+    json_object *m;
+    if (json_object_object_get_ex(o, key, &m) && json_object_is_type(m, json_type_object)) {
+        json_object_object_foreach(m, k, v)
+        {
+            cli_record_add(&rec, k, v ? json_object_get_string(v) : "");
+        }
+    }
+    cli_print_record(ctx, &rec);
+    cli_record_done(&rec);
+}
+
+/* The SRs a probe found, then the complete and the incomplete
+ * configurations without an SR, each as numbered tables (as xe does). */
+static void print_probe_results(struct cli_ctx *ctx, json_object *list)
+{
+    size_t n = json_object_array_length(list);
+    json_object *sr;
+    int k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = json_object_array_get_idx(list, i);
+        if (!json_object_object_get_ex(r, "sr", &sr) || !json_object_is_type(sr, json_type_object))
+            continue;
+        if (k == 0)
+            cli_print_message(ctx, "The following SRs were found:");
+        struct cli_record rec = {0};
+        if (*jtext(sr, "uuid"))
+            cli_record_add(&rec, "uuid", jtext(sr, "uuid"));
+        cli_record_add(&rec, "name-label", jtext(sr, "name_label"));
+        cli_record_add(&rec, "name-description", jtext(sr, "name_description"));
+        cli_record_add(&rec, "total-space", jtext(sr, "total_space"));
+        cli_record_add(&rec, "free-space", jtext(sr, "free_space"));
+        cli_record_add(&rec, "clustered", jtext(sr, "clustered"));
+        cli_record_add(&rec, "health", jtext(sr, "health"));
+        cli_print_message(ctx, "SR %d:", k);
+        cli_print_record(ctx, &rec);
+        cli_record_done(&rec);
+        cli_print_message(ctx, "SR %d configuration:", k);
+        print_map_table(ctx, r, "configuration");
+        cli_print_message(ctx, "SR %d extra information:", k);
+        print_map_table(ctx, r, "extra_info");
+        k++;
+    }
+    for (int complete = 1; complete >= 0; complete--) {
+        k = 0;
+        for (size_t i = 0; i < n; i++) {
+            json_object *r = json_object_array_get_idx(list, i), *c;
+            if (json_object_object_get_ex(r, "sr", &sr) &&
+                json_object_is_type(sr, json_type_object))
+                continue;
+            bool is_complete =
+                json_object_object_get_ex(r, "complete", &c) && json_object_get_boolean(c);
+            if (is_complete != (bool)complete)
+                continue;
+            if (k == 0)
+                cli_print_message(ctx, complete ? "Found the following complete configurations "
+                                                  "that can be used to create SRs:"
+                                                : "Found the following incomplete "
+                                                  "configurations that may contain SRs:");
+            cli_print_message(ctx, "Configuration %d:", k);
+            print_map_table(ctx, r, "configuration");
+            cli_print_message(ctx, "Configuration %d extra information:", k);
+            print_map_table(ctx, r, "extra_info");
+            k++;
+        }
+    }
+}
+
+static int cmd_sr_probe_ext(struct cli_ctx *ctx)
+{
+    _cleanup_free_ char *host = NULL, *json = NULL;
+    _cleanup_free_ char *dc = read_map(ctx, "device-config", false);
+    _cleanup_free_ char *smc = read_map(ctx, "sm-config", false);
+
+    if (cli_arg(ctx, "host-uuid")) {
+        if (!(host = ref_arg(ctx, C_host, "host-uuid")))
+            return 1;
+    } else
+        host = master_ref();
+    struct api_error *e = cli_call(
+        ctx, "SR.probe_ext", (const char *const[]){host, dc, cli_arg(ctx, "type"), smc}, 4, &json);
+    if (e)
+        return cli_fail_api(ctx, e);
+    json_object *list = json_tokener_parse(json);
+    if (!list || !json_object_is_type(list, json_type_array)) {
+        json_object_put(list);
+        return cli_fail_api(ctx, api_failf(INTERNAL_ERROR, "cli: SR.probe_ext did not return "
+                                                           "a list"));
+    }
+    print_probe_results(ctx, list);
+    json_object_put(list);
+    return 0;
+}
+
 static int cmd_pbd_create(struct cli_ctx *ctx)
 {
     _cleanup_free_ char *host = ref_arg(ctx, C_host, "host-uuid");
@@ -364,11 +473,11 @@ static int cmd_vdi_copy(struct cli_ctx *ctx)
         return 1;
     if (cli_arg(ctx, "base-vdi-uuid") && !(base = ref_arg(ctx, C_VDI, "base-vdi-uuid")))
         return 1;
-    struct api_error *e = cli_call_str(ctx, "VDI.copy",
-                                       (const char *const[]){vdi, sr ? sr : "OpaqueRef:NULL",
-                                                             base ? base : "OpaqueRef:NULL",
-                                                             into ? into : "OpaqueRef:NULL"},
-                                       4, &nvdi);
+    struct api_error *e = cli_call_long_str(ctx, "VDI.copy",
+                                            (const char *const[]){vdi, sr ? sr : "OpaqueRef:NULL",
+                                                                  base ? base : "OpaqueRef:NULL",
+                                                                  into ? into : "OpaqueRef:NULL"},
+                                            4, &nvdi);
     if (e)
         return cli_fail_api(ctx, e);
     return print_new(ctx, C_VDI, nvdi);
@@ -802,6 +911,11 @@ const struct cli_cmd cli_storage_cmds[] = {
      "Perform a storage probe. The device-config parameters can be specified by e.g. "
      "device-config:devs=/dev/sdb1.",
      CMD_STANDARD, cmd_sr_probe, -1, "SR.probe"},
+    {"sr-probe-ext", PARAMS("type"), PARAMS("host-uuid", "device-config:", "sm-config:"),
+     "Perform a storage probe. The device-config parameters can be specified by e.g. "
+     "device-config:devs=/dev/sdb1. Unlike the old sr-probe command, this extended version "
+     "supports the new SM features, and returns the SRs and the configurations found.",
+     0, cmd_sr_probe_ext, -1, "SR.probe_ext"},
     {"pbd-create", PARAMS("host-uuid", "sr-uuid"), PARAMS("device-config:"),
      "Create a PBD. The read-only device-config parameter can only be set on creation in the "
      "following manner: 'device-config:key=value'.",
