@@ -297,6 +297,16 @@ static void revert(struct net_tx *tx)
         log_error("cannot undo a refused network change: %s", strerror(-r));
 }
 
+struct api_error *net_tx_end(struct net_tx *tx, struct api_error *e)
+{
+    db_unlock();
+    if (e || !network_enabled())
+        net_tx_free(tx);
+    else
+        e = net_tx_commit(tx);
+    return e;
+}
+
 struct api_error *net_tx_commit(struct net_tx *tx)
 {
     struct api_error *e = network_sync();

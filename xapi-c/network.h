@@ -53,6 +53,9 @@ struct api_error *net_tx_apply(struct net_tx *tx);
  * networkd refuses it, the change is undone and the configuration sent
  * again. Frees tx. */
 struct api_error *net_tx_commit(struct net_tx *tx);
+/* The end of a message's change, db_wrlock held: unlocks, then commits the
+ * change (e NULL: applied) or frees it (e: failed, or no networkd to tell). */
+struct api_error *net_tx_end(struct net_tx *tx, struct api_error *e);
 
 /* A new PIF (and its PIF_metrics and network with bridge xenbr<N>) for a
  * NIC as nic/list describes it, into tx; db_wrlock held. */

@@ -5,7 +5,6 @@ shutdown, clone, copy, snapshot, revert and provision with their disks, and
 the SR's own metadata bringing every VDI back after SR.forget."""
 import json
 import os
-import socket
 import subprocess
 import tempfile
 
@@ -16,22 +15,6 @@ from xeniatest import Host, XenAPIError, vm_record, wait_until
 GiB = 1024 ** 3
 MiB = 1024 ** 2
 
-
-def agent(host, name, rpc_method, **params):
-    """One JSON-RPC call to an agent of the host (newline framing)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(60)
-        s.connect(str(host.state_dir / (name + ".sock")))
-        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": rpc_method,
-                               "params": params}) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            assert chunk, "%s closed the connection" % name
-            buf += chunk
-    answer = json.loads(buf)
-    assert "error" not in answer, answer
-    return answer["result"]
 
 
 @pytest.fixture(scope="module")

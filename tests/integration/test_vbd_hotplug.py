@@ -8,38 +8,20 @@ surviving a restart of the host."""
 import json
 import os
 import select
-import socket
 import tempfile
 import threading
 import time
 
 import pytest
 
-from xeniatest import Host, XenAPIError, vm_record, wait_until
+from xeniatest import (Host, XenAPIError, agent_answer as agent, agent_call, vm_record,
+                       wait_until)
 
 MiB = 1024 ** 2
 
 
-def agent(host, name, rpc_method, **params):
-    """One JSON-RPC call to an agent of the host: (result, error)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(60)
-        s.connect(str(host.state_dir / (name + ".sock")))
-        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": rpc_method,
-                               "params": params}) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            assert chunk, "%s closed the connection" % name
-            buf += chunk
-    answer = json.loads(buf)
-    return answer.get("result"), answer.get("error")
-
-
 def domaind(host, rpc_method, **params):
-    result, error = agent(host, "domaind", rpc_method, **params)
-    assert error is None, error
-    return result
+    return agent_call(host, "domaind", rpc_method, **params)
 
 
 @pytest.fixture(scope="module")

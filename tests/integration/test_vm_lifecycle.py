@@ -3,31 +3,18 @@
 operations, guest-initiated stops, restarts of the host while VMs run, and
 injected backend failures that must leave the VM in a true state."""
 import json
-import socket
 import threading
 
 import pytest
 
-from xeniatest import Host, Session, XenAPIError, vm_record, wait_until
-
-GiB = 1024 ** 3
+from xeniatest import Host, XenAPIError, agent_call, vm_record, wait_until
 
 
 def domaind(host, rpc_method, **params):
-    """One JSON-RPC call to the host's domaind (newline framing)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(30)
-        s.connect(str(host.state_dir / "domaind.sock"))
-        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": rpc_method,
-                               "params": params}) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            assert chunk, "domaind closed the connection"
-            buf += chunk
-    answer = json.loads(buf)
-    assert "error" not in answer, answer
-    return answer["result"]
+    return agent_call(host, "domaind", rpc_method, **params)
+
+GiB = 1024 ** 3
+
 
 
 @pytest.fixture(scope="module")

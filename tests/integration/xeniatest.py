@@ -231,6 +231,30 @@ def xml_result(body):
     return params[0]
 
 
+def agent_answer(host, name, rpc_method, **params):
+    """One JSON-RPC call to an agent of the host (domaind, storaged,
+    networkd: newline framing on <state>/<name>.sock): (result, error)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(60)
+        s.connect(str(host.state_dir / (name + ".sock")))
+        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": rpc_method,
+                               "params": params}) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            assert chunk, "%s closed the connection" % name
+            buf += chunk
+    answer = json.loads(buf)
+    return answer.get("result"), answer.get("error")
+
+
+def agent_call(host, name, rpc_method, **params):
+    """As agent_answer, for a call that must succeed: its result."""
+    result, error = agent_answer(host, name, rpc_method, **params)
+    assert error is None, error
+    return result
+
+
 def vm_record(**over):
     """A full VM record for VM.create, as the generated SDKs send it."""
     rec = {

@@ -206,11 +206,7 @@ static struct api_error *bond_create(struct call *c)
         }
         e = net_tx_apply(tx);
     }
-    db_unlock();
-    if (e)
-        net_tx_free(tx);
-    else
-        e = net_tx_commit(tx);
+    e = net_tx_end(tx, e);
     if (!e)
         out_string(c->out, bref);
     return e;
@@ -251,11 +247,7 @@ static struct api_error *bond_destroy(struct call *c)
         net_tx_delete(tx, b);
         e = net_tx_apply(tx);
     }
-    db_unlock();
-    if (e)
-        net_tx_free(tx);
-    else
-        e = net_tx_commit(tx);
+    e = net_tx_end(tx, e);
     if (!e)
         out_void(c->out);
     return e;
@@ -271,11 +263,7 @@ static struct api_error *set_mode(struct call *c)
         net_tx_set(tx, b, FIDX(Bond, mode), arg_str(c, 2));
     if (!e)
         e = net_tx_apply(tx);
-    db_unlock();
-    if (e)
-        net_tx_free(tx);
-    else
-        e = net_tx_commit(tx);
+    e = net_tx_end(tx, e);
     if (!e)
         out_void(c->out);
     return e;
@@ -318,11 +306,7 @@ static struct api_error *set_property(struct call *c)
     }
     if (!e)
         e = net_tx_apply(tx);
-    db_unlock();
-    if (e)
-        net_tx_free(tx);
-    else
-        e = net_tx_commit(tx);
+    e = net_tx_end(tx, e);
     if (!e)
         out_void(c->out);
     return e;

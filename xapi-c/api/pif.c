@@ -43,11 +43,7 @@ static struct api_error *finish(struct call *c, struct net_tx *tx, struct api_er
 {
     if (!e)
         e = net_tx_apply(tx);
-    db_unlock();
-    if (e)
-        net_tx_free(tx);
-    else
-        e = net_tx_commit(tx);
+    e = net_tx_end(tx, e);
     if (!e)
         out_void(c->out);
     return e;

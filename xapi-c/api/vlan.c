@@ -95,11 +95,7 @@ static struct api_error *vlan_create(struct call *c)
         net_tx_create(tx, C_VLAN, vref, v);
         e = net_tx_apply(tx);
     }
-    db_unlock();
-    if (e)
-        net_tx_free(tx);
-    else
-        e = net_tx_commit(tx);
+    e = net_tx_end(tx, e);
     if (!e)
         out_string(c->out, vref);
     return e;
@@ -132,11 +128,7 @@ static struct api_error *vlan_destroy(struct call *c)
         net_tx_delete(tx, v);
         e = net_tx_apply(tx);
     }
-    db_unlock();
-    if (e)
-        net_tx_free(tx);
-    else
-        e = net_tx_commit(tx);
+    e = net_tx_end(tx, e);
     if (!e)
         out_void(c->out);
     return e;
