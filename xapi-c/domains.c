@@ -38,8 +38,8 @@ struct device {
 };
 
 /* domaind's application errors, as the XenAPI errors a client expects. */
-static struct api_error *map_error(const char *vm_ref, const struct device *dev,
-                                   const char *method, const struct jsonrpc_error *je)
+static struct api_error *map_error(const char *vm_ref, const struct device *dev, const char *method,
+                                   const struct jsonrpc_error *je)
 {
     const char *code = je->app_code ? je->app_code : "";
     const char *p0 = je->n_app_params > 0 ? je->app_params[0] : "";
@@ -96,9 +96,8 @@ struct api_error *domains_call(const char *vm_ref, const char *method, json_obje
 }
 
 struct api_error *domains_call_device(const char *vm_ref, const char *dev_class,
-                                      const char *dev_ref, const char *method,
-                                      json_object *params, double timeout,
-                                      json_object **ret_result)
+                                      const char *dev_ref, const char *method, json_object *params,
+                                      double timeout, json_object **ret_result)
 {
     const struct device dev = {dev_class, dev_ref};
     return call(vm_ref, &dev, method, params, timeout, ret_result);

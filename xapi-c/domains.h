@@ -27,9 +27,8 @@ struct api_error *domains_call(const char *vm_ref, const char *method, json_obje
 /* As domains_call, for a call about one device of the VM (dev_class
  * "VBD", dev_ref its ref), whose errors name the device. */
 struct api_error *domains_call_device(const char *vm_ref, const char *dev_class,
-                                      const char *dev_ref, const char *method,
-                                      json_object *params, double timeout,
-                                      json_object **ret_result);
+                                      const char *dev_ref, const char *method, json_object *params,
+                                      double timeout, json_object **ret_result);
 
 /* Whether the watcher has read domaind's domains at least once since xapi
  * started (VM power states are known to be true). */

@@ -236,7 +236,7 @@ void sr_register(void);
 void pbd_register(void);
 void vdi_register(void);
 void vbd_register(void);
-void pif_register(void);  /* networking: api/pif.c, vif.c, vlan.c, bond.c */
+void pif_register(void); /* networking: api/pif.c, vif.c, vlan.c, bond.c */
 void vif_register(void);
 void vlan_register(void);
 void bond_register(void);

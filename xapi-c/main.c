@@ -203,8 +203,9 @@ static int parse_args(int argc, char **argv)
     xapi_cfg.unix_socket = xstrdup(env_or("XENIA_UNIX_SOCKET", "/run/xenia/xapi.sock"));
     xapi_cfg.domaind_socket = xstrdup(env_or("XENIA_DOMAIND_SOCKET", "/run/xenia/domaind.sock"));
     xapi_cfg.storaged_socket = xstrdup(env_or("XENIA_STORAGED_SOCKET", "/run/xenia/storaged.sock"));
-    xapi_cfg.networkd_socket = xstrdup(
-        getenv("XENIA_NETWORKD_SOCKET") ? getenv("XENIA_NETWORKD_SOCKET") : "/run/xenia/networkd.sock");
+    xapi_cfg.networkd_socket =
+        xstrdup(getenv("XENIA_NETWORKD_SOCKET") ? getenv("XENIA_NETWORKD_SOCKET")
+                                                : "/run/xenia/networkd.sock");
     xapi_cfg.management_interface = xstrdup(env_or("XENIA_MANAGEMENT_INTERFACE", ""));
     xapi_cfg.vif_stand_in = xstrdup(env_or("XENIA_VIF_STAND_IN", ""));
     xapi_cfg.tls_pem = xstrdup(env_or("XENIA_TLS_PEM", "/etc/xenia/xapi-ssl.pem"));

@@ -55,9 +55,8 @@ static struct api_error *compute_free_memory(struct call *c)
     if (!e)
         e = domains_call("", "host/info", NULL, 30, &info);
     if (!e)
-        out_int(c->out, json_object_object_get_ex(info, "free_memory", &v)
-                            ? json_object_get_int64(v)
-                            : 0);
+        out_int(c->out,
+                json_object_object_get_ex(info, "free_memory", &v) ? json_object_get_int64(v) : 0);
     json_object_put(info);
     return e;
 }

@@ -698,11 +698,10 @@ static struct api_error *boot_check(const char *vm, const char *host)
     if (!e)
         e = domains_call(vm, "host/info", NULL, 30, &info);
     if (!e) {
-        int64_t free_mem = json_object_object_get_ex(info, "free_memory", &v)
-                               ? json_object_get_int64(v)
-                               : 0;
-        int64_t cpus = json_object_object_get_ex(info, "nr_cpus", &v) ? json_object_get_int64(v)
-                                                                       : 0;
+        int64_t free_mem =
+            json_object_object_get_ex(info, "free_memory", &v) ? json_object_get_int64(v) : 0;
+        int64_t cpus =
+            json_object_object_get_ex(info, "nr_cpus", &v) ? json_object_get_int64(v) : 0;
         char a[32], b[32];
         if (mem > free_mem) {
             snprintf(a, sizeof(a), "%" PRId64, mem);
