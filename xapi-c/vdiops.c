@@ -1,14 +1,17 @@
 /* VDI operations that both the VDI messages and the VM messages (clone,
  * snapshot, copy, revert, provision) carry out: a new VDI from an old one
  * by storaged, recorded with the rows of its chain (storage.h). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "db.h"
 #include "lib/util.h"
 #include "storage.h"
+#include "taskcancel.h"
 
 static const char *jstr(json_object *o, const char *key)
 {
@@ -76,6 +79,54 @@ struct api_error *storage_vdi_duplicate(const char *vdi, bool snapshot, char ret
     return e;
 }
 
+/* task.cancel of a copy: storaged stops the job, and vdi_copy answers
+ * TASK_CANCELLED. */
+static void cancel_copy(const char *task)
+{
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "job", json_object_new_string(task));
+    api_error_free(storage_call("job_cancel", p, 30, NULL));
+    json_object_put(p);
+}
+
+/* While a copy runs, its progress as storaged reports it goes to the
+ * task, twice a second. */
+struct progress {
+    const char *job;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void *follow_progress(void *arg)
+{
+    struct progress *pr = arg;
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 500000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&pr->lock);
+        if (!pr->done)
+            pthread_cond_timedwait(&pr->cond, &pr->lock, &ts);
+        bool done = pr->done;
+        pthread_mutex_unlock(&pr->lock);
+        if (done)
+            return NULL;
+        json_object *p = json_object_new_object(), *res = NULL, *v;
+        json_object_object_add(p, "job", json_object_new_string(pr->job));
+        struct api_error *e = storage_call("job_status", p, 10, &res);
+        if (!e && json_object_object_get_ex(res, "progress", &v))
+            task_progress(pr->job, json_object_get_double(v));
+        api_error_free(e);
+        json_object_put(p);
+        json_object_put(res);
+    }
+}
+
 struct api_error *storage_vdi_copy(const char *vdi, const char *dest, const char *job,
                                    char ret_ref[64])
 {
@@ -96,10 +147,26 @@ struct api_error *storage_vdi_copy(const char *vdi, const char *dest, const char
     json_object_object_get_ex(dp, "sr_uuid", &v);
     json_object_object_add(p, "dest_sr_uuid", json_object_get(v));
     json_object_put(dp);
-    if (job)
+    struct progress pr = {
+        .job = job, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t follower;
+    bool following = false;
+    if (job) {
         json_object_object_add(p, "job", json_object_new_string(job));
+        task_cancellable_begin(job, cancel_copy);
+        following = pthread_create(&follower, NULL, follow_progress, &pr) == 0;
+    }
     e = storage_call("vdi_copy", p, 86400, &info);
     json_object_put(p);
+    if (following) {
+        pthread_mutex_lock(&pr.lock);
+        pr.done = true;
+        pthread_cond_signal(&pr.cond);
+        pthread_mutex_unlock(&pr.lock);
+        pthread_join(follower, NULL);
+    }
+    if (job)
+        task_cancellable_end(job);
     if (!e) {
         char **vals = api_new_row(C_VDI, ref);
         db_rdlock();

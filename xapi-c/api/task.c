@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "xapi-c/api.h"
+#include "xapi-c/taskcancel.h"
 #include "xapi-c/db.h"
 #include "xapi-c/tasks.h"
 #include "lib/strlist.h"
@@ -71,6 +72,12 @@ static struct api_error *cancel(struct call *c)
     const struct row *r = NULL;
     struct api_error *e;
     char when[DATETIME_LEN];
+
+    /* A running operation that can be stopped: it ends as cancelled. */
+    if (task_cancel_running(arg_str(c, 1))) {
+        out_void(c->out);
+        return NULL;
+    }
 
     datetime_format(time(NULL), when);
     db_wrlock();
