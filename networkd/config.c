@@ -706,10 +706,6 @@ struct jsonrpc_error *cfg_vif_plug(json_object *doc, json_object *p, const struc
         lm = "network_default";
     if (!one_of(lm, locking))
         return jsonrpc_app_error("INVALID_VALUE", "locking_mode", lm);
-    /* Locking is done with OpenFlow rules on real XCP; networkd speaks
-     * OVSDB only so far, and says so rather than pretend. */
-    if (streq(lm, "locked") || streq(lm, "disabled"))
-        return jsonrpc_app_error("NOT_IMPLEMENTED", "locking_mode", lm);
     if ((e = check_ip_list(p, "ipv4_allowed", AF_INET)) ||
         (e = check_ip_list(p, "ipv6_allowed", AF_INET6)))
         return e;
@@ -816,14 +812,8 @@ struct jsonrpc_error *cfg_rebuild(json_object *in, const struct cfg_check *c, js
         json_object_put(out);
         return e;
     }
-    /* Only one default gateway survives the replay; keep the one the
-     * document had rather than the last in order. */
-    json_object_object_foreach(ju_obj(member(in, "ips")), n, o)
-    {
-        if (json_object_get_boolean(member(o, "default_gateway")))
-            json_object_object_add(cfg_entry(out, "ips", n), "default_gateway",
-                                   json_object_new_boolean(true));
-    }
+    /* ip/set with default_gateway clears it elsewhere, so a document
+     * naming several keeps the last, as the same calls one by one would. */
     *ret = out;
     return NULL;
 }

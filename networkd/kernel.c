@@ -309,6 +309,25 @@ int kernel_link_up(struct kernel *k, const char *name, int mtu)
     return r;
 }
 
+int kernel_link_down(struct kernel *k, const char *name)
+{
+    struct rtnl_link *l = NULL;
+    int r = get_link(k, name, &l);
+
+    if (r == -ENODEV)
+        return 0;
+    if (r < 0)
+        return r;
+    if (rtnl_link_get_flags(l) & IFF_UP) {
+        struct rtnl_link *change = rtnl_link_alloc();
+        rtnl_link_unset_flags(change, IFF_UP);
+        r = nlerr(rtnl_link_change(k->sk, l, change, 0));
+        rtnl_link_put(change);
+    }
+    rtnl_link_put(l);
+    return r;
+}
+
 /* "a/len" normalised (as format_addr writes it); false if not one. */
 static bool normalise_cidr(const char *s, int af, char *buf, size_t size)
 {

@@ -32,6 +32,9 @@ int kernel_links(struct kernel *k, json_object **ret_links, json_object **ret_ro
 /* Brings name up, and sets its MTU when mtu > 0. -ENODEV if absent. */
 int kernel_link_up(struct kernel *k, const char *name, int mtu);
 
+/* Takes name down; 0 if it is not there. */
+int kernel_link_down(struct kernel *k, const char *name);
+
 /* Makes the global addresses of family af (AF_INET or AF_INET6) on name
  * exactly want (an array of "address/prefix" strings; NULL: none).
  * IPv6 link-local addresses are kept. */

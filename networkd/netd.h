@@ -19,11 +19,13 @@ struct netd_options {
     const char *resolv_conf; /* written from the DNS servers asked for */
     const char *dhclient_script;
     const char *dhclient;
+    const char *ovs_ofctl; /* installs VIF locking rules (flows.h) */
 };
 
 struct netd {
     struct netd_options opt;
     char *config_path;
+    char *ovs_rundir; /* the OVSDB socket's folder: bridges' .mgmt sockets */
     struct dhcp_paths dhcp;
 
     pthread_mutex_t lock;

@@ -29,3 +29,9 @@ install-networkd: $(BUILD)/networkd
 
 INSTALL_TARGETS += install-networkd
 .PHONY: install-networkd
+
+# The unit tests of the pure parts (tests/unit/test-networkd-*.c) link
+# this library; tests/unit/unit.mk has the rule.
+NETWORKD_UNIT := $(patsubst tests/unit/test-%.c,%,$(wildcard tests/unit/test-networkd*.c))
+$(foreach t,$(NETWORKD_UNIT),$(eval UNIT_LIBS_$(t) = $$(BUILD)/libnetworkd.a $$(BUILD)/libxenia.a $$(NETWORKD_LIBS)))
+$(NETWORKD_UNIT:%=$(BUILD)/tests/unit/test-%): $(BUILD)/libnetworkd.a

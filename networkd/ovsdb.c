@@ -5,6 +5,7 @@
 #include "networkd/ovsdb.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,12 +77,18 @@ int ovsdb_connect(const char *remote, double timeout_s, struct ovsdb **ret)
         close(fd);
         return r;
     }
+    *ret = ovsdb_new(fd);
+    return 0;
+}
+
+struct ovsdb *ovsdb_new(int fd)
+{
     struct ovsdb *db = xcalloc(1, sizeof(*db));
     db->fd = fd;
+    /* OVSDB's messages nest a dozen levels; 64 leaves room. */
     db->tok = json_tokener_new_ex(64);
     db->next_id = 1;
-    *ret = db;
-    return 0;
+    return db;
 }
 
 void ovsdb_free(struct ovsdb *db)
@@ -156,11 +163,47 @@ static void dispatch(struct ovsdb *db, json_object *msg)
         json_object_put(msg);
         return;
     }
+    /* Calls are synchronous: a reply to anything but a call made is
+     * noise, and keeping it would let a confused server grow the queue. */
+    if (!id || !json_object_is_type(id, json_type_int) || json_object_get_int64(id) < 1 ||
+        json_object_get_int64(id) >= db->next_id) {
+        log_debug("dropping a reply to no call of ours");
+        json_object_put(msg);
+        return;
+    }
     if (db->n_queue == db->alloc_queue) {
         db->alloc_queue = db->alloc_queue ? 2 * db->alloc_queue : 4;
         db->queue = xrealloc(db->queue, db->alloc_queue * sizeof(*db->queue));
     }
     db->queue[db->n_queue++] = msg;
+}
+
+int ovsdb_feed(struct ovsdb *db, const char *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        size_t chunk = len - off > INT_MAX ? INT_MAX : len - off;
+        json_object *v = json_tokener_parse_ex(db->tok, buf + off, (int)chunk);
+        enum json_tokener_error e = json_tokener_get_error(db->tok);
+        if (e == json_tokener_continue) {
+            off += chunk;
+            continue;
+        }
+        if (e != json_tokener_success || !v) {
+            json_object_put(v);
+            log_warning("garbage from ovsdb-server: %s", json_tokener_error_desc(e));
+            return -EBADMSG;
+        }
+        off += json_tokener_get_parse_end(db->tok);
+        json_tokener_reset(db->tok);
+        if (!json_object_is_type(v, json_type_object)) {
+            json_object_put(v);
+            log_warning("ovsdb-server sent a JSON value that is not an object");
+            return -EBADMSG;
+        }
+        dispatch(db, v);
+    }
+    return 0;
 }
 
 /* Reads what is there (waiting at most ms for the first byte) and
@@ -180,26 +223,7 @@ static int read_some(struct ovsdb *db, int ms)
         return errno == EAGAIN || errno == EINTR ? 0 : -ECONNRESET;
     if (n == 0)
         return -ECONNRESET;
-    size_t off = 0;
-    while (off < (size_t)n) {
-        json_object *v = json_tokener_parse_ex(db->tok, buf + off, (int)((size_t)n - off));
-        enum json_tokener_error e = json_tokener_get_error(db->tok);
-        if (e == json_tokener_continue)
-            break;
-        if (e != json_tokener_success || !v) {
-            json_object_put(v);
-            log_warning("garbage from ovsdb-server: %s", json_tokener_error_desc(e));
-            return -EBADMSG;
-        }
-        off += json_tokener_get_parse_end(db->tok);
-        json_tokener_reset(db->tok);
-        if (!json_object_is_type(v, json_type_object)) {
-            json_object_put(v);
-            return -EBADMSG;
-        }
-        dispatch(db, v);
-    }
-    return 0;
+    return ovsdb_feed(db, buf, (size_t)n);
 }
 
 static json_object *take_reply(struct ovsdb *db, int64_t id)

@@ -19,6 +19,9 @@ typedef void (*ovsdb_update_fn)(json_object *params, void *userdata);
  * Unix socket, -ECONNREFUSED, -ENOENT...). */
 int ovsdb_connect(const char *remote, double timeout_s, struct ovsdb **ret);
 void ovsdb_free(struct ovsdb *db);
+/* A connection over fd, a connected stream socket that it takes (closed
+ * by ovsdb_free); for ovsdb_connect, and for tests over a socketpair. */
+struct ovsdb *ovsdb_new(int fd);
 
 void ovsdb_set_update_cb(struct ovsdb *db, ovsdb_update_fn fn, void *userdata);
 
@@ -38,6 +41,13 @@ int ovsdb_call(struct ovsdb *db, const char *method, json_object *params, double
  * (0: only what is there). Returns 0, or -ECONNRESET / -EBADMSG when the
  * connection is dead. */
 int ovsdb_poll(struct ovsdb *db, int timeout_ms);
+
+/* Takes len bytes the server sent (any split: part of a value, several
+ * values) and handles every value they complete: replies are kept for
+ * ovsdb_call, echo requests answered, updates handed to the callback.
+ * Returns 0, or -EBADMSG for what is not a stream of JSON objects (the
+ * connection is then dead). ovsdb_poll reads the socket into this. */
+int ovsdb_feed(struct ovsdb *db, const char *buf, size_t len);
 
 /* Runs a "transact" on database Open_vSwitch with the operations ops
  * (taken). Returns 0 and the array of results (new reference) when every

@@ -245,6 +245,8 @@ json_object *plan_snapshot_ops(void)
 /* The "rows" of result i of the snapshot, or NULL. */
 static json_object *rows(json_object *snapshot, size_t i)
 {
+    if (i >= ju_len(snapshot)) /* also when it is not an array */
+        return NULL;
     json_object *r = member(json_object_array_get_idx(snapshot, i), "rows");
     return r && json_object_is_type(r, json_type_array) ? r : NULL;
 }

@@ -23,6 +23,7 @@
 #include "lib/util.h"
 #include "networkd/jsonutil.h"
 #include "networkd/config.h"
+#include "networkd/flows.h"
 #include "networkd/kernel.h"
 #include "networkd/ovsdb.h"
 #include "networkd/plan.h"
@@ -33,12 +34,18 @@ LOG_MODULE("reconciler");
 #define VSWITCHD_TIMEOUT 10.0
 #define KERNEL_PERIOD 1.0
 #define RECONNECT_PERIOD 0.5
+/* A restarted ovs-vswitchd forgets OpenFlow rules without OVSDB saying
+ * so: the locking rules are re-asserted this often (a no-op when they are
+ * there). */
+#define FLOWS_PERIOD 5.0
 
 /* What the thread keeps between rounds. */
 struct rstate {
     struct ovsdb *db;
     int64_t cur_cfg;
     json_object *applied; /* the configuration last converged (for cleanup) */
+    json_object *flows;   /* bridges with a table of ours: bridge -> true */
+    double next_flows;
 };
 
 static json_object *member(json_object *o, const char *name)
@@ -224,6 +231,48 @@ fail:
     return r;
 }
 
+/* The OpenFlow half: the locking rules of each bridge, installed whole
+ * every time (replace-flows changes only what differs), since OVS may
+ * have lost them without saying so. */
+static void converge_flows(struct netd *n, struct rstate *rs, json_object *doc, struct strbuf *errs)
+{
+    json_object *stale = json_object_new_array();
+
+    if (!rs->flows)
+        rs->flows = json_object_new_object();
+    json_object_object_foreach(rs->flows, had, unused)
+    {
+        (void)unused;
+        if (!member(member(doc, "bridges"), had))
+            json_object_array_add(stale, json_object_new_string(had));
+    }
+    for (size_t i = 0; i < ju_len(stale); i++)
+        json_object_object_del(rs->flows,
+                               json_object_get_string(json_object_array_get_idx(stale, i)));
+    json_object_put(stale);
+
+    json_object_object_foreach(ju_obj(member(doc, "bridges")), br, unused2)
+    {
+        (void)unused2;
+        _cleanup_free_ char *text = flows_for_bridge(doc, br);
+        if (!text && !member(rs->flows, br))
+            continue;
+        /* Back to the bridge's default once no VIF is locked. */
+        const char *want = text ? text : "priority=0,actions=normal\n";
+        _cleanup_free_ char *why = NULL;
+        if (flows_apply(n->opt.ovs_ofctl, n->ovs_rundir, n->opt.run_dir, br, want, &why) < 0) {
+            add_error(errs, "cannot set the locking rules of %s: %s", br, why);
+            json_object_object_del(rs->flows, br);
+            continue;
+        }
+        if (text)
+            json_object_object_add(rs->flows, br, json_object_new_boolean(true));
+        else
+            json_object_object_del(rs->flows, br);
+    }
+    rs->next_flows = now_monotonic() + FLOWS_PERIOD;
+}
+
 static void set_up(struct kernel *k, const char *name, int mtu, struct strbuf *errs)
 {
     int r = kernel_link_up(k, name, mtu);
@@ -354,8 +403,30 @@ static void write_resolv_conf(struct netd *n, json_object *dns, struct strbuf *e
     strbuf_done(&sb);
 }
 
+/* A NIC that is a port of a bridge (or a bond member) carries no
+ * addresses: they belong on the bridge, where ip/set puts them, and an
+ * address left on the port would answer beside the bridge's (XCP's
+ * networkd flushes them too). IPv6 link-local addresses stay; turning
+ * autoconfiguration off keeps router advertisements from adding more.
+ * Only once OVS has taken the NIC (applied: the configuration OVS last
+ * accepted), so that an OVS that is down does not cost the host its
+ * management address. */
+static void port_nic(struct kernel *k, json_object *applied, const char *nic, int mtu,
+                     struct strbuf *errs)
+{
+    const char *owner = cfg_name_owner(applied, nic);
+    set_up(k, nic, mtu, errs);
+    if (!owner || !(streq(owner, "ports") || streq(owner, "bond members")) ||
+        !kernel_link_exists(k, nic))
+        return;
+    kernel_ipv6_autoconf(nic, false);
+    sync_addrs(k, nic, AF_INET, NULL, errs);
+    sync_addrs(k, nic, AF_INET6, NULL, errs);
+}
+
 /* The kernel half, also run alone every second. */
-static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc, struct strbuf *errs)
+static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc,
+                            json_object *applied, struct strbuf *errs)
 {
     json_object *keep = json_object_new_object(), *dns = json_object_new_array();
     json_object *ips = member(doc, "ips");
@@ -367,7 +438,7 @@ static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc, 
         json_object_object_foreach(ju_obj(member(doc, "ports")), nic, p)
         {
             if (streq(str(p, "bridge"), br))
-                set_up(k, nic, mtu, errs);
+                port_nic(k, applied, nic, mtu, errs);
         }
         json_object_object_foreach(ju_obj(member(doc, "bonds")), bond, bd)
         {
@@ -376,7 +447,8 @@ static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc, 
             if (!streq(str(bd, "bridge"), br))
                 continue;
             for (size_t i = 0; i < ju_len(members); i++)
-                set_up(k, json_object_get_string(json_object_array_get_idx(members, i)), mtu, errs);
+                port_nic(k, applied, json_object_get_string(json_object_array_get_idx(members, i)),
+                         mtu, errs);
         }
     }
     json_object_object_foreach(ju_obj(member(doc, "vlans")), vlan, v)
@@ -387,7 +459,15 @@ static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc, 
     {
         /* On a Xen host the vif appears when the guest connects: not an
          * error until then. */
-        if (member(vf, "stand_in") || kernel_link_exists(k, vif))
+        if (!member(vf, "stand_in") && !kernel_link_exists(k, vif))
+            continue;
+        /* A disabled VIF is down, as XCP leaves it. */
+        const char *lm = str(vf, "locking_mode");
+        if (lm && streq(lm, "disabled")) {
+            int r = kernel_link_down(k, vif);
+            if (r < 0)
+                add_error(errs, "cannot take %s down: %s", vif, strerror(-r));
+        } else
             set_up(k, vif, (int)json_object_get_int64(member(vf, "mtu")), errs);
     }
     /* The default-route interface first, so that its DNS comes first. */
@@ -424,12 +504,13 @@ static char *converge(struct netd *n, struct rstate *rs, json_object *doc)
     }
     make_stand_ins(k, doc, rs->applied, &errs);
     if (converge_ovs(n, rs, doc, &errs) == 0) {
+        converge_flows(n, rs, doc, &errs);
         remove_stale_stand_ins(k, doc, rs->applied);
         json_object_put(rs->applied);
         rs->applied = NULL; /* deep_copy writes only to a NULL target */
         json_object_deep_copy(doc, &rs->applied, NULL);
     }
-    converge_kernel(n, k, doc, &errs);
+    converge_kernel(n, k, doc, rs->applied, &errs);
 out:
     kernel_free(k);
     pthread_mutex_lock(&n->lock);
@@ -511,9 +592,11 @@ static void *reconciler_main(void *arg)
             struct strbuf errs;
             strbuf_init(&errs, 0);
             if (kernel_open(&k) == 0) {
-                converge_kernel(n, k, doc, &errs);
+                converge_kernel(n, k, doc, rs.applied, &errs);
                 kernel_free(k);
             }
+            if (rs.db && now_monotonic() >= rs.next_flows)
+                converge_flows(n, &rs, doc, &errs);
             if (errs.len)
                 log_debug("kernel check: %s", errs.buf);
             strbuf_done(&errs);
@@ -546,6 +629,7 @@ static void *reconciler_main(void *arg)
     if (rs.db)
         drop_ovsdb(n, &rs);
     json_object_put(rs.applied);
+    json_object_put(rs.flows);
     return NULL;
 }
 
@@ -591,6 +675,16 @@ int netd_start(struct netd *n, const struct netd_options *opt, char **ret_why)
 
     n->opt = *opt;
     n->config_path = xasprintf("%s/networkd.json", opt->state_dir);
+    /* ovs-vswitchd puts each bridge's OpenFlow socket beside OVSDB's. */
+    const char *sock = strncmp(opt->ovsdb, "unix:", 5) == 0 ? opt->ovsdb + 5 : opt->ovsdb;
+    n->ovs_rundir = xstrdup(sock);
+    char *slash = strrchr(n->ovs_rundir, '/');
+    if (slash)
+        *slash = '\0';
+    else {
+        free(n->ovs_rundir);
+        n->ovs_rundir = xstrdup(".");
+    }
     n->dhcp = (struct dhcp_paths){.run_dir = opt->run_dir,
                                   .state_dir = opt->state_dir,
                                   .script = opt->dhclient_script,
@@ -631,6 +725,7 @@ void netd_stop(struct netd *n)
     json_object_put(n->config);
     free(n->last_error);
     free(n->config_path);
+    free(n->ovs_rundir);
     pthread_mutex_destroy(&n->lock);
     pthread_cond_destroy(&n->cond);
 }

@@ -10,7 +10,7 @@ FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -I. $(WARN) -g -O1 \
              -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 
-FUZZ_NAMES := xmlrpc jsonrpc cli
+FUZZ_NAMES := xmlrpc jsonrpc cli networkd-config networkd-ovsdb
 # Both wire decoders re-encode what they accept through the value writer.
 FUZZ_RPC_SRCS := tests/fuzz/fuzz-rpc.c xapi-c/xmlrpc.c xapi-c/jsonrpc.c xapi-c/rpc.c xapi-c/xv.c xapi-c/out.c \
                  lib/strbuf.c lib/strlist.c lib/util.c
@@ -18,6 +18,11 @@ FUZZ_SRCS_xmlrpc := $(FUZZ_RPC_SRCS)
 FUZZ_SRCS_jsonrpc := $(FUZZ_RPC_SRCS)
 # The /cli body's tokeniser and the server side of the thin protocol.
 FUZZ_SRCS_cli := xapi-c/cli/tokenise.c xapi-c/cli/proto.c lib/strbuf.c lib/util.c
+# networkd's checks of what xapi sends (and the plan they feed), and its
+# OVSDB reader.
+FUZZ_SRCS_networkd-config := networkd/config.c networkd/plan.c networkd/jsonutil.c lib/jsonrpc.c \
+                             lib/log.c lib/strbuf.c lib/util.c
+FUZZ_SRCS_networkd-ovsdb := networkd/ovsdb.c networkd/jsonutil.c lib/log.c lib/strbuf.c lib/util.c
 
 define fuzz_target
 $(BUILD)/fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard xapi-c/*.h lib/*.h)

@@ -280,9 +280,11 @@ def test_vif_of_a_running_vm_forwards_traffic(s, net):
         # Moved to the other network: the port follows.
         s("VIF.move", vif, pifs["eth0"][1]["network"])
         assert name in port_names(net, "xenbr0") and name not in port_names(net, "xenbr1")
-        # Locked modes are not implemented by networkd: refused, unchanged.
-        assert s.error("VIF.set_locking_mode", vif, "locked")[0] == "MESSAGE_NOT_IMPLEMENTED"
-        assert s("VIF.get_locking_mode", vif) == "network_default"
+        # Locked: networkd puts OpenFlow rules for the VIF's port on its bridge.
+        s("VIF.set_locking_mode", vif, "locked")
+        assert s("VIF.get_locking_mode", vif) == "locked"
+        assert "actions=drop" in sh("ip", "netns", "exec", net.ns, "ovs-ofctl", "dump-flows",
+                                    "unix:%s/xenbr0.mgmt" % net.ovs).stdout
         s("VIF.set_locking_mode", vif, "unlocked")
         s("VIF.add_ipv4_allowed", vif, "10.98.1.50")
         assert s("VIF.get_ipv4_allowed", vif) == ["10.98.1.50"]

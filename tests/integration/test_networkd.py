@@ -90,6 +90,48 @@ def test_bridge_has_external_ids_and_mtu(host):
     assert ovs_rows(host.ns, host.ovs, "Interface", "name=xenbr0")[0]["mtu_request"] == 1500
 
 
+def test_port_nics_and_bond_members_lose_their_addresses(host):
+    # host-network gives eth0 and eth1 addresses (the management one on
+    # eth0); once ports, they belong on the bridge.
+    assert any(a.startswith("10.99.0.2/") for a in host.addresses("eth0"))
+    sh("ip", "-n", host.ns, "addr", "add", "fd00:98::2/64", "dev", "eth0")
+    nic_bridge(host)
+    host.call("ip/set", interface="xenbr0",
+              ipv4={"mode": "static", "address": "10.99.0.2", "netmask": "24"})
+    links = {l["name"]: l for l in host.call("state/get")["links"]}
+    assert [a for a in links["eth0"]["addresses"] if not a.startswith("fe80:")] == []
+    assert "10.99.0.2/24" in links["xenbr0"]["addresses"]
+    assert ping(host.ns, "10.99.0.1"), "the moved address does not work on xenbr0"
+    # One added behind networkd's back goes again.
+    sh("ip", "-n", host.ns, "addr", "add", "10.99.0.9/24", "dev", "eth0")
+    wait_until(lambda: not [a for a in host.addresses("eth0") if a.startswith("10.")], 10,
+               what="the address off the port")
+    # Bond members too; a NIC that is no port keeps its addresses.
+    host.call("bridge/set", name="xenbr1")
+    host.call("bond/set", bridge="xenbr1", name="bond1", members=["eth1", "eth0"])
+    assert not [a for a in host.addresses("eth1") if not a.startswith("fe80:")]
+    host.call("bond/remove", name="bond1")
+    sh("ip", "-n", host.ns, "addr", "add", "10.99.1.2/24", "dev", "eth1")
+    host.call("reconcile")
+    assert "10.99.1.2/24" in host.addresses("eth1")
+
+
+def test_port_keeps_its_address_until_ovs_takes_it(host):
+    # With OVS down the NIC is not a port yet: stripping it would cost the
+    # host its management address for nothing.
+    stop_ovs(host.ns, host.ovs)
+    for method, params in (("bridge/set", {"name": "xenbr0"}),
+                           ("port/set", {"bridge": "xenbr0", "name": "eth0"})):
+        with pytest.raises(RPCError) as e:
+            host.call(method, **params)
+        assert e.value.code == "NOT_APPLIED"
+    assert "10.99.0.2/24" in host.addresses("eth0")
+    start_ovs(host.ns, host.ovs)
+    wait_until(lambda: not [a for a in host.addresses("eth0") if a.startswith("10.")], 20,
+               what="the address off the port once OVS has it")
+    assert ovs_rows(host.ns, host.ovs, "Port", "name=eth0")
+
+
 def test_vif_port_forwards_traffic(host):
     nic_bridge(host)
     sh("ip", "-n", host.ns, "addr", "flush", "dev", "eth0")
@@ -101,6 +143,48 @@ def test_vif_port_forwards_traffic(host):
     host.call("vif/unplug", name="vif1.0")
     assert ovs_rows(host.ns, host.ovs, "Interface", "name=vif1.0") == []
     assert "vif1.0" not in [l["name"] for l in host.call("state/get")["links"]]
+
+
+def flows(host, bridge):
+    return sh("ip", "netns", "exec", host.ns, "ovs-ofctl", "dump-flows", "--no-stats",
+              "unix:%s/%s.mgmt" % (host.ovs, bridge)).stdout
+
+
+def test_vif_locking_with_openflow_rules(host):
+    nic_bridge(host)
+    sh("ip", "-n", host.ns, "addr", "flush", "dev", "eth0")
+    mac = "00:16:3e:00:00:07"
+    g = guest(host, "gl", "xenbr0", "vif7.0", mac, "10.99.0.57/24")
+    assert ping(g.name, "10.99.0.1")
+    plug = dict(bridge="xenbr0", name="vif7.0", mac=mac,
+                stand_in={"type": "veth", "peer": "eth0", "netns": g.name})
+    # Locked to another address: the guest's own is dropped.
+    host.call("vif/plug", locking_mode="locked", ipv4_allowed=["10.99.0.58"], **plug)
+    table = flows(host, "xenbr0")
+    assert "nw_src=10.99.0.58" in table and "actions=drop" in table
+    assert not ping(g.name, "10.99.0.1", timeout=2), "a locked VIF sends from another address"
+    # Locked to its address: it works, and a spoofed source does not.
+    host.call("vif/plug", locking_mode="locked", ipv4_allowed=["10.99.0.57"], **plug)
+    assert ping(g.name, "10.99.0.1")
+    for addr in ("10.99.0.59/24", "10.99.0.57/24"):
+        g.run("ip", "addr", "flush", "dev", "eth0", "scope", "global")
+        g.run("ip", "addr", "add", addr, "dev", "eth0")
+        if addr.startswith("10.99.0.59/"):
+            assert not ping(g.name, "10.99.0.1", timeout=2), "a spoofed source gets through"
+    # ovs-vswitchd restarted: the rules come back without a change.
+    sh("ip", "netns", "exec", host.ns, "ovs-ofctl", "del-flows",
+       "unix:%s/xenbr0.mgmt" % host.ovs)
+    wait_until(lambda: "nw_src=10.99.0.57" in flows(host, "xenbr0"), 20,
+               what="the locking rules back")
+    # Disabled: nothing, and the VIF is down as XCP leaves it.
+    host.call("vif/plug", locking_mode="disabled", **plug)
+    assert not ping(g.name, "10.99.0.1", timeout=2), "a disabled VIF sends"
+    links = {l["name"]: l for l in host.call("state/get")["links"]}
+    assert not links["vif7.0"]["up"]
+    # Unlocked again: the bridge's table is back to the plain switch.
+    host.call("vif/plug", locking_mode="unlocked", **plug)
+    assert ping(g.name, "10.99.0.1")
+    assert "vif7.0" not in flows(host, "xenbr0")
 
 
 def test_internal_stand_in_makes_an_ovs_internal_port(host):
@@ -223,9 +307,6 @@ def test_static_address_and_default_route(host):
     assert e.value.code == "PIF_CONFIGURATION_ERROR" and e.value.params[0] == "xenbr0"
 
 
-@pytest.mark.xfail(reason="dhclient on an OVS netdev internal port sees dnsmasq's OFFERs "
-                   "reach the outside veth but never gets a lease; suspected veth checksum "
-                   "offload through the userspace datapath, not yet solved")
 def test_dhcp_address_from_dnsmasq(host, tmp_path):
     if not shutil.which("dnsmasq") or not shutil.which("dhclient"):
         pytest.skip("dnsmasq or dhclient missing")
