@@ -67,23 +67,35 @@ enum chain_gc_action chain_gc_next(const struct sr_meta *m,
                                    bool (*busy)(const char *uuid, void *userdata), void *userdata,
                                    const char **ret_node, const char **ret_child)
 {
+    /* Every VDI's children counted in one pass (scan runs this for every
+     * SR of n VDIs: it must stay O(n), not O(n) per hidden node). */
+    struct kids {
+        size_t n;
+        const struct vdi_meta *first;
+    } *kids = xcalloc(m->n_vdis ? m->n_vdis : 1, sizeof(*kids));
+    enum chain_gc_action a = CHAIN_GC_NONE;
+
     for (size_t i = 0; i < m->n_vdis; i++) {
-        const struct vdi_meta *v = &m->vdis[i], *child;
+        const struct vdi_meta *p = m->vdis[i].parent[0] ? sr_meta_find(m, m->vdis[i].parent) : NULL;
+        if (p && kids[p - m->vdis].n++ == 0)
+            kids[p - m->vdis].first = &m->vdis[i];
+    }
+    for (size_t i = 0; i < m->n_vdis && a == CHAIN_GC_NONE; i++) {
+        const struct vdi_meta *v = &m->vdis[i], *child = kids[i].first;
 
         if (v->managed)
             continue;
-        size_t n = chain_children(m, v->uuid, &child);
-        if (n == 0 && !busy(v->uuid, userdata)) {
+        if (kids[i].n == 0 && !busy(v->uuid, userdata)) {
             *ret_node = v->uuid;
             *ret_child = NULL;
-            return CHAIN_GC_DELETE;
-        }
-        if (n == 1 && !busy(v->uuid, userdata) &&
-            !chain_subtree_busy(m, child->uuid, busy, userdata)) {
+            a = CHAIN_GC_DELETE;
+        } else if (kids[i].n == 1 && !busy(v->uuid, userdata) &&
+                   !chain_subtree_busy(m, child->uuid, busy, userdata)) {
             *ret_node = v->uuid;
             *ret_child = child->uuid;
-            return CHAIN_GC_COALESCE;
+            a = CHAIN_GC_COALESCE;
         }
     }
-    return CHAIN_GC_NONE;
+    free(kids);
+    return a;
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@
 #include "lib/cleanup.h"
 #include "lib/strbuf.h"
 #include "storaged/chain.h"
+
+/* 9999-12-31T23:59:59Z, the last time a XenAPI datetime can write. */
+#define MAX_DATETIME ((time_t)253402300799)
 
 void sr_meta_init(struct sr_meta *m)
 {
@@ -38,6 +42,7 @@ void sr_meta_done(struct sr_meta *m)
     for (size_t i = 0; i < m->n_vdis; i++)
         vdi_meta_done(&m->vdis[i]);
     free(m->vdis);
+    hashmap_done(&m->index);
     free(m->name_label);
     free(m->name_description);
     free(m->content_type);
@@ -60,19 +65,33 @@ bool meta_file_name_ok(const char *name)
     return !(len >= 4 && streq(name + len - 4, ".tmp"));
 }
 
+/* Rebuilds the index from vdis[from] on: after they moved. */
+static void reindex(struct sr_meta *m, size_t from)
+{
+    if (!m->index.slots)
+        hashmap_init(&m->index);
+    for (size_t i = from; i < m->n_vdis; i++)
+        hashmap_put(&m->index, m->vdis[i].uuid, (void *)(uintptr_t)(i + 1));
+}
+
 struct vdi_meta *sr_meta_find(const struct sr_meta *m, const char *uuid)
 {
-    for (size_t i = 0; i < m->n_vdis; i++)
-        if (streq(m->vdis[i].uuid, uuid))
-            return &m->vdis[i];
-    return NULL;
+    if (!m->index.slots)
+        return NULL;
+    uintptr_t pos = (uintptr_t)hashmap_get(&m->index, uuid);
+    return pos ? &m->vdis[pos - 1] : NULL;
 }
 
 struct vdi_meta *sr_meta_add(struct sr_meta *m, const char *uuid)
 {
+    bool grown = false;
+
     if (m->n_vdis == m->cap_vdis) {
         m->cap_vdis = m->cap_vdis ? 2 * m->cap_vdis : 16;
         m->vdis = xrealloc(m->vdis, m->cap_vdis * sizeof(*m->vdis));
+        /* The keys pointed into the old array: the index starts again. */
+        hashmap_done(&m->index);
+        grown = true;
     }
     struct vdi_meta *v = &m->vdis[m->n_vdis++];
     memset(v, 0, sizeof(*v));
@@ -83,6 +102,7 @@ struct vdi_meta *sr_meta_add(struct sr_meta *m, const char *uuid)
     snprintf(v->format, sizeof(v->format), "qcow2");
     snprintf(v->snapshot_time, sizeof(v->snapshot_time), "19700101T00:00:00Z");
     v->managed = true;
+    reindex(m, grown ? 0 : m->n_vdis - 1);
     return v;
 }
 
@@ -92,10 +112,14 @@ void sr_meta_remove(struct sr_meta *m, const char *uuid)
 
     if (!v)
         return;
-    vdi_meta_done(v);
     size_t i = (size_t)(v - m->vdis);
+    /* Out of the index before the memmove changes what the keys point at. */
+    for (size_t j = i; j < m->n_vdis; j++)
+        hashmap_remove(&m->index, m->vdis[j].uuid);
+    vdi_meta_done(v);
     memmove(&m->vdis[i], &m->vdis[i + 1], (m->n_vdis - i - 1) * sizeof(*v));
     m->n_vdis--;
+    reindex(m, i);
 }
 
 /* ---- encoding ---- */
@@ -251,7 +275,9 @@ static void read_vdi(struct reader *r, json_object *j, struct sr_meta *m)
     get_uuid(r, j, "snapshot_of", true, v->snapshot_of);
     const char *t = get_s(r, j, "snapshot_time");
     time_t when;
-    if (datetime_parse(t, &when) < 0)
+    /* Only the years XenAPI datetimes can write back (four digits, from
+     * 1970): the document must survive being written and read again. */
+    if (datetime_parse(t, &when) < 0 || when < 0 || when > MAX_DATETIME)
         fail(r, "VDI %s has a bad snapshot_time", uuid);
     else
         datetime_format(when, v->snapshot_time);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/hashmap.h"
 #include "lib/util.h"
 
 #define SR_META_FILE ".xenia-sr.json"
@@ -55,6 +56,10 @@ struct sr_meta {
     struct vdi_meta *vdis;
     size_t n_vdis;
     size_t cap_vdis;
+    /* uuid -> position in vdis + 1, so that finding a VDI is O(1) and a
+     * scan of n VDIs O(n). Kept by sr_meta_add and sr_meta_remove, which are
+     * the only ways to change vdis; keys point into vdis. */
+    struct hashmap index;
     struct sr_journal journal;
 };
 
@@ -79,12 +84,13 @@ int sr_meta_load(const char *root, struct sr_meta *ret, char **ret_err);
 /* Writes m to <root>/.xenia-sr.json atomically. 0 or a negative errno. */
 int sr_meta_save(const char *root, const struct sr_meta *m);
 
-/* The VDI with that uuid (borrowed, valid until m changes), or NULL. */
+/* The VDI with that uuid (borrowed, valid until m changes), or NULL. O(1). */
 struct vdi_meta *sr_meta_find(const struct sr_meta *m, const char *uuid);
 /* Appends a VDI with uuid, empty names and defaults, and returns it
  * (borrowed, valid until m changes). The caller checks the uuid is new. */
 struct vdi_meta *sr_meta_add(struct sr_meta *m, const char *uuid);
-/* Removes the VDI with that uuid; no-op if absent. */
+/* Removes the VDI with that uuid, keeping the others' order; no-op if
+ * absent. O(n). */
 void sr_meta_remove(struct sr_meta *m, const char *uuid);
 /* Frees what v holds. */
 void vdi_meta_done(struct vdi_meta *v);

@@ -363,6 +363,11 @@ HANDLER(m_job_status)
     return sd_job_status(userdata, get_string(params, "job"), ret_result);
 }
 
+HANDLER(m_job_cancel)
+{
+    return null_result(sd_job_cancel(userdata, get_string(params, "job")), ret_result);
+}
+
 /* ---- the table ---- */
 
 static const struct jsonrpc_param p_none[] = {{0}};
@@ -443,6 +448,7 @@ static const struct jsonrpc_method methods[] = {
     {"vdi_detach", m_vdi_detach, p_vdi},
     {"vdi_copy", m_vdi_copy, p_vdi_copy},
     {"job_status", m_job_status, p_job},
+    {"job_cancel", m_job_cancel, p_job},
     {0},
 };
 

@@ -92,3 +92,8 @@ sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_
 /* {progress, done} of a copy started with that job name (and "error", the
  * error code, if it failed). Does not block on a running copy. */
 sd_error *sd_job_status(struct storaged *sd, const char *job, json_object **ret);
+/* Asks the copy started with that job name to stop: its qemu-img is
+ * killed, what it wrote is removed, and its vdi_copy answers
+ * TASK_CANCELLED [job]. A no-op once the job is done; HANDLE_INVALID for an
+ * unknown job. Does not wait for the copy to stop. */
+sd_error *sd_job_cancel(struct storaged *sd, const char *job);

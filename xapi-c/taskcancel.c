@@ -18,6 +18,7 @@ static struct {
 
 struct hook {
     task_cancel_fn fn;
+    bool requested; /* task.cancel was called */
 };
 
 static void set_allowed(const char *task, const char *allowed)
@@ -61,8 +62,10 @@ bool task_cancel_running(const char *task)
     task_cancel_fn fn = NULL;
     pthread_mutex_lock(&tc.lock);
     struct hook *h = tc.ready ? hashmap_get(&tc.hooks, task) : NULL;
-    if (h)
+    if (h) {
         fn = h->fn;
+        h->requested = true;
+    }
     pthread_mutex_unlock(&tc.lock);
     if (!fn)
         return false;
@@ -78,6 +81,15 @@ bool task_cancel_running(const char *task)
     changeset_free(cs);
     fn(task);
     return true;
+}
+
+bool task_cancel_requested(const char *task)
+{
+    pthread_mutex_lock(&tc.lock);
+    struct hook *h = tc.ready ? hashmap_get(&tc.hooks, task) : NULL;
+    bool requested = h && h->requested;
+    pthread_mutex_unlock(&tc.lock);
+    return requested;
 }
 
 void task_progress(const char *task, double progress)

@@ -16,5 +16,8 @@ void task_cancellable_end(const char *task);
 /* task.cancel of a running task: calls its fn (outside every lock) and
  * returns true; false when the task has none. */
 bool task_cancel_running(const char *task);
+/* Whether task.cancel was called on the running task (an operation whose
+ * cancel came before it could act on it asks again). */
+bool task_cancel_requested(const char *task);
 /* Records progress (0..1) in the task's row. */
 void task_progress(const char *task, double progress);

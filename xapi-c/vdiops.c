@@ -90,7 +90,8 @@ static void cancel_copy(const char *task)
 }
 
 /* While a copy runs, its progress as storaged reports it goes to the
- * task, twice a second. */
+ * task, twice a second; a cancel that came before storaged knew the job
+ * is sent again. */
 struct progress {
     const char *job;
     pthread_mutex_t lock;
@@ -116,6 +117,8 @@ static void *follow_progress(void *arg)
         pthread_mutex_unlock(&pr->lock);
         if (done)
             return NULL;
+        if (task_cancel_requested(pr->job))
+            cancel_copy(pr->job);
         json_object *p = json_object_new_object(), *res = NULL, *v;
         json_object_object_add(p, "job", json_object_new_string(pr->job));
         struct api_error *e = storage_call("job_status", p, 10, &res);

@@ -10,7 +10,7 @@ FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -I. $(WARN) -g -O1 \
              -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 
-FUZZ_NAMES := xmlrpc jsonrpc cli networkd-config networkd-ovsdb
+FUZZ_NAMES := xmlrpc jsonrpc cli networkd-config networkd-ovsdb storaged
 # Both wire decoders re-encode what they accept through the value writer.
 FUZZ_RPC_SRCS := tests/fuzz/fuzz-rpc.c xapi-c/xmlrpc.c xapi-c/jsonrpc.c xapi-c/rpc.c xapi-c/xv.c xapi-c/out.c \
                  lib/strbuf.c lib/strlist.c lib/util.c
@@ -23,9 +23,13 @@ FUZZ_SRCS_cli := xapi-c/cli/tokenise.c xapi-c/cli/proto.c lib/strbuf.c lib/util.
 FUZZ_SRCS_networkd-config := networkd/config.c networkd/plan.c networkd/jsonutil.c lib/jsonrpc.c \
                              lib/log.c lib/strbuf.c lib/util.c
 FUZZ_SRCS_networkd-ovsdb := networkd/ovsdb.c networkd/jsonutil.c lib/log.c lib/strbuf.c lib/util.c
+# What storaged reads from an SR's media (its metadata, qcow2 headers) and
+# from lvm2 (JSON reports).
+FUZZ_SRCS_storaged := storaged/meta.c storaged/chain.c storaged/qcow2.c storaged/lvm.c \
+                      lib/hashmap.c lib/strbuf.c lib/util.c
 
 define fuzz_target
-$(BUILD)/fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard xapi-c/*.h lib/*.h)
+$(BUILD)/fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard xapi-c/*.h lib/*.h storaged/*.h networkd/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(FUZZ_CC) $$(FUZZ_FLAGS) -o $$@ $$< $$(FUZZ_SRCS_$(1)) $$(LIBS)
 endef

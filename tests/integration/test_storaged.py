@@ -10,6 +10,7 @@ clients, ISO libraries, and ext SRs on a loop device (skipped when losetup
 cannot make one). Every process, mount and loop device is released at the
 end of its test, and sanitizer reports fail it."""
 
+import calendar
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 import uuid as uuidlib
 from pathlib import Path
 
@@ -430,6 +432,39 @@ def test_attach_activate_detach_and_what_they_block(sd, tmp):
     sd("sr_detach", sr_uuid=sr)
 
 
+def xenapi_time(s):
+    return calendar.timegm(time.strptime(s, "%Y%m%dT%H:%M:%SZ"))
+
+
+def test_snapshot_time_is_when_it_was_taken_and_stays(sd, tmp):
+    sr, loc = file_sr(sd, tmp)
+    v = vdi(sd, sr, size=16 * MIB)
+    before = int(time.time())
+    s = sd("vdi_snapshot", sr_uuid=sr, vdi_uuid=v["uuid"])
+    after = int(time.time()) + 1
+    taken = s["snapshot_time"]
+    assert before <= xenapi_time(taken) <= after, (before, taken, after)
+    # A snapshot of the snapshot is taken later (or in the same second).
+    s2 = sd("vdi_snapshot", sr_uuid=sr, vdi_uuid=s["uuid"])
+    assert xenapi_time(taken) <= xenapi_time(s2["snapshot_time"]) <= int(time.time()) + 1
+    # Clones and copies are not snapshots; the VDI itself never was one.
+    c = sd("vdi_clone", sr_uuid=sr, vdi_uuid=s["uuid"])
+    cp = sd("vdi_copy", sr_uuid=sr, vdi_uuid=s["uuid"], dest_sr_uuid=sr)
+    for x in (c, cp):
+        assert not x["is_a_snapshot"] and x["snapshot_time"] == "19700101T00:00:00Z"
+    # The time stays what it was through a restart, rescans, and the
+    # coalescing that follows the VDI's deletion.
+    sd.restart()
+    vdis = scan(sd, sr)
+    assert vdis[s["uuid"]]["snapshot_time"] == taken
+    assert vdis[v["uuid"]]["snapshot_time"] == "19700101T00:00:00Z"
+    for x in (cp, c, s2, v):
+        sd("vdi_delete", sr_uuid=sr, vdi_uuid=x["uuid"])
+    vdis = check_consistent(sd, sr, loc)
+    assert list(vdis) == [s["uuid"]]
+    assert vdis[s["uuid"]]["snapshot_time"] == taken and vdis[s["uuid"]]["is_a_snapshot"]
+
+
 def test_snapshot_and_clone_chains_keep_every_level_of_data(sd, tmp):
     sr, loc = file_sr(sd, tmp)
     v = vdi(sd, sr, size=64 * MIB)
@@ -692,6 +727,91 @@ def test_kill9_during_a_real_copy(sd, tmp):
     vdis = check_consistent(sd, sr, loc)
     assert v["uuid"] in vdis and len(vdis) in (1, 2)
     assert reads(loc / v["location"], 0xb1, 0, 256 * MIB)
+
+
+def slow_qemu_img(tmp):
+    """A qemu-img in front of the real one whose convert, while the file
+    block exists, does the real copy and then waits (up to 300 s) to be
+    killed, after writing its pid to convert.pid: a copy that is certainly
+    still running when job_cancel comes, whatever the disk's speed."""
+    bindir = tmp / "bin"
+    bindir.mkdir()
+    real = shutil.which("qemu-img")
+    script = bindir / "qemu-img"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = convert ] && [ -e "%s" ]; then\n'
+        '    "%s" "$@" || exit $?\n'
+        '    echo $$ > "%s"\n'
+        "    exec sleep 300\n"
+        "fi\n"
+        'exec "%s" "$@"\n' % (tmp / "block", real, tmp / "convert.pid", real))
+    script.chmod(0o755)
+    (tmp / "block").touch()
+    return {"PATH": "%s:%s" % (bindir, os.environ.get("PATH", ""))}
+
+
+def test_job_cancel_stops_a_copy_and_leaves_nothing(tmp):
+    sd = Storaged(tmp, env=slow_qemu_img(tmp))
+    try:
+        sr, loc = file_sr(sd, tmp)
+        sr2, loc2 = file_sr(sd, tmp, "sr2")
+        v = vdi(sd, sr, size=64 * MIB)
+        write(loc / v["location"], 0xd1, 0, 8 * MIB)
+        result = {}
+
+        def copy():
+            try:
+                result["vdi"] = sd("vdi_copy", sr_uuid=sr, vdi_uuid=v["uuid"],
+                                   dest_sr_uuid=sr2, job="OpaqueRef:task-1")
+            except Exception as e:  # noqa: BLE001 - checked below
+                result["error"] = e
+
+        t = threading.Thread(target=copy)
+        t.start()
+        pidfile = tmp / "convert.pid"
+        wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 60,
+                   what="the copy to be written and waiting")
+        pid = int(pidfile.read_text())
+        st = sd("job_status", job="OpaqueRef:task-1")
+        assert not st["done"]
+        # The source is busy and the destination has a copy in progress.
+        assert sd.error("vdi_delete", sr_uuid=sr, vdi_uuid=v["uuid"]).app == "VDI_IN_USE"
+        assert [p.name for p in loc2.iterdir() if p.name.endswith(".tmp")]
+        assert sd("job_cancel", job="OpaqueRef:task-1") is None
+        t.join(60)
+        assert not t.is_alive()
+        e = result.get("error")
+        assert isinstance(e, RpcError), result
+        assert e.app == "TASK_CANCELLED" and e.params == ["OpaqueRef:task-1"]
+        # qemu-img was killed and reaped by storaged.
+        assert not Path("/proc/%d" % pid).exists()
+        st = sd("job_status", job="OpaqueRef:task-1")
+        assert st["done"] and st["error"] == "TASK_CANCELLED"
+        # Nothing is left behind: no temporary file, no VDI, the metadata
+        # as before; and nothing is left busy.
+        assert check_consistent(sd, sr2, loc2) == {}
+        assert set(check_consistent(sd, sr, loc)) == {v["uuid"]}
+        # Cancelling a finished job changes nothing; an unknown one is refused.
+        assert sd("job_cancel", job="OpaqueRef:task-1") is None
+        assert sd("job_status", job="OpaqueRef:task-1")["error"] == "TASK_CANCELLED"
+        e = sd.error("job_cancel", job="nosuch")
+        assert e.app == "HANDLE_INVALID" and e.params == ["job", "nosuch"]
+        assert sd.error("job_cancel").code == -32602
+        # The next copy runs to its end.
+        (tmp / "block").unlink()
+        c = sd("vdi_copy", sr_uuid=sr, vdi_uuid=v["uuid"], dest_sr_uuid=sr2, job="again")
+        assert reads(loc2 / c["location"], 0xd1, 0, 8 * MIB)
+        assert set(check_consistent(sd, sr2, loc2)) == {c["uuid"]}
+        assert sd("job_status", job="again")["done"]
+        sd("sr_detach", sr_uuid=sr)
+    finally:
+        try:
+            sd.stop()
+        finally:
+            if sd.proc.poll() is None:
+                sd.proc.kill()
+    sd.check_logs()
 
 
 # ---- hostile clients ----

@@ -133,6 +133,70 @@ static void test_malformed_documents_are_refused(void **state)
     expect_refused(t9, "snapshot_time");
 }
 
+/* Found by tests/fuzz/fuzz-storaged.c: year 970 parsed, but was written
+ * back as "9700101T..." which no longer parsed, so an SR whose metadata
+ * storaged had saved could not be attached again. */
+static void test_snapshot_times_that_cannot_be_written_back_are_refused(void **state)
+{
+    (void)state;
+    struct sr_meta m, back;
+    sample(&m);
+    _cleanup_free_ char *good = sr_meta_to_json(&m);
+    sr_meta_done(&m);
+
+    _cleanup_free_ char *t1 = replace(good, "20261126T10:11:12Z", "09700101T00:00:00Z");
+    expect_refused(t1, "snapshot_time");
+    _cleanup_free_ char *t2 = replace(good, "20261126T10:11:12Z", "19691231T23:59:59Z");
+    expect_refused(t2, "snapshot_time");
+    /* The last second a XenAPI datetime can hold still round-trips. */
+    _cleanup_free_ char *t3 = replace(good, "20261126T10:11:12Z", "99991231T23:59:59Z");
+    assert_int_equal(sr_meta_from_json(t3, &back, NULL), 0);
+    _cleanup_free_ char *again = sr_meta_to_json(&back);
+    assert_string_equal(again, t3);
+    sr_meta_done(&back);
+}
+
+/* sr_meta_find goes through an index that sr_meta_add and sr_meta_remove
+ * keep: it must stay right as the array grows (and moves) and as VDIs
+ * leave from the middle, and the order of the rest must not change. */
+static void test_find_stays_right_through_growth_and_removal(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    char uuids[N][UUID_STR_LEN];
+    struct sr_meta m;
+
+    sr_meta_init(&m);
+    assert_null(sr_meta_find(&m, A));
+    for (int i = 0; i < N; i++) {
+        snprintf(uuids[i], UUID_STR_LEN, "00000000-0000-4000-8000-%012d", i);
+        sr_meta_add(&m, uuids[i])->virtual_size = i;
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(sr_meta_find(&m, uuids[i])->virtual_size, i);
+    /* Every third one leaves, from the front, the middle and the end. */
+    for (int i = 0; i < N; i += 3)
+        sr_meta_remove(&m, uuids[i]);
+    sr_meta_remove(&m, uuids[0]); /* absent: no-op */
+    assert_int_equal(m.n_vdis, N - N / 3);
+    for (int i = 0; i < N; i++) {
+        struct vdi_meta *v = sr_meta_find(&m, uuids[i]);
+        if (i % 3 == 0) {
+            assert_null(v);
+        } else {
+            assert_non_null(v);
+            assert_int_equal(v->virtual_size, i);
+            assert_string_equal(v->uuid, uuids[i]);
+        }
+    }
+    for (size_t i = 1; i < m.n_vdis; i++)
+        assert_true(m.vdis[i - 1].virtual_size < m.vdis[i].virtual_size);
+    /* A uuid that left can come back. */
+    sr_meta_add(&m, uuids[0])->virtual_size = 7;
+    assert_int_equal(sr_meta_find(&m, uuids[0])->virtual_size, 7);
+    sr_meta_done(&m);
+}
+
 static void test_save_and_load_through_a_folder(void **state)
 {
     (void)state;
@@ -242,6 +306,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_keeps_every_field),
         cmocka_unit_test(test_malformed_documents_are_refused),
+        cmocka_unit_test(test_snapshot_times_that_cannot_be_written_back_are_refused),
+        cmocka_unit_test(test_find_stays_right_through_growth_and_removal),
         cmocka_unit_test(test_save_and_load_through_a_folder),
         cmocka_unit_test(test_file_names),
         cmocka_unit_test(test_qcow2_header_gives_size_and_backing),

@@ -1,0 +1,281 @@
+/* vdi_copy and its jobs: a flattened copy of a VDI into a new VDI of another
+ * (or the same) SR, made by qemu-img convert without holding storaged's
+ * lock, with its progress readable by job_status and stoppable by
+ * job_cancel. */
+#include "storaged/internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "storaged/chain.h"
+#include "storaged/exec.h"
+#include "storaged/qcow2.h"
+#include "storaged/recover.h"
+
+LOG_MODULE("copy");
+
+static struct job *find_job(struct storaged *sd, const char *id)
+{
+    for (size_t i = 0; i < MAX_JOBS; i++)
+        if (sd->jobs[i].id && streq(sd->jobs[i].id, id))
+            return &sd->jobs[i];
+    return NULL;
+}
+
+static void job_start(struct storaged *sd, const char *id)
+{
+    struct job *j = NULL;
+
+    pthread_mutex_lock(&sd->jobs_lock);
+    j = find_job(sd, id);
+    for (size_t i = 0; !j && i < MAX_JOBS; i++)
+        if (!sd->jobs[i].id)
+            j = &sd->jobs[i];
+    for (size_t i = 0; !j && i < MAX_JOBS; i++)
+        if (sd->jobs[i].done && (!j || sd->jobs[i].seq < j->seq))
+            j = &sd->jobs[i];
+    if (!j) /* 64 copies at once: the oldest stops being reported */
+        j = &sd->jobs[0];
+    free(j->id);
+    free(j->error);
+    *j = (struct job){.id = xstrdup(id), .seq = ++sd->job_seq};
+    pthread_mutex_unlock(&sd->jobs_lock);
+}
+
+static void job_update(struct storaged *sd, const char *id, double progress, bool done,
+                       const char *error)
+{
+    pthread_mutex_lock(&sd->jobs_lock);
+    struct job *j = find_job(sd, id);
+    if (j) {
+        if (progress > j->progress)
+            j->progress = progress;
+        j->done = done;
+        if (error)
+            meta_set_str(&j->error, error);
+    }
+    pthread_mutex_unlock(&sd->jobs_lock);
+}
+
+sd_error *sd_job_status(struct storaged *sd, const char *job, json_object **ret)
+{
+    sd_error *e = NULL;
+
+    pthread_mutex_lock(&sd->jobs_lock);
+    struct job *j = find_job(sd, job);
+    if (!j) {
+        e = jsonrpc_app_error("HANDLE_INVALID", "job", job);
+    } else {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "progress", json_object_new_double(j->progress));
+        sd_add_bool(o, "done", j->done);
+        if (j->error)
+            sd_add_str(o, "error", j->error);
+        *ret = o;
+    }
+    pthread_mutex_unlock(&sd->jobs_lock);
+    return e;
+}
+
+struct copy_progress {
+    struct storaged *sd;
+    const char *job;
+    char tail[64]; /* the end of the output so far: a report may be split */
+};
+
+/* qemu-img convert -p writes "    (12.34/100%)\r" as it goes. */
+static void on_copy_output(const char *data, size_t len, void *userdata)
+{
+    struct copy_progress *cp = userdata;
+    char buf[sizeof(cp->tail) * 2];
+    size_t have = strlen(cp->tail);
+
+    if (len >= sizeof(cp->tail))
+        have = 0, data += len - (sizeof(cp->tail) - 1), len = sizeof(cp->tail) - 1;
+    memcpy(buf, cp->tail, have);
+    memcpy(buf + have, data, len);
+    buf[have + len] = '\0';
+    char *end = strstr(buf, "/100%)"), *last = NULL;
+    while (end) {
+        last = end;
+        end = strstr(end + 1, "/100%)");
+    }
+    if (last) {
+        char *open = last;
+        while (open > buf && open[-1] != '(')
+            open--;
+        double pct = strtod(open, NULL);
+        if (cp->job && pct >= 0 && pct <= 100)
+            job_update(cp->sd, cp->job, pct / 100.0, false, NULL);
+    }
+    size_t total = have + len;
+    size_t keep = total < sizeof(cp->tail) - 1 ? total : sizeof(cp->tail) - 1;
+    memmove(cp->tail, buf + total - keep, keep);
+    cp->tail[keep] = '\0';
+}
+
+/* True once job_cancel asked the job named id to stop. */
+static bool job_cancelled(struct storaged *sd, const char *id)
+{
+    pthread_mutex_lock(&sd->jobs_lock);
+    struct job *j = find_job(sd, id);
+    bool cancel = j && j->cancel;
+    pthread_mutex_unlock(&sd->jobs_lock);
+    return cancel;
+}
+
+sd_error *sd_job_cancel(struct storaged *sd, const char *job)
+{
+    sd_error *e = NULL;
+
+    pthread_mutex_lock(&sd->jobs_lock);
+    struct job *j = find_job(sd, job);
+    if (!j)
+        e = jsonrpc_app_error("HANDLE_INVALID", "job", job);
+    else if (!j->done) /* a finished job has nothing left to stop */
+        j->cancel = true;
+    pthread_mutex_unlock(&sd->jobs_lock);
+    if (!e)
+        log_info("job %s: cancel requested", job);
+    return e;
+}
+
+static bool copy_cancelled(void *userdata)
+{
+    struct copy_progress *cp = userdata;
+    return (cp->job && job_cancelled(cp->sd, cp->job)) ||
+           (cp->sd->stopping && cp->sd->stopping(cp->sd->userdata));
+}
+
+/* The bytes a chain's images hold: what a flattened copy needs at most. */
+static int64_t chain_allocated(const struct sd_sr *sr, const struct vdi_meta *v)
+{
+    int64_t n = 0;
+
+    for (; v; v = v->parent[0] ? sr_meta_find(&sr->meta, v->parent) : NULL) {
+        _cleanup_free_ char *p = sd_path_in(sr, v->file);
+        n += sd_allocated(p);
+    }
+    return n;
+}
+
+sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid,
+                      const char *dest_sr_uuid, const char *dest_vdi_uuid, const char *job,
+                      json_object **ret)
+{
+    struct sd_sr *sr = NULL, *dest = NULL;
+    struct vdi_meta *v = NULL;
+    char uuid[UUID_STR_LEN];
+    _cleanup_free_ char *src = NULL, *tmp = NULL, *tmpname = NULL, *path = NULL, *err = NULL;
+    _cleanup_free_ char *name_label = NULL, *name_description = NULL;
+    bool sharable, read_only;
+    const char *fmt;
+    sd_error *e = NULL;
+    int r;
+
+    pthread_mutex_lock(&sd->lock);
+    if ((e = sd_get_sr(sd, sr_uuid, &sr)) || (e = sd_get_vdi(sr, vdi_uuid, &v)) ||
+        (e = sd_get_sr(sd, dest_sr_uuid, &dest)) || (e = sd_check_writable_sr(dest)) ||
+        (e = sd_new_vdi_uuid(dest, dest_vdi_uuid, uuid))) {
+        pthread_mutex_unlock(&sd->lock);
+        return e;
+    }
+    int64_t need = chain_allocated(sr, v);
+    struct statvfs vfs;
+    if (statvfs(dest->root, &vfs) == 0) {
+        int64_t avail = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+        if (need > avail) {
+            char a[32], b[32];
+            snprintf(a, sizeof(a), "%lld", (long long)need);
+            snprintf(b, sizeof(b), "%lld", (long long)avail);
+            pthread_mutex_unlock(&sd->lock);
+            return jsonrpc_app_error("SR_FULL", a, b);
+        }
+    }
+    src = sd_path_in(sr, v->file);
+    fmt = streq(v->format, "qcow2") ? "qcow2" : "raw";
+    tmpname = xasprintf("%s.qcow2.tmp", uuid);
+    tmp = sd_path_in(dest, tmpname);
+    path = xasprintf("%s/%s.qcow2", dest->root, uuid);
+    name_label = xstrdup(v->name_label);
+    name_description = xstrdup(v->name_description);
+    sharable = v->sharable;
+    read_only = streq(v->format, "iso") ? false : v->read_only;
+    sd_strv_add(&sr->busy, &sr->n_busy, vdi_uuid);
+    sd_strv_add(&dest->live, &dest->n_live, tmpname);
+    dest->copies_into++;
+    if (job)
+        job_start(sd, job);
+    pthread_mutex_unlock(&sd->lock);
+
+    /* The data moves without the lock: other calls go on meanwhile. */
+    struct copy_progress cp = {.sd = sd, .job = job};
+    struct exec_opts opts = {
+        .on_stdout = on_copy_output, .cancelled = copy_cancelled, .userdata = &cp};
+    const char *argv[] = {"qemu-img", "convert", "-p", "-f", fmt, "-O", "qcow2", src, tmp, NULL};
+    r = exec_run(argv, &opts, NULL, &err);
+    if (r == 0)
+        r = sd_fsync_path(tmp);
+    sd_fist(sd, "copy-converted");
+    /* A cancel that comes after qemu-img finished still wins as long as
+     * nothing is committed: the copy is dropped below like any failure. */
+    bool cancelled = job && (r == 0 || r == -ECANCELED) && job_cancelled(sd, job);
+
+    pthread_mutex_lock(&sd->lock);
+    sd_strv_remove(sr->busy, &sr->n_busy, vdi_uuid);
+    sd_strv_remove(dest->live, &dest->n_live, tmpname);
+    dest->copies_into--;
+    int64_t size = 0;
+    if (cancelled) {
+        e = jsonrpc_app_error("TASK_CANCELLED", job);
+    } else if (r != 0) {
+        e = sd_tool_failure(SM_VDI_CREATE, "VDI copy failed: qemu-img convert", r, err);
+    } else if ((r = qcow2_read_header(tmp, &size, NULL)) < 0) {
+        errno = -r;
+        e = sd_backend_failure(SM_VDI_CREATE, "VDI copy failed: %s: %m", tmp);
+    } else if (sr_meta_find(&dest->meta, uuid)) {
+        e = sd_backend_failure(SM_VDI_EXISTS, "The VDI already exists: %s", uuid);
+    }
+    if (!e) {
+        struct vdi_meta *d = sr_meta_add(&dest->meta, uuid);
+        meta_set_str(&d->name_label, name_label);
+        meta_set_str(&d->name_description, name_description);
+        d->virtual_size = size;
+        d->sharable = sharable;
+        d->read_only = read_only;
+        if ((r = sr_meta_save(dest->root, &dest->meta)) < 0) {
+            sr_meta_remove(&dest->meta, uuid);
+            e = sd_meta_failure(r, dest_sr_uuid);
+        }
+    }
+    if (e) {
+        unlink(tmp);
+        if (cancelled)
+            log_info("job %s: copy of VDI %s cancelled, nothing kept", job, vdi_uuid);
+    } else {
+        sd_fist(sd, "copy-committed");
+        if (rename(tmp, path) < 0)
+            log_error("SR %s: cannot rename %s into place: %m (the next scan will)", dest_sr_uuid,
+                      tmp);
+        *ret = sd_vdi_info(dest->root, sr_meta_find(&dest->meta, uuid));
+        log_info("copied VDI %s of SR %s to VDI %s of SR %s", vdi_uuid, sr_uuid, uuid,
+                 dest_sr_uuid);
+    }
+    if (job)
+        job_update(sd, job, e ? 0 : 1.0, true, e ? e->app_code : NULL);
+    pthread_mutex_unlock(&sd->lock);
+    return e;
+}
