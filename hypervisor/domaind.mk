@@ -17,7 +17,7 @@ $(BUILD)/hypervisor/xen%.o $(BUILD)/hypervisor/main.o $(BUILD)/tests/unit/test-d
 
 $(BUILD)/libdomaind.a: $(DOMAIND_OBJS)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/domaind: $(BUILD)/hypervisor/main.o $(BUILD)/libdomaind.a $(BUILD)/libxenia.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(XEN_LIBS) $(LIBS)

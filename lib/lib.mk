@@ -4,4 +4,4 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/libxenia.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^

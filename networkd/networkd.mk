@@ -16,7 +16,7 @@ $(BUILD)/networkd-objs/%.o: networkd/%.c
 
 $(BUILD)/libnetworkd.a: $(NETWORKD_OBJS)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/networkd: $(BUILD)/networkd-objs/main.o $(BUILD)/libnetworkd.a $(BUILD)/libxenia.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(NETWORKD_LIBS)

@@ -53,7 +53,7 @@ $(SDK_OUT)/libxenserver.so: $(SDK_OUT)/libxenserver.so.$(SDK_SOVERSION)
 	ln -sf libxenserver.so.$(SDK_SOVERSION) $@
 
 $(SDK_OUT)/libxenserver.a: $(SDK_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(SDK_OUT)/xenserver.pc: sdk/xenserver.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(SDK_SOVERSION).21.0|g' $< > $@

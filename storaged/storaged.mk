@@ -15,7 +15,7 @@ all: $(BUILD)/storaged
 
 $(BUILD)/libstoraged.a: $(STORAGED_OBJS)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/storaged: $(BUILD)/obj-storaged/main.o $(BUILD)/libstoraged.a $(BUILD)/libxenia.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -7,7 +7,7 @@ XAPI_OBJS := $(XAPI_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/libxapi.a: $(XAPI_OBJS)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/xapi: $(BUILD)/xapi-c/main.o $(BUILD)/libxapi.a $(BUILD)/libxenia.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
