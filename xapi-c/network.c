@@ -948,8 +948,9 @@ struct api_error *network_vm_plug(const char *vm_ref)
         vm_vifs(tx, vm_ref, true);
     struct api_error *e = net_tx_apply(tx);
     db_unlock();
-    if (e || !nw.path) {
-        if (!nw.path && changeset_size(tx->cs) == 0)
+    /* A VM without VIFs has no port to ask networkd for. */
+    if (e || !nw.path || changeset_size(tx->cs) == 0) {
+        if (!nw.path)
             log_info("VM %s started without VIF ports: no networkd", vm_ref);
         net_tx_free(tx);
         return e;

@@ -202,13 +202,21 @@ static struct api_error *domain_spec(const char *vm_ref, bool paused, json_objec
     json_object_object_add(p, "memory_target", json_object_new_int64(dmax));
     json_object_object_add(p, "vcpus_max", json_object_new_int64(vmax));
     json_object_object_add(p, "vcpus", json_object_new_int64(vstart));
-    add_str(p, "kernel", vm->v[FIDX(VM, PV_kernel)]);
-    add_str(p, "ramdisk", vm->v[FIDX(VM, PV_ramdisk)]);
-    add_str(p, "cmdline", vm->v[FIDX(VM, PV_args)]);
-    add_str(p, "bootloader", vm->v[FIDX(VM, PV_bootloader)]);
-    add_str(p, "bootloader_args", vm->v[FIDX(VM, PV_bootloader_args)]);
+    /* domaind's optional parameters are left out rather than sent empty */
+    const struct {
+        const char *key;
+        int field;
+    } opt[] = {{"kernel", FIDX(VM, PV_kernel)},
+               {"ramdisk", FIDX(VM, PV_ramdisk)},
+               {"cmdline", FIDX(VM, PV_args)},
+               {"bootloader", FIDX(VM, PV_bootloader)},
+               {"bootloader_args", FIDX(VM, PV_bootloader_args)}};
+    for (size_t i = 0; i < ELEMENTSOF(opt); i++)
+        if (*vm->v[opt[i].field])
+            add_str(p, opt[i].key, vm->v[opt[i].field]);
     char *order = strmap_get(vm->v[FIDX(VM, HVM_boot_params)], "order");
-    add_str(p, "boot_order", order ? order : "");
+    if (order && *order)
+        add_str(p, "boot_order", order);
     free(order);
     json_object *platform = json_tokener_parse(vm->v[FIDX(VM, platform)]);
     json_object_object_add(p, "platform", platform ? platform : json_object_new_object());
