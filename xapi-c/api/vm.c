@@ -757,6 +757,7 @@ static struct api_error *get_boot_record(struct call *c)
     return generic_call(c, MK_GET_RECORD, C_VM, -1);
 }
 
+void vm_limits_register(void);
 void vm_register(void);
 void vm_register(void)
 {
@@ -786,5 +787,6 @@ void vm_register(void)
     api_register(M_VM_get_possible_hosts, get_possible_hosts);
     api_register(M_VM_provision, op_provision);
     vm_copy_register();
+    vm_limits_register();
     api_register(M_VM_revert, vm_revert);
 }
