@@ -206,6 +206,10 @@ struct dm_host_info {
     int64_t total_memory, free_memory; /* bytes */
     int nr_cpus;
     char xen_version[32];
+    /* The control domain as the hypervisor has it (0: not known, as with
+     * the sim, whose dom0 is the machine itself). */
+    int64_t dom0_memory; /* bytes */
+    int dom0_vcpus;
 };
 
 struct backend;

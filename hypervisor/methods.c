@@ -134,6 +134,10 @@ static struct jsonrpc_error *m_host_info(json_object *params, json_object **ret_
     json_object_object_add(o, "free_memory", json_object_new_int64(hi.free_memory));
     json_object_object_add(o, "nr_cpus", json_object_new_int(hi.nr_cpus));
     json_object_object_add(o, "xen_version", json_object_new_string(hi.xen_version));
+    if (hi.dom0_memory > 0) {
+        json_object_object_add(o, "dom0_memory", json_object_new_int64(hi.dom0_memory));
+        json_object_object_add(o, "dom0_vcpus", json_object_new_int(hi.dom0_vcpus));
+    }
     *ret_result = o;
     return NULL;
 }

@@ -547,6 +547,15 @@ static struct dm_error *xen_host_info(struct backend *b, struct dm_host_info *re
     snprintf(ret->xen_version, sizeof(ret->xen_version), "%d.%d%s", vi->xen_version_major,
              vi->xen_version_minor, vi->xen_version_extra ? vi->xen_version_extra : "");
     libxl_physinfo_dispose(&pi);
+    /* dom0 as Xen gives it memory (its kernel sees less: MemTotal leaves
+     * out what the kernel reserves), as XCP reports the control domain */
+    libxl_dominfo d0;
+    libxl_dominfo_init(&d0);
+    if (!libxl_domain_info(x->ctx, &d0, 0)) {
+        ret->dom0_memory = (int64_t)d0.current_memkb * 1024;
+        ret->dom0_vcpus = (int)d0.vcpu_online;
+    }
+    libxl_dominfo_dispose(&d0);
     return NULL;
 }
 

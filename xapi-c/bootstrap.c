@@ -275,10 +275,11 @@ static void new_control_domain(struct changeset *cs, const char *host_ref,
 }
 
 /* dom0's memory and VCPUs follow the system at every start. */
-static void refresh_control_domain(struct changeset *cs, const struct row *vm,
-                                   const struct sysinfo_host *si)
+/* The control domain's memory and VCPUs, as sized (db lock held). */
+static void size_control_domain(struct changeset *cs, const struct row *vm, int64_t mem_bytes,
+                                int64_t vcpus)
 {
-    char *mem = int_text(si->mem_total), *ncpu = int_text(si->n_cpus);
+    char *mem = int_text(mem_bytes), *ncpu = int_text(vcpus);
     static const int mem_fields[] = {FIDX(VM, memory_static_max), FIDX(VM, memory_dynamic_max),
                                      FIDX(VM, memory_dynamic_min), FIDX(VM, memory_static_min),
                                      FIDX(VM, memory_target)};
@@ -293,6 +294,21 @@ static void refresh_control_domain(struct changeset *cs, const struct row *vm,
     }
     free(mem);
     free(ncpu);
+}
+
+void bootstrap_control_domain_size(int64_t mem_bytes, int64_t vcpus)
+{
+    struct changeset *cs = changeset_new();
+    db_wrlock();
+    const struct row *h = db_get(C_host, xapi_state.host_ref);
+    const struct row *vm = h ? db_get(C_VM, h->v[FIDX(host, control_domain)]) : NULL;
+    if (vm) {
+        size_control_domain(cs, vm, mem_bytes, vcpus);
+        if (changeset_size(cs) > 0 && db_apply(cs) < 0)
+            log_error("cannot record the control domain's size");
+    }
+    db_unlock();
+    changeset_free(cs);
 }
 
 static void refresh_metrics(struct changeset *cs, const struct row *hm,
@@ -417,7 +433,7 @@ int bootstrap_host(const char *state_dir)
         new_control_domain(cs, host_ref, &si, vm_ref);
         changeset_set(cs, C_host, host_ref, FIDX(host, control_domain), vm_ref);
     } else {
-        refresh_control_domain(cs, dom0, &si);
+        size_control_domain(cs, dom0, si.mem_total, si.n_cpus);
         set_if_changed(cs, h, FIDX(host, control_domain), dom0->ref);
     }
     refresh_host(cs, h, &si);

@@ -6,9 +6,15 @@
  * directory's inventory file. */
 #pragma once
 
+#include <stdint.h>
+
 /* Returns 0 and fills xapi_state, or a negative errno (logged). */
 int bootstrap_host(const char *state_dir);
 
 /* The API version this server speaks. */
 #define XAPI_API_MAJOR 2
 #define XAPI_API_MINOR 21
+
+/* The control domain's size as the hypervisor reports it (Xen gives dom0
+ * more memory than its kernel's MemTotal shows). */
+void bootstrap_control_domain_size(int64_t mem_bytes, int64_t vcpus);

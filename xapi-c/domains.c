@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bootstrap.h"
 #include "config.h"
 #include "db.h"
 #include "lib/jsonrpc.h"
@@ -140,6 +141,10 @@ static void record_host_memory(void)
         api_error_free(e);
         return;
     }
+    json_object *d0m, *d0v;
+    if (json_object_object_get_ex(info, "dom0_memory", &d0m) &&
+        json_object_object_get_ex(info, "dom0_vcpus", &d0v))
+        bootstrap_control_domain_size(json_object_get_int64(d0m), json_object_get_int64(d0v));
     if (json_object_object_get_ex(info, "total_memory", &total)) {
         char buf[32], when[DATETIME_LEN];
         snprintf(buf, sizeof(buf), "%" PRId64, json_object_get_int64(total));
