@@ -34,6 +34,7 @@ enum method_kind {
 };
 
 struct call;
+struct changeset;
 typedef struct api_error *(*api_handler_fn)(struct call *c);
 
 /* One callable method: a custom message of the model or a generic one. */
@@ -107,6 +108,11 @@ void api_new_ref(char out[64]);
 /* Values for a new object of cls, for changeset_create: every stored field
  * at its default and a new uuid; the new ref goes to ret_ref. */
 char **api_new_row(int cls, char ret_ref[64]);
+/* Frees the values of a row that was not handed to a changeset (NULL:
+ * nothing). */
+void api_free_row(int cls, char **vals);
+/* Applies cs (db_wrlock held) and frees it: NULL, or INTERNAL_ERROR. */
+struct api_error *api_apply(struct changeset *cs);
 /* Replaces value i of a row's values with a copy of v. */
 void api_set_val(char **vals, int i, const char *v);
 /* Copies the fields a create record gave (RW and RO/constructor) into vals. */

@@ -580,6 +580,22 @@ char **api_new_row(int cls, char ret_ref[64])
     return vals;
 }
 
+void api_free_row(int cls, char **vals)
+{
+    if (!vals)
+        return;
+    for (int i = 0; i < model_classes[cls].n_fields; i++)
+        free(vals[i]);
+    free(vals);
+}
+
+struct api_error *api_apply(struct changeset *cs)
+{
+    int r = db_apply(cs);
+    changeset_free(cs);
+    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
+}
+
 void api_set_val(char **vals, int i, const char *v)
 {
     free(vals[i]);

@@ -71,7 +71,7 @@ struct api_error *storage_call(const char *method, json_object *params, double t
 
 /* ---- JSON values as rows' canonical text ---- */
 
-static const char *jstr(json_object *o, const char *key)
+const char *storage_json_str(json_object *o, const char *key)
 {
     json_object *v;
     if (!o || !json_object_object_get_ex(o, key, &v) || !v)
@@ -190,12 +190,12 @@ static void vdi_fields(struct changeset *cs, const char *ref, const struct row *
     snprintf(vsize, sizeof(vsize), "%" PRId64, json_object_get_int64(jget(info, "virtual_size")));
     snprintf(psize, sizeof(psize), "%" PRId64,
              json_object_get_int64(jget(info, "physical_utilisation")));
-    const char *parent = ref_of(jstr(info, "parent"), ud);
-    const char *snap_of = ref_of(jstr(info, "snapshot_of"), ud);
-    const char *when = jstr(info, "snapshot_time");
+    const char *parent = ref_of(storage_json_str(info, "parent"), ud);
+    const char *snap_of = ref_of(storage_json_str(info, "snapshot_of"), ud);
+    const char *when = storage_json_str(info, "snapshot_time");
     set[n].f = FIDX(VDI, virtual_size), set[n++].v = vsize;
     set[n].f = FIDX(VDI, physical_utilisation), set[n++].v = psize;
-    set[n].f = FIDX(VDI, location), set[n++].v = jstr(info, "location");
+    set[n].f = FIDX(VDI, location), set[n++].v = storage_json_str(info, "location");
     set[n].f = FIDX(VDI, managed), set[n++].v = jbool(info, "managed") ? "true" : "false";
     set[n].f = FIDX(VDI, missing), set[n++].v = "false";
     set[n].f = FIDX(VDI, is_a_snapshot),
@@ -217,12 +217,12 @@ static void vdi_fields(struct changeset *cs, const char *ref, const struct row *
 static char **vdi_new_vals(const char *sr_ref, json_object *info, const char *type, char ref[64])
 {
     char **v = api_new_row(C_VDI, ref);
-    api_set_val(v, FIDX(VDI, uuid), jstr(info, "uuid"));
-    api_set_val(v, FIDX(VDI, name_label), jstr(info, "name_label"));
-    api_set_val(v, FIDX(VDI, name_description), jstr(info, "name_description"));
+    api_set_val(v, FIDX(VDI, uuid), storage_json_str(info, "uuid"));
+    api_set_val(v, FIDX(VDI, name_label), storage_json_str(info, "name_label"));
+    api_set_val(v, FIDX(VDI, name_description), storage_json_str(info, "name_description"));
     api_set_val(v, FIDX(VDI, SR), sr_ref);
     api_set_val(v, FIDX(VDI, type), type ? type : "user");
-    const char *fmt = jstr(info, "format");
+    const char *fmt = storage_json_str(info, "format");
     if (*fmt && !streq(fmt, "iso")) {
         struct strbuf sb;
         strbuf_init(&sb, 48);
@@ -255,20 +255,13 @@ static const char *lookup_ref(const char *uuid, void *ud)
     return r ? r->ref : "OpaqueRef:NULL";
 }
 
-static struct api_error *apply(struct changeset *cs)
-{
-    int r = db_apply(cs);
-    changeset_free(cs);
-    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
-}
-
 struct api_error *storage_vdi_record(const char *sr_ref, json_object *info, char **vals,
                                      const char *vals_ref, char ret_ref[64])
 {
     char ref[64];
     struct uuid_refs none = {0};
     struct changeset *cs = changeset_new();
-    const char *uuid = jstr(info, "uuid");
+    const char *uuid = storage_json_str(info, "uuid");
     struct api_error *e = NULL;
     db_wrlock();
     const struct row *old = uuid_is_valid(uuid) ? db_get_by_uuid(C_VDI, uuid) : NULL;
@@ -291,14 +284,12 @@ struct api_error *storage_vdi_record(const char *sr_ref, json_object *info, char
         changeset_create(cs, C_VDI, ref, v);
     }
     if (!e)
-        e = apply(cs);
+        e = api_apply(cs);
     else
         changeset_free(cs);
     db_unlock();
     if (vals) {
-        for (int i = 0; i < model_classes[C_VDI].n_fields; i++)
-            free(vals[i]);
-        free(vals);
+        api_free_row(C_VDI, vals);
     }
     if (!e && ret_ref)
         snprintf(ret_ref, 64, "%s", ref);
@@ -315,7 +306,7 @@ struct api_error *storage_sr_refresh(const char *sr_ref)
     struct changeset *cs = changeset_new();
     storage_sr_sizes(cs, sr_ref, res);
     db_wrlock();
-    e = db_get(C_SR, sr_ref) ? apply(cs) : (changeset_free(cs), NULL);
+    e = db_get(C_SR, sr_ref) ? api_apply(cs) : (changeset_free(cs), NULL);
     db_unlock();
     json_object_put(res);
     return e;
@@ -363,7 +354,7 @@ struct api_error *storage_sr_scan(const char *sr_ref)
     /* Every listed VDI gets its ref first, so that chains resolve. */
     for (size_t i = 0; i < n; i++) {
         json_object *info = json_object_array_get_idx(vdis, i);
-        const char *uuid = jstr(info, "uuid");
+        const char *uuid = storage_json_str(info, "uuid");
         if (!uuid_is_valid(uuid))
             continue;
         const struct row *old = db_get_by_uuid(C_VDI, uuid);
@@ -376,7 +367,7 @@ struct api_error *storage_sr_scan(const char *sr_ref)
     }
     for (size_t i = 0, k = 0; i < n; i++) {
         json_object *info = json_object_array_get_idx(vdis, i);
-        if (!uuid_is_valid(jstr(info, "uuid")))
+        if (!uuid_is_valid(storage_json_str(info, "uuid")))
             continue;
         const char *ref = m.ref[k++];
         if (fresh[i]) {
@@ -408,7 +399,7 @@ struct api_error *storage_sr_scan(const char *sr_ref)
     strlist_iter_done(&it);
     strbuf_done(&scratch);
     storage_sr_sizes(cs, sr_ref, jget(res, "sr"));
-    e = apply(cs);
+    e = api_apply(cs);
     db_unlock();
 out:
     free(m.uuid);
@@ -428,7 +419,7 @@ static struct api_error *record_drivers(json_object *list)
     db_wrlock();
     for (size_t i = 0; i < n; i++) {
         json_object *d = json_object_array_get_idx(list, i);
-        const char *type = jstr(d, "type");
+        const char *type = storage_json_str(d, "type");
         if (!*type)
             continue;
         const struct row *old = NULL, *r;
@@ -451,13 +442,13 @@ static struct api_error *record_drivers(json_object *list)
             const char *v;
         } set[] = {
             {FIDX(SM, type), type},
-            {FIDX(SM, name_label), jstr(d, "name_label")},
-            {FIDX(SM, name_description), jstr(d, "name_description")},
-            {FIDX(SM, vendor), jstr(d, "vendor")},
-            {FIDX(SM, copyright), jstr(d, "copyright")},
-            {FIDX(SM, version), jstr(d, "version")},
-            {FIDX(SM, required_api_version), jstr(d, "required_api_version")},
-            {FIDX(SM, driver_filename), jstr(d, "driver_filename")},
+            {FIDX(SM, name_label), storage_json_str(d, "name_label")},
+            {FIDX(SM, name_description), storage_json_str(d, "name_description")},
+            {FIDX(SM, vendor), storage_json_str(d, "vendor")},
+            {FIDX(SM, copyright), storage_json_str(d, "copyright")},
+            {FIDX(SM, version), storage_json_str(d, "version")},
+            {FIDX(SM, required_api_version), storage_json_str(d, "required_api_version")},
+            {FIDX(SM, driver_filename), storage_json_str(d, "driver_filename")},
             {FIDX(SM, capabilities), caps},
             {FIDX(SM, features), feats},
             {FIDX(SM, configuration), conf},
@@ -476,7 +467,7 @@ static struct api_error *record_drivers(json_object *list)
         free(conf);
         free(stack);
     }
-    struct api_error *e = changeset_size(cs) ? apply(cs) : (changeset_free(cs), NULL);
+    struct api_error *e = changeset_size(cs) ? api_apply(cs) : (changeset_free(cs), NULL);
     db_unlock();
     return e;
 }
@@ -516,7 +507,7 @@ struct api_error *storage_pbd_attach(const char *pbd_ref)
     }
     db_wrlock();
     if (!e && db_get(C_PBD, pbd_ref) && db_get(C_SR, sr_ref))
-        e = apply(cs);
+        e = api_apply(cs);
     else
         changeset_free(cs);
     db_unlock();
@@ -552,7 +543,7 @@ static void replug(void)
         db_wrlock();
         if (db_get(C_PBD, refs[i])) {
             changeset_set(cs, C_PBD, refs[i], FIDX(PBD, currently_attached), "false");
-            api_error_free(apply(cs));
+            api_error_free(api_apply(cs));
         } else {
             changeset_free(cs);
         }

@@ -22,6 +22,9 @@ void storage_shutdown(void);
 struct api_error *storage_call(const char *method, json_object *params, double timeout,
                                json_object **ret_result);
 
+/* A string member of storaged's answer o, or "" when absent. */
+const char *storage_json_str(json_object *o, const char *key);
+
 /* Serialises the storage operations that read a chain from storaged and
  * write it to the database, so that two of them cannot interleave. */
 void storage_lock(void);

@@ -13,12 +13,6 @@
 #include "storage.h"
 #include "taskcancel.h"
 
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "";
-}
-
 /* The SR of a VDI, which must be plugged here. */
 static struct api_error *sr_of(const char *vdi_ref, char ret_sr[64])
 {
@@ -61,7 +55,7 @@ struct api_error *storage_vdi_duplicate(const char *vdi, bool snapshot, char ret
         e = storage_sr_scan(sr);
     if (!e) {
         db_wrlock();
-        const struct row *n = db_get_by_uuid(C_VDI, jstr(info, "uuid"));
+        const struct row *n = db_get_by_uuid(C_VDI, storage_json_str(info, "uuid"));
         if (n) {
             snprintf(ret_ref, 64, "%s", n->ref);
             struct changeset *cs = changeset_new();

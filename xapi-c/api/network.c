@@ -79,9 +79,7 @@ static struct api_error *network_create(struct call *c)
     }
     db_unlock();
     if (vals) {
-        for (int i = 0; i < model_classes[C_network].n_fields; i++)
-            free(vals[i]);
-        free(vals);
+        api_free_row(C_network, vals);
     }
     if (!e && managed && network_enabled())
         e = net_tx_commit(tx);

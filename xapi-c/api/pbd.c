@@ -12,13 +12,6 @@
 #include "xapi-c/db.h"
 #include "xapi-c/storage.h"
 
-static struct api_error *apply(struct changeset *cs)
-{
-    int r = db_apply(cs);
-    changeset_free(cs);
-    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
-}
-
 static struct api_error *pbd_create(struct call *c)
 {
     char ref[64];
@@ -47,13 +40,11 @@ static struct api_error *pbd_create(struct call *c)
         struct changeset *cs = changeset_new();
         changeset_create(cs, C_PBD, ref, vals);
         vals = NULL;
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (vals) {
-        for (int i = 0; i < model_classes[C_PBD].n_fields; i++)
-            free(vals[i]);
-        free(vals);
+        api_free_row(C_PBD, vals);
     }
     if (!e)
         out_string(c->out, ref);
@@ -88,7 +79,7 @@ static struct api_error *pbd_destroy(struct call *c)
     if (!e) {
         struct changeset *cs = changeset_new();
         changeset_delete(cs, C_PBD, pbd->ref);
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)
@@ -166,7 +157,7 @@ static struct api_error *pbd_unplug(struct call *c)
         struct changeset *cs = changeset_new();
         changeset_set(cs, C_PBD, ref, FIDX(PBD, currently_attached), "false");
         db_wrlock();
-        e = db_get(C_PBD, ref) ? apply(cs) : (changeset_free(cs), NULL);
+        e = db_get(C_PBD, ref) ? api_apply(cs) : (changeset_free(cs), NULL);
         db_unlock();
     }
     storage_unlock();
@@ -185,7 +176,7 @@ static struct api_error *pbd_set_device_config(struct call *c)
     if (!e) {
         struct changeset *cs = changeset_new();
         changeset_set(cs, C_PBD, pbd->ref, FIDX(PBD, device_config), arg_str(c, 2));
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)

@@ -14,19 +14,6 @@
 #include "xapi-c/db.h"
 #include "xapi-c/storage.h"
 
-static struct api_error *apply(struct changeset *cs)
-{
-    int r = db_apply(cs);
-    changeset_free(cs);
-    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "";
-}
-
 /* A map argument (canonical text) as a JSON object. */
 static json_object *map_arg(const struct call *c, int i)
 {
@@ -104,7 +91,7 @@ static struct api_error *sr_create(struct call *c)
 
     char **sr = api_new_row(C_SR, sr_ref);
     char **pbd = api_new_row(C_PBD, pbd_ref);
-    const char *ct = *arg_str(c, 7) ? arg_str(c, 7) : jstr(info, "content_type");
+    const char *ct = *arg_str(c, 7) ? arg_str(c, 7) : storage_json_str(info, "content_type");
     api_set_val(sr, FIDX(SR, uuid), uuid);
     api_set_val(sr, FIDX(SR, name_label), arg_str(c, 4));
     api_set_val(sr, FIDX(SR, name_description), arg_str(c, 5));
@@ -120,7 +107,7 @@ static struct api_error *sr_create(struct call *c)
     changeset_create(cs, C_PBD, pbd_ref, pbd);
     storage_sr_sizes(cs, sr_ref, info);
     db_wrlock();
-    e = apply(cs);
+    e = api_apply(cs);
     db_unlock();
     if (e)
         goto out;
@@ -132,7 +119,7 @@ static struct api_error *sr_create(struct call *c)
         if (r) {
             cs = changeset_new();
             delete_sr_rows(cs, r);
-            api_error_free(apply(cs));
+            api_error_free(api_apply(cs));
         }
         db_unlock();
     }
@@ -165,7 +152,7 @@ static struct api_error *sr_introduce(struct call *c)
         api_set_val(sr, FIDX(SR, sm_config), arg_str(c, 7));
         struct changeset *cs = changeset_new();
         changeset_create(cs, C_SR, ref, sr);
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)
@@ -209,7 +196,7 @@ static struct api_error *sr_forget(struct call *c)
     if (!e) {
         struct changeset *cs = changeset_new();
         delete_sr_rows(cs, sr);
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)
@@ -263,7 +250,7 @@ static struct api_error *sr_destroy(struct call *c)
             db_wrlock();
             if (db_get(C_PBD, pbd)) {
                 changeset_set(cs, C_PBD, pbd, FIDX(PBD, currently_attached), "false");
-                api_error_free(apply(cs));
+                api_error_free(api_apply(cs));
             } else {
                 changeset_free(cs);
             }
@@ -275,7 +262,7 @@ static struct api_error *sr_destroy(struct call *c)
         if ((sr = db_get(C_SR, sr_ref))) {
             struct changeset *cs = changeset_new();
             delete_sr_rows(cs, sr);
-            e = apply(cs);
+            e = api_apply(cs);
         }
         db_unlock();
     }
@@ -333,7 +320,7 @@ static struct api_error *update_sr(const char *ref, const char *label, const cha
     if (desc)
         changeset_set(cs, C_SR, ref, FIDX(SR, name_description), desc);
     db_wrlock();
-    e = db_get(C_SR, ref) ? apply(cs) : (changeset_free(cs), NULL);
+    e = db_get(C_SR, ref) ? api_apply(cs) : (changeset_free(cs), NULL);
     db_unlock();
     json_object_put(res);
     return e;
@@ -372,7 +359,7 @@ static struct api_error *set_name(struct call *c, int field)
         struct changeset *cs = changeset_new();
         changeset_set(cs, C_SR, ref, field, v);
         db_wrlock();
-        e = db_get(C_SR, ref) ? apply(cs) : (changeset_free(cs), NULL);
+        e = db_get(C_SR, ref) ? api_apply(cs) : (changeset_free(cs), NULL);
         db_unlock();
     }
     if (!e)
@@ -398,7 +385,7 @@ static struct api_error *sr_set_shared(struct call *c)
     if (!e) {
         struct changeset *cs = changeset_new();
         changeset_set(cs, C_SR, sr->ref, FIDX(SR, shared), arg_bool(c, 2) ? "true" : "false");
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)
@@ -461,7 +448,7 @@ static struct api_error *sr_probe(struct call *c)
         strbuf_adds(&sb, "\t<SR>\n");
         for (size_t k = 0; k < ELEMENTSOF(tags); k++) {
             strbuf_addf(&sb, "\t\t<%s>\n\t\t\t", tags[k][0]);
-            xml_text(&sb, jstr(sr, tags[k][1]));
+            xml_text(&sb, storage_json_str(sr, tags[k][1]));
             strbuf_addf(&sb, "\n\t\t</%s>\n", tags[k][0]);
         }
         strbuf_adds(&sb, "\t</SR>\n");
@@ -508,9 +495,9 @@ static struct api_error *sr_probe_ext(struct call *c)
         out_bool(c->out, true);
         out_member(c->out, "sr");
         out_struct_begin(c->out);
-        member_str(c->out, "uuid", jstr(sr, "uuid"));
-        member_str(c->out, "name_label", jstr(sr, "name_label"));
-        member_str(c->out, "name_description", jstr(sr, "name_description"));
+        member_str(c->out, "uuid", storage_json_str(sr, "uuid"));
+        member_str(c->out, "name_label", storage_json_str(sr, "name_label"));
+        member_str(c->out, "name_description", storage_json_str(sr, "name_description"));
         out_member(c->out, "free_space");
         out_int(c->out, size - used);
         out_member(c->out, "total_space");

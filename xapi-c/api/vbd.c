@@ -27,13 +27,6 @@ LOG_MODULE("vbd");
 /* A clean detach waits for the guest to let the device go. */
 #define DEVICE_TIMEOUT 300.0
 
-static struct api_error *apply(struct changeset *cs)
-{
-    int r = db_apply(cs);
-    changeset_free(cs);
-    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
-}
-
 /* Marks the slots the VM's VBDs use (db lock held). */
 static void used_slots(const struct row *vm, bool used[MAX_SLOTS])
 {
@@ -107,20 +100,18 @@ static struct api_error *vbd_create(struct call *c)
         struct changeset *cs = changeset_new();
         changeset_create(cs, C_VBD, ref, vals);
         vals = NULL;
-        if (!(e = apply(cs))) {
+        if (!(e = api_apply(cs))) {
             cs = changeset_new();
             vbdops_refresh(cs, ref, NULL);
             if (changeset_size(cs) > 0)
-                e = apply(cs);
+                e = api_apply(cs);
             else
                 changeset_free(cs);
         }
     }
     db_unlock();
     if (vals) {
-        for (int i = 0; i < model_classes[C_VBD].n_fields; i++)
-            free(vals[i]);
-        free(vals);
+        api_free_row(C_VBD, vals);
     }
     if (!e)
         out_string(c->out, ref);
@@ -139,7 +130,7 @@ static struct api_error *vbd_destroy(struct call *c)
     if (!e) {
         struct changeset *cs = changeset_new();
         changeset_delete(cs, C_VBD, vbd->ref);
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)
@@ -278,7 +269,7 @@ static struct api_error *set_medium(const struct vbd_facts *f, const char *vdi, 
     *ret_plugged = streq(vbd->v[FIDX(VBD, currently_attached)], "true");
     changeset_set(cs, C_VBD, f->ref, FIDX(VBD, VDI), vdi ? vdi : "OpaqueRef:NULL");
     changeset_set(cs, C_VBD, f->ref, FIDX(VBD, empty), vdi ? "false" : "true");
-    struct api_error *e = apply(cs);
+    struct api_error *e = api_apply(cs);
     db_unlock();
     return e;
 }

@@ -12,22 +12,6 @@
 #include "xapi-c/db.h"
 #include "xapi-c/storage.h"
 
-static struct api_error *apply(struct changeset *cs)
-{
-    int r = db_apply(cs);
-    changeset_free(cs);
-    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
-}
-
-static void free_vals(char **vals, int cls)
-{
-    if (!vals)
-        return;
-    for (int i = 0; i < model_classes[cls].n_fields; i++)
-        free(vals[i]);
-    free(vals);
-}
-
 /* The SR sr_ref, which must be plugged here (db lock held). */
 static struct api_error *check_sr(const char *sr_ref)
 {
@@ -89,7 +73,7 @@ static struct api_error *vdi_create(struct call *c)
     if (!e && strtoll(vals[FIDX(VDI, virtual_size)], NULL, 10) < 0)
         e = api_fail(INVALID_VALUE, "virtual_size", vals[FIDX(VDI, virtual_size)]);
     if (e) {
-        free_vals(vals, C_VDI);
+        api_free_row(C_VDI, vals);
         return e;
     }
     json_object *p = storage_params(sr, NULL);
@@ -113,7 +97,7 @@ static struct api_error *vdi_create(struct call *c)
     if (!e)
         api_error_free(storage_sr_refresh(sr));
     storage_unlock();
-    free_vals(vals, C_VDI);
+    api_free_row(C_VDI, vals);
     json_object_put(info);
     if (!e)
         out_string(c->out, ref);
@@ -151,7 +135,7 @@ static struct api_error *vdi_destroy(struct call *c)
             if (db_get(C_VBD, ref))
                 changeset_delete(cs, C_VBD, ref);
         strlist_iter_done(&it);
-        e = apply(cs);
+        e = api_apply(cs);
         db_unlock();
     }
     free(vbds);
@@ -271,7 +255,7 @@ static struct api_error *vdi_forget(struct call *c)
     if (!e) {
         struct changeset *cs = changeset_new();
         changeset_delete(cs, C_VDI, vdi->ref);
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)
@@ -325,7 +309,7 @@ static struct api_error *set_name(struct call *c, int field)
         struct changeset *cs = changeset_new();
         changeset_set(cs, C_VDI, vdi, field, v);
         db_wrlock();
-        e = db_get(C_VDI, vdi) ? apply(cs) : (changeset_free(cs), NULL);
+        e = db_get(C_VDI, vdi) ? api_apply(cs) : (changeset_free(cs), NULL);
         db_unlock();
     }
     if (!e)
@@ -352,7 +336,7 @@ static struct api_error *set_flag(struct call *c, int field)
     if (!e) {
         struct changeset *cs = changeset_new();
         changeset_set(cs, C_VDI, r->ref, field, arg_bool(c, 2) ? "true" : "false");
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)

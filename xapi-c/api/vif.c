@@ -118,9 +118,7 @@ static struct api_error *vif_create(struct call *c)
     db_unlock();
     net_tx_free(tx); /* an unattached VIF has no port: nothing to send */
     if (vals) {
-        for (int i = 0; i < model_classes[C_VIF].n_fields; i++)
-            free(vals[i]);
-        free(vals);
+        api_free_row(C_VIF, vals);
     }
     if (!e)
         out_string(c->out, ref);

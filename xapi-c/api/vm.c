@@ -26,13 +26,6 @@
 #include "lib/strlist.h"
 #include "lib/util.h"
 
-static struct api_error *apply(struct changeset *cs)
-{
-    int r = db_apply(cs);
-    changeset_free(cs);
-    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
-}
-
 static struct api_error *vm_create(struct call *c)
 {
     char ref[64], mref[64], when[DATETIME_LEN];
@@ -51,13 +44,13 @@ static struct api_error *vm_create(struct call *c)
     changeset_create(cs, C_VM_metrics, mref, m);
     changeset_create(cs, C_VM, ref, vals);
     db_wrlock();
-    struct api_error *e = apply(cs);
+    struct api_error *e = api_apply(cs);
     if (!e) {
         char *allowed = vmops_allowed(db_get(C_VM, ref));
         cs = changeset_new();
         changeset_set(cs, C_VM, ref, FIDX(VM, allowed_operations), allowed);
         free(allowed);
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)
@@ -110,7 +103,7 @@ static struct api_error *vm_destroy(struct call *c)
             if (streq(vm->v[FIDX(VM, power_state)], "Suspended")) /* its image goes too */
                 image = image_path(vm->v[FIDX(VM, uuid)]);
             changeset_delete(cs, C_VM, vm->ref);
-            e = apply(cs);
+            e = api_apply(cs);
         }
     }
     db_unlock();
@@ -480,7 +473,7 @@ static struct api_error *do_dynamic_range(struct call *c, const char *vm)
     changeset_set(cs, C_VM, vm, FIDX(VM, memory_dynamic_min), arg_str(c, 2));
     changeset_set(cs, C_VM, vm, FIDX(VM, memory_dynamic_max), arg_str(c, 3));
     db_wrlock();
-    e = apply(cs);
+    e = api_apply(cs);
     db_unlock();
     return e;
 }
@@ -545,7 +538,7 @@ static struct api_error *update_allowed_operations(struct call *c)
         struct changeset *cs = changeset_new();
         changeset_set(cs, C_VM, vm->ref, FIDX(VM, allowed_operations), allowed);
         free(allowed);
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)
@@ -677,7 +670,7 @@ static struct api_error *vm_revert(struct call *c)
                 changeset_set(cs, C_VM, vm, i, from->v[i]);
         }
         changeset_set(cs, C_VM, vm, FIDX(VM, parent), snap);
-        e = apply(cs);
+        e = api_apply(cs);
         db_unlock();
     }
     vmops_end(vm, key);

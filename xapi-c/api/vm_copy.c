@@ -25,13 +25,6 @@
 
 LOG_MODULE("vm_copy");
 
-static struct api_error *apply(struct changeset *cs)
-{
-    int r = db_apply(cs);
-    changeset_free(cs);
-    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
-}
-
 /* ---- disks ---- */
 
 /* One VBD of the source and the VDI its copy gets. */
@@ -290,13 +283,13 @@ static struct api_error *record_copy(const char *vm, const char *name, enum disk
     changeset_create(cs, C_VM_metrics, mref, m);
     changeset_create(cs, C_VM, ret_ref, v);
     copy_devices(cs, src, ret_ref, d, n, mode != DISKS_SNAPSHOT);
-    struct api_error *e = apply(cs);
+    struct api_error *e = api_apply(cs);
     if (!e) {
         char *allowed = vmops_allowed(db_get(C_VM, ret_ref));
         cs = changeset_new();
         changeset_set(cs, C_VM, ret_ref, FIDX(VM, allowed_operations), allowed);
         free(allowed);
-        e = apply(cs);
+        e = api_apply(cs);
     }
     return e;
 }
@@ -396,7 +389,7 @@ struct api_error *vm_revert_devices(const char *vm, const char *snap)
         strlist_iter_done(&it);
     }
     copy_devices(cs, s, vm, d, n, false);
-    e = apply(cs);
+    e = api_apply(cs);
     cs = NULL;
 out:
     db_unlock();
@@ -499,9 +492,7 @@ static struct api_error *make_vdi(const char *sr, const char *name, int64_t size
     storage_unlock();
     json_object_put(info);
     if (vals) {
-        for (int i = 0; i < model_classes[C_VDI].n_fields; i++)
-            free(vals[i]);
-        free(vals);
+        api_free_row(C_VDI, vals);
     }
     return e;
 }
@@ -525,7 +516,7 @@ struct api_error *vm_provision_disks(const char *vm)
         struct api_error *e = NULL;
         if (db_get(C_VM, vm)) {
             changeset_set(cs, C_VM, vm, FIDX(VM, is_a_template), "false");
-            e = apply(cs);
+            e = api_apply(cs);
         } else {
             changeset_free(cs);
         }
@@ -579,7 +570,7 @@ struct api_error *vm_provision_disks(const char *vm)
             /* provisioned, it is a VM now, as xapi's provision makes it */
             changeset_set(cs, C_VM, vm, FIDX(VM, is_a_template), "false");
         }
-        e = apply(cs);
+        e = api_apply(cs);
         db_unlock();
     }
     if (e)

@@ -40,13 +40,6 @@ static const struct {
     {M_VM_set_memory, {0, 2, 2, 2}},
 };
 
-static struct api_error *apply(struct changeset *cs)
-{
-    int r = db_apply(cs);
-    changeset_free(cs);
-    return r < 0 ? api_failf(INTERNAL_ERROR, "database: %s", strerror(-r)) : NULL;
-}
-
 /* The VM of argument 1, which must be halted with nothing under way (db
  * lock held). */
 static struct api_error *halted_vm(struct call *c, const struct row **ret)
@@ -97,7 +90,7 @@ static struct api_error *set_limits(struct call *c)
                 if (!streq(vm->v[limit_fields[i]], buf))
                     changeset_set(cs, C_VM, vm->ref, limit_fields[i], buf);
             }
-            e = apply(cs);
+            e = api_apply(cs);
         }
     }
     db_unlock();
@@ -125,7 +118,7 @@ static struct api_error *set_vcpus(struct call *c)
         struct changeset *cs = changeset_new();
         changeset_set(cs, C_VM, vm->ref, max ? FIDX(VM, VCPUs_max) : FIDX(VM, VCPUs_at_startup),
                       arg_str(c, 2));
-        e = apply(cs);
+        e = api_apply(cs);
     }
     db_unlock();
     if (!e)
