@@ -4,7 +4,8 @@ network (scripts/run-host: namespace, private OVS, networkd, the first
 start's discovery) and its stop, and the latency, end to end (client, xapi, networkd,
 OVS's userspace datapath), of network.create + destroy, VLAN.create +
 destroy, VIF.plug + unplug on a running VM, PIF.reconfigure_ip, and the
-resynchronisation after a restart with many VIFs attached. Median and max
+resynchronisation after a restart with many VIFs attached, pool.create_VLAN,
+and how long a NIC's carrier change takes to show in PIF_metrics. Median and max
 of ROUNDS each. Starts its own hosts in temporary folders; prints figures,
 judges nothing. Needs root (network namespaces).
 
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from networkdtest import ovs_rows  # noqa: E402
+from networkdtest import ovs_rows, sh  # noqa: E402
 from xeniatest import Host, vm_record, wait_until  # noqa: E402
 
 ROUNDS = int(os.environ.get("XENIA_BENCH_NET_ROUNDS", "10"))
@@ -42,6 +43,11 @@ def netns_of(h):
         return None
     kv = dict(p.split("=", 1) for p in line.split())
     return kv["NETNS"], kv["OVS_RUNDIR"]
+
+
+def outside_of(h):
+    line = next(l for l in h.output if l.startswith("NETNS="))
+    return dict(p.split("=", 1) for p in line.split())["OUTSIDE_NETNS"]
 
 
 def host_start(network):
@@ -107,6 +113,32 @@ def main():
 
             figure("PIF.reconfigure_ip (static)", [timed(reconf(i)) for i in range(ROUNDS)])
             s("PIF.reconfigure_ip", eth1, "None", "", "", "", "")
+
+            n = s("network.create", rec)
+
+            def pool_vlan_cycle():
+                for p in s("pool.create_VLAN", "eth1", n, 42):
+                    s("VLAN.destroy", s("PIF.get_VLAN_master_of", p))
+
+            figure("pool.create_VLAN + VLAN.destroy", [timed(pool_vlan_cycle)
+                                                        for _ in range(ROUNDS)])
+            s("network.destroy", n)
+
+            # A NIC's carrier, end to end: the link of the outside end goes
+            # down or up, networkd's netlink watcher tells xapi through
+            # state/wait, xapi writes PIF_metrics (no PIF.scan).
+            out = outside_of(h)
+            metrics = s("PIF.get_metrics", eth1)
+            carrier = []
+            for i in range(ROUNDS):
+                up = i % 2 == 1
+                t = time.monotonic()
+                sh("ip", "-n", out, "link", "set", "peer1", "up" if up else "down")
+                wait_until(lambda: s("PIF_metrics.get_carrier", metrics) is up, 30,
+                           interval=0.01, what="PIF_metrics.carrier")
+                carrier.append(time.monotonic() - t)
+            sh("ip", "-n", out, "link", "set", "peer1", "up")
+            figure("carrier change to PIF_metrics.carrier", carrier)
 
             vms = []
             for i in range(VMS):

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Storage through the API (part of `make bench`): the latency of
-VDI.create, VDI.snapshot and VDI.clone on the development host's `file`
-SR, end to end (client, xapi, storaged, qemu-img), for a small and a large
-virtual size; and SR.scan of an SR holding many VDIs. Starts its own host
+VDI.create (qcow2, and raw with sm_config:type=raw), VDI.snapshot and
+VDI.clone on the development host's `file` SR, end to end (client, xapi,
+storaged, the disk), for a small and a large virtual size; and SR.scan of
+an SR holding many VDIs. Starts its own host
 (scripts/run-host) in a temporary folder; prints figures, judges nothing.
 
 Environment: XENIA_BUILD (default build/), XENIA_BENCH_VDI_ROUNDS (default
@@ -55,13 +56,18 @@ def main():
         sr = c("pool.get_default_SR", s, c("pool.get_all", s)[0])
         rec = {"SR": sr, "type": "user", "sharable": False, "read_only": False,
                "other_config": {}, "name_label": "bench", "name_description": ""}
-        print("[5] storage through the API: the development host's file SR (qcow2 via qemu-img),")
+        print("[5] storage through the API: the development host's file SR (images made by storaged),")
         print("    JSON-RPC on one keep-alive connection, median of %d (p95 nearest rank)" % ROUNDS)
         for size, label in ((GiB, "1 GiB"), (100 * GiB, "100 GiB")):
-            made, times = [], {"VDI.create": [], "VDI.snapshot": [], "VDI.clone": []}
+            made, times = [], {"VDI.create": [], "VDI.create raw": [], "VDI.snapshot": [],
+                               "VDI.clone": []}
             for _ in range(ROUNDS):
                 vdi, ms = timed(c, "VDI.create", s, dict(rec, virtual_size=str(size)))
                 times["VDI.create"].append(ms)
+                raw, ms = timed(c, "VDI.create", s, dict(rec, virtual_size=str(size),
+                                                         sm_config={"type": "raw"}))
+                times["VDI.create raw"].append(ms)
+                made.append(raw)
                 snap, ms = timed(c, "VDI.snapshot", s, vdi, {})
                 times["VDI.snapshot"].append(ms)
                 clone, ms = timed(c, "VDI.clone", s, vdi, {})

@@ -304,10 +304,8 @@ static bool device_valid(const char *s)
     return true;
 }
 
-/* Member key of the disk o: *ret is NULL when absent (or null); an error
- * when it is not of type t. */
-static struct dm_error *disk_member(json_object *o, const char *label, const char *key, json_type t,
-                                    json_object **ret)
+struct dm_error *dm_member(json_object *o, const char *label, const char *key, json_type t,
+                           json_object **ret)
 {
     json_object *v = NULL;
 
@@ -337,12 +335,12 @@ struct dm_error *dm_disk_from_json(json_object *o, const char *label, struct dm_
         if (!known)
             return dm_failf(DM_ERR_INVALID_PARAMS, "%s.%s: unknown member", label, key);
     }
-    if ((e = disk_member(o, label, "device", json_type_string, &device)) ||
-        (e = disk_member(o, label, "target", json_type_string, &target)) ||
-        (e = disk_member(o, label, "format", json_type_string, &format)) ||
-        (e = disk_member(o, label, "backend", json_type_string, &backend)) ||
-        (e = disk_member(o, label, "readwrite", json_type_boolean, &rw)) ||
-        (e = disk_member(o, label, "cdrom", json_type_boolean, &cdrom)))
+    if ((e = dm_member(o, label, "device", json_type_string, &device)) ||
+        (e = dm_member(o, label, "target", json_type_string, &target)) ||
+        (e = dm_member(o, label, "format", json_type_string, &format)) ||
+        (e = dm_member(o, label, "backend", json_type_string, &backend)) ||
+        (e = dm_member(o, label, "readwrite", json_type_boolean, &rw)) ||
+        (e = dm_member(o, label, "cdrom", json_type_boolean, &cdrom)))
         return e;
     if (!device || !device_valid(json_object_get_string(device)))
         return dm_failf(DM_ERR_INVALID_PARAMS, "%s.device: xvdX, hdX or sdX expected", label);
@@ -489,6 +487,34 @@ json_object *dm_domain_to_json(const struct dm_domain *d)
     json_object_object_add(o, "vcpus_max", json_object_new_int(d->cfg.vcpus_max));
     json_object_object_add(o, "vcpus", json_object_new_int(d->cfg.vcpus));
     json_object_object_add(o, "start_time", json_object_new_double(d->start_time));
+    return o;
+}
+
+void dm_stats_done(struct dm_stats *s)
+{
+    free(s->vcpus);
+    s->vcpus = NULL;
+    s->n_vcpus = 0;
+}
+
+json_object *dm_stats_to_json(const char *uuid, const struct dm_stats *s)
+{
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+    json_object_object_add(o, "uuid", json_object_new_string(uuid));
+    json_object_object_add(o, "domid", json_object_new_int(s->domid));
+    json_object_object_add(o, "time", json_object_new_double(s->time));
+    json_object_object_add(o, "cpu_time", json_object_new_double(s->cpu_time));
+    json_object_object_add(o, "memory_actual", json_object_new_int64(s->memory_actual));
+    json_object_object_add(o, "memory_target", json_object_new_int64(s->memory_target));
+    for (int i = 0; i < s->n_vcpus; i++) {
+        json_object *v = json_object_new_object();
+        json_object_object_add(v, "id", json_object_new_int(i));
+        json_object_object_add(v, "online", json_object_new_boolean(s->vcpus[i].online));
+        json_object_object_add(v, "cpu_time", json_object_new_double(s->vcpus[i].cpu_time));
+        json_object_array_add(a, v);
+    }
+    json_object_object_add(o, "vcpus", a);
     return o;
 }
 

@@ -148,6 +148,10 @@ struct dm_disk {
     bool readwrite, cdrom;
 };
 
+/* Member key of the object o (a disk, a NIC; label names it in errors):
+ * *ret is NULL when absent (or null); an error when it is not of type t. */
+struct dm_error *dm_member(json_object *o, const char *label, const char *key, json_type t,
+                           json_object **ret);
 /* Reads the disk object o; label names it in errors ("disks[2]", "disk").
  * Returns NULL and fills *ret (dm_disk_done frees it), or an
  * DM_ERR_INVALID_PARAMS error naming the member. */
@@ -200,6 +204,24 @@ void dm_domain_list_done(struct dm_domain_list *l);
 struct dm_error *dm_fail_state(const struct dm_domain *d, enum dm_state expected);
 struct dm_error *dm_fail_memory(int64_t needed, int64_t free_bytes);
 struct dm_error *dm_fail_vcpus(int asked, int available);
+
+/* What a domain uses now (domain/stats): times in seconds, memory in
+ * bytes. vcpus has vcpus_max entries (owned; dm_stats_done frees it). */
+struct dm_vcpu_stats {
+    bool online;
+    double cpu_time;
+};
+struct dm_stats {
+    int domid;
+    double time;     /* when sampled: CLOCK_MONOTONIC, for rates */
+    double cpu_time; /* of every vCPU together, since the domain was built */
+    int64_t memory_actual, memory_target;
+    struct dm_vcpu_stats *vcpus;
+    int n_vcpus;
+};
+void dm_stats_done(struct dm_stats *s);
+/* The stats as hypervisor/README.md describes them on the wire. */
+json_object *dm_stats_to_json(const char *uuid, const struct dm_stats *s);
 
 struct dm_host_info {
     const char *backend;               /* static: "sim", "xen" */
@@ -256,6 +278,9 @@ struct backend_ops {
     struct dm_error *(*set_vcpus)(struct backend *b, const char *uuid, int vcpus,
                                   struct dm_domain *ret);
     struct dm_error *(*destroy)(struct backend *b, const char *uuid);
+    /* What the running or paused domain uses now (BAD_STATE otherwise).
+     * Does not wait for an operation under way on the domain. */
+    struct dm_error *(*stats)(struct backend *b, const char *uuid, struct dm_stats *ret);
     /* Hot-plug into a running or paused domain (BAD_STATE otherwise). The
      * domain's stored configuration follows each change, so that a reboot
      * of the guest and a restart of domaind keep the device set.
@@ -272,6 +297,15 @@ struct backend_ops {
                                     bool force, struct dm_domain *ret);
     struct dm_error *(*cd_change)(struct backend *b, const char *uuid, const char *device,
                                   const char *target, const char *format, struct dm_domain *ret);
+    /* NIC hot-plug, as for disks: nic_attach adds nic (a nics element
+     * that dm_nic_check accepts, devid required; borrowed) unless its
+     * devid is taken (DEVICE_EXISTS); nic_detach removes the nic devid
+     * (NO_SUCH_DEVICE if none). The device is named by its devid in
+     * errors. */
+    struct dm_error *(*nic_attach)(struct backend *b, const char *uuid, json_object *nic,
+                                   struct dm_domain *ret);
+    struct dm_error *(*nic_detach)(struct backend *b, const char *uuid, int devid,
+                                   struct dm_domain *ret);
     /* Does not block: the current generation (1 or more: 0 is never a
      * current one), and every domain changed after since, destroyed ones with state destroyed. When
      * since cannot be answered that way (0, a generation from before a reset, or older than the

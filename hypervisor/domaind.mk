@@ -30,6 +30,10 @@ UNIT_LIBS_domaind-xen-image = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a $(XEN_LI
 $(BUILD)/tests/unit/test-domaind-xen-config $(BUILD)/tests/unit/test-domaind-xen-image: \
 	$(BUILD)/libdomaind.a
 
+# The nic checks of hot-plug (nic.c), tested on their own.
+UNIT_LIBS_domaind-nic = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a
+$(BUILD)/tests/unit/test-domaind-nic: $(BUILD)/libdomaind.a
+
 # The table of domains both backends share, tested on its own.
 UNIT_LIBS_domaind-domtable = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a
 $(BUILD)/tests/unit/test-domaind-domtable: $(BUILD)/libdomaind.a

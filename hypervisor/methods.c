@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypervisor/nic.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -303,6 +304,23 @@ static struct jsonrpc_error *m_destroy(json_object *params, json_object **ret_re
     return empty_result(b->ops->destroy(b, uuid), ret_result);
 }
 
+static struct jsonrpc_error *m_stats(json_object *params, json_object **ret_result, void *userdata)
+{
+    struct backend *b = userdata;
+    struct jsonrpc_error *je;
+    char uuid[UUID_STR_LEN];
+    struct dm_stats st;
+    struct dm_error *e;
+
+    if ((je = get_uuid(params, uuid)))
+        return je;
+    if ((e = b->ops->stats(b, uuid, &st)))
+        return to_jsonrpc(e);
+    *ret_result = dm_stats_to_json(uuid, &st);
+    dm_stats_done(&st);
+    return NULL;
+}
+
 /* The device parameter of disk_detach and cd_change: a guest's name for a
  * disk, checked by the backend against the domain's disks. */
 static struct jsonrpc_error *get_device(json_object *params, const char **ret)
@@ -347,6 +365,40 @@ static struct jsonrpc_error *m_disk_detach(json_object *params, json_object **re
         return je;
     return domain_result(b->ops->disk_detach(b, uuid, device, get_bool(params, "force", false), &d),
                          &d, ret_result);
+}
+
+/* NIC hot-plug (nic.h): the nic checked before the backend sees it. */
+static struct jsonrpc_error *m_nic_attach(json_object *params, json_object **ret_result,
+                                          void *userdata)
+{
+    struct backend *b = userdata;
+    struct jsonrpc_error *je;
+    char uuid[UUID_STR_LEN];
+    struct dm_domain d;
+    struct dm_error *e;
+    json_object *nic = member(params, "nic");
+    int devid;
+
+    if ((je = get_uuid(params, uuid)))
+        return je;
+    if ((e = dm_nic_check(nic, "nic", &devid)))
+        return to_jsonrpc(e);
+    return domain_result(b->ops->nic_attach(b, uuid, nic, &d), &d, ret_result);
+}
+
+static struct jsonrpc_error *m_nic_detach(json_object *params, json_object **ret_result,
+                                          void *userdata)
+{
+    struct backend *b = userdata;
+    struct jsonrpc_error *je;
+    char uuid[UUID_STR_LEN];
+    struct dm_domain d;
+    int64_t devid;
+
+    if ((je = get_uuid(params, uuid)) ||
+        (je = get_int(params, "devid", -1, 0, DM_NIC_MAX_DEVID, &devid)))
+        return je;
+    return domain_result(b->ops->nic_detach(b, uuid, (int)devid, &d), &d, ret_result);
 }
 
 static struct jsonrpc_error *m_cd_change(json_object *params, json_object **ret_result,
@@ -452,6 +504,10 @@ static const struct jsonrpc_param p_disk_attach[] = {
     {"uuid", JP_STRING, true}, {"disk", JP_OBJECT, true}, {0}};
 static const struct jsonrpc_param p_disk_detach[] = {
     {"uuid", JP_STRING, true}, {"device", JP_STRING, true}, {"force", JP_BOOL, false}, {0}};
+static const struct jsonrpc_param p_nic_attach[] = {
+    {"uuid", JP_STRING, true}, {"nic", JP_OBJECT, true}, {0}};
+static const struct jsonrpc_param p_nic_detach[] = {
+    {"uuid", JP_STRING, true}, {"devid", JP_INT, true}, {0}};
 static const struct jsonrpc_param p_cd_change[] = {{"uuid", JP_STRING, true},
                                                    {"device", JP_STRING, true},
                                                    {"target", JP_STRING, true},
@@ -480,9 +536,12 @@ static const struct jsonrpc_param p_fail[] = {
     X("domain/set_memory_target", m_set_memory_target, p_memory)                                   \
     X("domain/set_vcpus", m_set_vcpus, p_vcpus)                                                    \
     X("domain/destroy", m_destroy, p_uuid)                                                         \
+    X("domain/stats", m_stats, p_uuid)                                                             \
     X("domain/disk_attach", m_disk_attach, p_disk_attach)                                          \
     X("domain/disk_detach", m_disk_detach, p_disk_detach)                                          \
     X("domain/cd_change", m_cd_change, p_cd_change)                                                \
+    X("domain/nic_attach", m_nic_attach, p_nic_attach)                                             \
+    X("domain/nic_detach", m_nic_detach, p_nic_detach)                                             \
     X("events/watch", m_watch, p_watch)
 #define SIM_METHODS(X)                                                                             \
     X("sim/inject", m_sim_inject, p_inject)                                                        \

@@ -26,6 +26,7 @@
 
 #include "hypervisor/backend.h"
 #include "hypervisor/domtable.h"
+#include "hypervisor/nic.h"
 #include "lib/cleanup.h"
 #include "lib/hashmap.h"
 #include "lib/log.h"
@@ -42,6 +43,8 @@ LOG_MODULE("sim");
 #define SIM_DOMAINS_DIR "domains"
 #define SIM_LOCK_FILE "lock"
 #define SIM_MAX_FILE (64 * 1024 * 1024)
+/* An image is a domain's record: what lies past this is not its. */
+#define SIM_MAX_IMAGE (1024 * 1024)
 #define SIM_DOMID_MAX 32751 /* Xen's DOMID_FIRST_RESERVED - 1 */
 #define SIM_MAX_DESTROYED 256
 #define SIM_DOM0_RESERVE ((int64_t)1 << 30) /* or a tenth of memory when less */
@@ -62,7 +65,9 @@ LOG_MODULE("sim");
     X(DESTROY, "domain/destroy")                                                                   \
     X(DISK_ATTACH, "domain/disk_attach")                                                           \
     X(DISK_DETACH, "domain/disk_detach")                                                           \
-    X(CD_CHANGE, "domain/cd_change")
+    X(CD_CHANGE, "domain/cd_change")                                                               \
+    X(NIC_ATTACH, "domain/nic_attach")                                                             \
+    X(NIC_DETACH, "domain/nic_detach")
 
 enum sim_op {
 #define SIM_OP_ENUM_(name, text) SIM_OP_##name,
@@ -164,6 +169,37 @@ static int write_file_atomic(const char *path, const char *data, size_t len, boo
         close(fd);
     }
     return 0;
+}
+
+/* Writes a suspend image: a path that exists (a VDI that storaged made
+ * for it, a file or a block device) is written in place from its start,
+ * neither truncated nor replaced, for the SR owns that file; a new path is
+ * written atomically. What follows the image in place is ignored when it
+ * is read back. */
+static int write_image(const char *path, const char *data, size_t len)
+{
+    struct stat st;
+    int fd, r = 0;
+
+    if (stat(path, &st) < 0)
+        return write_file_atomic(path, data, len, true);
+    if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+        return -errno;
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    return r;
 }
 
 /* Reads at most max bytes of path into a new NUL-terminated buffer. */
@@ -796,6 +832,35 @@ static struct dm_error *sim_get(struct backend *b, const char *uuid, struct dm_d
     return e;
 }
 
+/* A simulated guest runs no code: its vCPUs use no time. Memory is what
+ * the simulated balloon holds. */
+static struct dm_error *sim_stats(struct backend *b, const char *uuid, struct dm_stats *ret)
+{
+    struct sim *s = sim_of(b);
+    struct dm_error *e = NULL;
+
+    pthread_mutex_lock(&s->t.lock);
+    struct dt_dom *sd = domtable_find(&s->t, uuid);
+    if (!sd)
+        e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+    else if (sd->d.state != DM_STATE_RUNNING && sd->d.state != DM_STATE_PAUSED)
+        e = dm_fail_state(&sd->d, DM_STATE_RUNNING);
+    else {
+        *ret = (struct dm_stats){
+            .domid = sd->d.domid,
+            .time = now_monotonic(),
+            .memory_actual = sd->d.memory_actual,
+            .memory_target = sd->d.cfg.memory_target,
+            .vcpus = xcalloc((size_t)sd->d.cfg.vcpus_max, sizeof(*ret->vcpus)),
+            .n_vcpus = sd->d.cfg.vcpus_max,
+        };
+        for (int i = 0; i < ret->n_vcpus; i++)
+            ret->vcpus[i].online = i < sd->d.cfg.vcpus;
+    }
+    pthread_mutex_unlock(&s->t.lock);
+    return e;
+}
+
 static struct dm_error *sim_create(struct backend *b, const char *uuid, const struct dm_config *cfg,
                                    bool start_paused, struct dm_domain *ret)
 {
@@ -937,7 +1002,7 @@ static struct dm_error *sim_suspend_locked(struct sim *s, const char *uuid, cons
     strbuf_addc(&sb, '\n');
     json_object_put(image);
     pthread_mutex_unlock(&s->t.lock);
-    int r = write_file_atomic(path, sb.buf, sb.len, true);
+    int r = write_image(path, sb.buf, sb.len);
     pthread_mutex_lock(&s->t.lock);
     strbuf_done(&sb);
     if (r < 0) {
@@ -969,17 +1034,17 @@ static struct dm_error *read_image(const char *path, struct dm_config *ret,
                                    struct sim_guest *ret_guest)
 {
     _cleanup_free_ char *text = NULL, *why = NULL;
-    struct stat st;
     struct dm_domain d;
     json_object *root, *v, *dom;
     size_t len;
     int r;
 
-    if ((r = read_file(path, SIM_MAX_FILE, &text, &len)) < 0) {
+    if ((r = read_file(path, SIM_MAX_IMAGE, &text, &len)) < 0) {
         errno = -r;
         return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot read the image %s: %m", path);
     }
-    root = parse_object(text, len, stat(path, &st) == 0 && S_ISREG(st.st_mode));
+    /* Written in place, an image is followed by what the file held. */
+    root = parse_object(text, len, false);
     if (!root || !get_member(root, "format", json_type_string, &v) ||
         !streq(json_object_get_string(v), SIM_IMAGE_FORMAT) ||
         !get_member(root, "version", json_type_int, &v) ||
@@ -1312,6 +1377,65 @@ static void sim_free(struct backend *b)
     free(s);
 }
 
+/* NIC hot-plug: the domain's nics in its configuration, one step each;
+ * there is no device to make (networkd's stand-ins play the VIFs). nic
+ * (taken) is the one to add as devid, or NULL to remove devid. */
+static struct dm_error *sim_nic_change(struct sim *s, const char *uuid, int devid, json_object *nic,
+                                       struct dm_domain *ret)
+{
+    enum sim_op op = nic ? SIM_OP_NIC_ATTACH : SIM_OP_NIC_DETACH;
+    struct dt_dom *sd = NULL;
+    json_object *old;
+    struct dm_error *e;
+    int steps = 0;
+    char dev[16];
+
+    snprintf(dev, sizeof(dev), "%d", devid);
+    pthread_mutex_lock(&s->t.lock);
+    if ((e = domtable_take_in(&s->t, uuid, DT_LIVE, DM_STATE_RUNNING, &sd)))
+        goto out;
+    old = dm_nics_find(sd->d.cfg.nics, devid);
+    if (nic && old) {
+        e = dm_fail(DM_ERR_DEVICE_EXISTS, sd->d.uuid, dev);
+    } else if (!nic && !old) {
+        e = dm_fail(DM_ERR_NO_SUCH_DEVICE, sd->d.uuid, dev);
+    } else if (sim_step_fails(s, op, &steps)) {
+        e = fail_injected(op);
+    } else {
+        json_object *nics = dm_disks_replace(sd->d.cfg.nics, old, nic);
+        json_object_put(sd->d.cfg.nics);
+        sd->d.cfg.nics = nics;
+        sim_changed(s, sd);
+        dm_domain_copy(ret, &sd->d);
+        log_info("domain %s: nic %d %s", sd->d.uuid, devid, nic ? "attached" : "detached");
+    }
+    domtable_release(&s->t, sd);
+out:
+    pthread_mutex_unlock(&s->t.lock);
+    json_object_put(nic);
+    return e;
+}
+
+static struct dm_error *sim_nic_attach(struct backend *b, const char *uuid, json_object *nic,
+                                       struct dm_domain *ret)
+{
+    json_object *copy = NULL;
+    struct dm_error *e;
+    int devid;
+
+    if ((e = dm_nic_check(nic, "nic", &devid)))
+        return e;
+    if (json_object_deep_copy(nic, &copy, NULL) < 0 || !copy)
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot copy the nic");
+    return sim_nic_change(sim_of(b), uuid, devid, copy, ret);
+}
+
+static struct dm_error *sim_nic_detach(struct backend *b, const char *uuid, int devid,
+                                       struct dm_domain *ret)
+{
+    return sim_nic_change(sim_of(b), uuid, devid, NULL, ret);
+}
+
 static const struct backend_ops sim_ops = {
     .name = "sim",
     .stop = sim_stop,
@@ -1326,12 +1450,15 @@ static const struct backend_ops sim_ops = {
     .unpause = sim_unpause,
     .suspend = sim_suspend,
     .resume = sim_resume,
+    .stats = sim_stats,
     .set_memory_target = sim_set_memory_target,
     .set_vcpus = sim_set_vcpus,
     .destroy = sim_destroy,
     .disk_attach = sim_disk_attach,
     .disk_detach = sim_disk_detach,
     .cd_change = sim_cd_change,
+    .nic_attach = sim_nic_attach,
+    .nic_detach = sim_nic_detach,
     .changes = sim_changes,
     .sim_inject = sim_inject,
     .sim_fail = sim_fail,

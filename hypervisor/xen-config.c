@@ -354,6 +354,12 @@ static struct dm_error *nic_from_json(json_object *o, size_t i, libxl_device_nic
     return NULL;
 }
 
+struct dm_error *xen_config_nic(json_object *o, libxl_device_nic *ret)
+{
+    /* o's own devid is used: the index only stands in when it has none */
+    return nic_from_json(o, 0, ret);
+}
+
 static struct dm_error *apply_devices(const struct dm_config *c, libxl_domain_config *d)
 {
     struct dm_error *e;

@@ -25,3 +25,8 @@ struct dm_error *xen_config_build(const char *uuid, const struct dm_config *cfg,
 /* Fills the initialised *ret with the disk d (checked by
  * dm_disk_from_json), for libxl's hot-plug calls. */
 void xen_config_disk(const struct dm_disk *d, libxl_device_disk *ret);
+/* Fills the initialised *ret with the nic o (a nics element with its
+ * devid, checked by dm_nic_check), for libxl's hot-plug calls; the script
+ * defaults to XEN_DEFAULT_VIF_SCRIPT. Returns NULL, or a
+ * DM_ERR_INVALID_PARAMS error (*ret then disposed of by the caller). */
+struct dm_error *xen_config_nic(json_object *o, libxl_device_nic *ret);

@@ -25,6 +25,7 @@
 #include <libxl_utils.h>
 
 #include "hypervisor/domtable.h"
+#include "hypervisor/nic.h"
 #include "hypervisor/xen-config.h"
 #include "hypervisor/xen-image.h"
 #include "hypervisor/xen-log.h"
@@ -757,13 +758,15 @@ static struct dm_error *xen_unpause(struct backend *b, const char *uuid, struct 
 }
 
 /* Saves domid (configured as cfg) to path: a new file that replaces path
- * only once complete, or a block device written in place. No lock held.
- * A failed save leaves the guest running. */
+ * only once complete, or a path that exists (a suspend VDI that storaged
+ * made, a block device) written in place from its start, neither
+ * truncated nor replaced, for its SR owns it. No lock held. A failed save
+ * leaves the guest running. */
 static struct dm_error *save_image(struct xen *x, uint32_t domid, const struct dm_config *cfg,
                                    const char *path)
 {
     struct stat st;
-    bool in_place = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+    bool in_place = stat(path, &st) == 0;
     _cleanup_free_ char *tmp = in_place ? xstrdup(path) : xasprintf("%s.tmp", path);
     struct dm_error *e = NULL;
     int fd, r, rc;
@@ -858,6 +861,65 @@ static struct dm_error *xen_resume(struct backend *b, const char *uuid, const ch
     return e;
 }
 
+/* libxl's figures of domid: its CPU time and memory, and each vCPU's. */
+static struct dm_error *read_stats(struct xen *x, uint32_t domid, struct dm_stats *ret)
+{
+    libxl_dominfo info;
+    libxl_vcpuinfo *v;
+    int n = 0, nr_cpus = 0, rc;
+
+    libxl_dominfo_init(&info);
+    xen_log_clear();
+    if ((rc = libxl_domain_info(x->ctx, &info, domid))) {
+        libxl_dominfo_dispose(&info);
+        return fail_libxl("cannot read the domain's figures", rc);
+    }
+    ret->cpu_time = (double)info.cpu_time / 1e9;
+    ret->memory_actual = (int64_t)info.current_memkb * 1024;
+    libxl_dominfo_dispose(&info);
+    if (!(v = libxl_list_vcpu(x->ctx, domid, &n, &nr_cpus)))
+        return fail_libxl("cannot list the domain's vCPUs", ERROR_FAIL);
+    for (int i = 0; i < n; i++) {
+        uint32_t id = v[i].vcpuid;
+        if (id < (uint32_t)ret->n_vcpus) {
+            ret->vcpus[id].online = v[i].online;
+            ret->vcpus[id].cpu_time = (double)v[i].vcpu_time / 1e9;
+        }
+    }
+    libxl_vcpuinfo_list_free(v, n);
+    return NULL;
+}
+
+static struct dm_error *xen_stats(struct backend *b, const char *uuid, struct dm_stats *ret)
+{
+    struct xen *x = xen_of(b);
+    struct dm_stats st = {0};
+
+    pthread_mutex_lock(&x->t.lock);
+    struct dm_error *e = xen_refresh(x);
+    struct dt_dom *xd = e ? NULL : domtable_find(&x->t, uuid);
+    if (!e && !xd)
+        e = dm_fail(DM_ERR_NO_SUCH_DOMAIN, uuid);
+    else if (!e && xd->d.state != DM_STATE_RUNNING && xd->d.state != DM_STATE_PAUSED)
+        e = dm_fail_state(&xd->d, DM_STATE_RUNNING);
+    if (!e) {
+        st.domid = xd->d.domid;
+        st.memory_target = xd->d.cfg.memory_target;
+        st.n_vcpus = xd->d.cfg.vcpus_max > 0 ? xd->d.cfg.vcpus_max : 1;
+        st.vcpus = xcalloc((size_t)st.n_vcpus, sizeof(*st.vcpus));
+    }
+    pthread_mutex_unlock(&x->t.lock);
+    if (e)
+        return e;
+    st.time = now_monotonic();
+    if ((e = read_stats(x, (uint32_t)st.domid, &st))) {
+        dm_stats_done(&st);
+        return e;
+    }
+    *ret = st;
+    return NULL;
+}
+
 /* ---- changes of a live domain's configuration ---- */
 
 /* A change of a domain's configuration (set_memory_target, set_vcpus,
@@ -871,7 +933,7 @@ struct xen_cfg_op {
 };
 
 /* The part of the configuration a change sets. */
-enum xen_cfg_part { XEN_CFG_MEMORY_TARGET, XEN_CFG_VCPUS, XEN_CFG_DISKS };
+enum xen_cfg_part { XEN_CFG_MEMORY_TARGET, XEN_CFG_VCPUS, XEN_CFG_DISKS, XEN_CFG_NICS };
 
 /* Begins a change: takes the running or paused domain uuid and copies
  * what the change needs. own_only refuses a domain domaind did not build
@@ -923,6 +985,10 @@ static struct dm_error *xen_end_cfg_op(struct xen *x, struct xen_cfg_op *op, enu
         case XEN_CFG_DISKS:
             json_object_put(c->disks);
             c->disks = json_object_get(op->cfg.disks);
+            break;
+        case XEN_CFG_NICS:
+            json_object_put(c->nics);
+            c->nics = json_object_get(op->cfg.nics);
             break;
         }
         domtable_changed(&x->t, op->xd);
@@ -1165,6 +1231,80 @@ static void xen_free(struct backend *b)
     free(x);
 }
 
+/* NIC hot-plug: libxl_device_nic_add and _remove; the nic's hotplug
+ * script (vif-openvswitch) puts the vif on its bridge, where networkd's
+ * vif/plug finds it and gives it the VIF's external_ids. */
+static struct dm_error *xen_nic_attach(struct backend *b, const char *uuid, json_object *nic,
+                                       struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+    struct xen_cfg_op op;
+    json_object *copy = NULL, *nics = NULL;
+    libxl_device_nic ln;
+    struct dm_error *e;
+    int devid, rc;
+    char dev[16];
+
+    if ((e = dm_nic_check(nic, "nic", &devid)))
+        return e;
+    snprintf(dev, sizeof(dev), "%d", devid);
+    if (json_object_deep_copy(nic, &copy, NULL) < 0 || !copy)
+        return dm_failf(DM_ERR_BACKEND_FAILURE, "cannot copy the nic");
+    if ((e = xen_begin_cfg_op(x, uuid, true, &op))) {
+        json_object_put(copy);
+        return e;
+    }
+    libxl_device_nic_init(&ln);
+    if (dm_nics_find(op.cfg.nics, devid)) {
+        e = dm_fail(DM_ERR_DEVICE_EXISTS, uuid, dev);
+    } else if (!(e = xen_config_nic(copy, &ln))) {
+        xen_log_clear();
+        if ((rc = libxl_device_nic_add(x->ctx, op.domid, &ln, NULL)))
+            e = fail_libxl("cannot attach the nic", rc);
+        else
+            nics = dm_disks_replace(op.cfg.nics, NULL, copy);
+    }
+    libxl_device_nic_dispose(&ln);
+    json_object_put(copy);
+    if (!e) {
+        json_object_put(op.cfg.nics);
+        op.cfg.nics = nics;
+    }
+    return xen_end_cfg_op(x, &op, XEN_CFG_NICS, e, ret);
+}
+
+static struct dm_error *xen_nic_detach(struct backend *b, const char *uuid, int devid,
+                                       struct dm_domain *ret)
+{
+    struct xen *x = xen_of(b);
+    struct xen_cfg_op op;
+    json_object *old;
+    libxl_device_nic ln;
+    struct dm_error *e;
+    int rc;
+    char dev[16];
+
+    snprintf(dev, sizeof(dev), "%d", devid);
+    if ((e = xen_begin_cfg_op(x, uuid, true, &op)))
+        return e;
+    if (!(old = dm_nics_find(op.cfg.nics, devid)))
+        return xen_end_cfg_op(x, &op, XEN_CFG_NICS, dm_fail(DM_ERR_NO_SUCH_DEVICE, uuid, dev),
+                              NULL);
+    libxl_device_nic_init(&ln);
+    xen_log_clear();
+    if ((rc = libxl_devid_to_device_nic(x->ctx, op.domid, devid, &ln)))
+        e = fail_libxl("cannot find the nic", rc);
+    else if ((rc = libxl_device_nic_remove(x->ctx, op.domid, &ln, NULL)))
+        e = fail_libxl("cannot detach the nic", rc);
+    libxl_device_nic_dispose(&ln);
+    if (!e) {
+        json_object *nics = dm_disks_replace(op.cfg.nics, old, NULL);
+        json_object_put(op.cfg.nics);
+        op.cfg.nics = nics;
+    }
+    return xen_end_cfg_op(x, &op, XEN_CFG_NICS, e, ret);
+}
+
 static const struct backend_ops xen_ops = {
     .name = "xen",
     .stop = xen_stop,
@@ -1182,9 +1322,12 @@ static const struct backend_ops xen_ops = {
     .set_memory_target = xen_set_memory_target,
     .set_vcpus = xen_set_vcpus,
     .destroy = xen_destroy,
+    .stats = xen_stats,
     .disk_attach = xen_disk_attach,
     .disk_detach = xen_disk_detach,
     .cd_change = xen_cd_change,
+    .nic_attach = xen_nic_attach,
+    .nic_detach = xen_nic_detach,
     .changes = xen_changes,
 };
 

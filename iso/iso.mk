@@ -9,6 +9,10 @@ install-iso:
 		install -D -m 0644 $$u $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u) || exit 1; \
 	done
 	install -D -m 0644 iso/units/xenia.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/xenia.conf
+	for u in ovsdb-server ovs-vswitchd; do \
+		install -D -m 0644 iso/units/ovs-start-timeout.conf \
+			$(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service.d/xenia-start-timeout.conf || exit 1; \
+	done
 	install -D -m 0755 iso/units/wait-socket $(DESTDIR)$(PREFIX)/libexec/xenia/wait-socket
 	install -d $(DESTDIR)/etc/xenia $(DESTDIR)/var/lib/xenia $(DESTDIR)/var/log/xen/console
 

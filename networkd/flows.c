@@ -99,32 +99,43 @@ char *flows_for_bridge(json_object *doc, const char *bridge)
     return strbuf_detach(&sb, NULL);
 }
 
-int flows_apply(const char *ofctl, const char *ovs_rundir, const char *tmp_dir, const char *bridge,
-                const char *text, char **ret_why)
+/* Starts ovs-ofctl replace-flows for job j: its flow file written, its
+ * complaints going to a file, for the error message. */
+static int job_start(const char *ofctl, const char *ovs_rundir, const char *tmp_dir,
+                     struct flows_job *j, pid_t *ret_pid)
 {
-    _cleanup_free_ char *path = xasprintf("%s/flows-%s.txt", tmp_dir, bridge);
-    _cleanup_free_ char *target = xasprintf("unix:%s/%s.mgmt", ovs_rundir, bridge);
-    _cleanup_free_ char *errpath = xasprintf("%s/flows-%s.err", tmp_dir, bridge);
-    size_t len = strlen(text);
-    int fd, r = 0, status;
-    pid_t pid;
+    _cleanup_free_ char *path = xasprintf("%s/flows-%s.txt", tmp_dir, j->bridge);
+    _cleanup_free_ char *target = xasprintf("unix:%s/%s.mgmt", ovs_rundir, j->bridge);
+    _cleanup_free_ char *errpath = xasprintf("%s/flows-%s.err", tmp_dir, j->bridge);
+    size_t len = strlen(j->text);
+    int fd, r;
 
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
-        r = -errno;
-        *ret_why = xasprintf("cannot write %s: %s", path, strerror(errno));
+    if (fd < 0 || write(fd, j->text, len) != (ssize_t)len) {
+        r = errno ? -errno : -EIO;
+        j->why = xasprintf("cannot write %s: %s", path, strerror(-r));
         if (fd >= 0)
             close(fd);
-        return r ? r : -EIO;
+        unlink(path);
+        return r;
     }
     close(fd);
 
-    /* ovs-ofctl's complaints go to a file, for the error message. */
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none;
-    char *argv[] = {(char *)ofctl, (char *)"-t", (char *)"10", (char *)"replace-flows",
-                    target,        path,         NULL};
+    /* --bundle: the table changes in one OpenFlow transaction, so a VIF is
+     * never half locked while it is rewritten. */
+    char *argv[] = {(char *)ofctl,
+                    (char *)"-t",
+                    (char *)"30",
+                    (char *)"-O",
+                    (char *)"OpenFlow14",
+                    (char *)"--bundle",
+                    (char *)"replace-flows",
+                    target,
+                    path,
+                    NULL};
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -133,20 +144,32 @@ int flows_apply(const char *ofctl, const char *ovs_rundir, const char *tmp_dir, 
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-    r = posix_spawn(&pid, ofctl, &fa, &attr, argv, environ);
+    r = posix_spawn(ret_pid, ofctl, &fa, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (r != 0) {
         unlink(path);
-        *ret_why = xasprintf("cannot run %s: %s", ofctl, strerror(r));
+        unlink(errpath);
+        j->why = xasprintf("cannot run %s: %s", ofctl, strerror(r));
         return -r;
     }
+    return 0;
+}
+
+/* Waits for job j's ovs-ofctl and records how it went. */
+static void job_finish(const char *ofctl, const char *tmp_dir, struct flows_job *j, pid_t pid)
+{
+    _cleanup_free_ char *path = xasprintf("%s/flows-%s.txt", tmp_dir, j->bridge);
+    _cleanup_free_ char *errpath = xasprintf("%s/flows-%s.err", tmp_dir, j->bridge);
+    int status = 0;
+
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     unlink(path);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         unlink(errpath);
-        return 0;
+        j->result = 0;
+        return;
     }
     char msg[512] = "";
     FILE *f = fopen(errpath, "re");
@@ -157,7 +180,32 @@ int flows_apply(const char *ofctl, const char *ovs_rundir, const char *tmp_dir, 
         fclose(f);
     }
     unlink(errpath);
-    *ret_why =
-        xasprintf("%s replace-flows %s failed: %s", ofctl, bridge, *msg ? msg : "(no message)");
-    return -EIO;
+    j->why =
+        xasprintf("%s replace-flows %s failed: %s", ofctl, j->bridge, *msg ? msg : "(no message)");
+    j->result = -EIO;
+}
+
+void flows_apply_all(const char *ofctl, const char *ovs_rundir, const char *tmp_dir,
+                     struct flows_job *jobs, size_t n, size_t parallel)
+{
+    /* pids[i % parallel] is job i's while it runs; jobs are reaped in the
+     * order they started, by pid, so that no other child of networkd's
+     * (dhclient launchers) is reaped here. */
+    _cleanup_free_ pid_t *pids = xcalloc(parallel ? parallel : 1, sizeof(pid_t));
+    size_t started = 0, done = 0;
+
+    if (!parallel)
+        parallel = 1;
+    while (done < n) {
+        while (started < n && started - done < parallel) {
+            struct flows_job *j = &jobs[started];
+            j->result = job_start(ofctl, ovs_rundir, tmp_dir, j, &pids[started % parallel]);
+            if (j->result < 0)
+                pids[started % parallel] = 0;
+            started++;
+        }
+        if (pids[done % parallel] > 0)
+            job_finish(ofctl, tmp_dir, &jobs[done], pids[done % parallel]);
+        done++;
+    }
 }

@@ -14,9 +14,20 @@
  * NULL when no VIF on it is locked or disabled. */
 char *flows_for_bridge(json_object *doc, const char *bridge);
 
-/* Makes bridge's table exactly text (ovs-ofctl replace-flows, which
- * changes only what differs), through its management socket in
- * ovs_rundir (<ovs_rundir>/<bridge>.mgmt). tmp_dir holds the flow file
- * meanwhile. Returns 0, or a negative errno and *ret_why (caller frees). */
-int flows_apply(const char *ofctl, const char *ovs_rundir, const char *tmp_dir, const char *bridge,
-                const char *text, char **ret_why);
+/* One bridge's table to install: bridge and text are the caller's;
+ * result (0 or a negative errno) and why (new string on failure) are set
+ * by flows_apply_all. */
+struct flows_job {
+    const char *bridge;
+    const char *text;
+    int result;
+    char *why;
+};
+
+/* Makes each job's bridge table exactly its text with ovs-ofctl
+ * replace-flows (which changes only what differs, here in one OpenFlow
+ * bundle), through the bridge's management socket in ovs_rundir
+ * (<ovs_rundir>/<bridge>.mgmt), at most parallel of them at a time.
+ * tmp_dir holds the flow files meanwhile. */
+void flows_apply_all(const char *ofctl, const char *ovs_rundir, const char *tmp_dir,
+                     struct flows_job *jobs, size_t n, size_t parallel);

@@ -26,8 +26,13 @@
 
 LOG_MODULE("kernel");
 
+/* What the handle read (links, addresses, default routes) is kept until
+ * it changes something of that kind, or kernel_forget: a pass over a
+ * thousand VIF ports is then a few dumps, not a round trip per port and a
+ * full dump per bridge. */
 struct kernel {
     struct nl_sock *sk;
+    struct nl_cache *links, *addrs, *routes4, *routes6;
 };
 
 /* libnl's errors are its own numbers; most map onto errno. */
@@ -75,10 +80,26 @@ int kernel_open(struct kernel **ret)
     return 0;
 }
 
+static void drop_cache(struct nl_cache **c)
+{
+    if (*c)
+        nl_cache_free(*c);
+    *c = NULL;
+}
+
+void kernel_forget(struct kernel *k)
+{
+    drop_cache(&k->links);
+    drop_cache(&k->addrs);
+    drop_cache(&k->routes4);
+    drop_cache(&k->routes6);
+}
+
 void kernel_free(struct kernel *k)
 {
     if (!k)
         return;
+    kernel_forget(k);
     nl_socket_free(k->sk);
     free(k);
 }
@@ -95,15 +116,17 @@ static int links_cache(struct kernel *k, struct nl_cache **ret)
     return nlerr(rtnl_link_alloc_cache(k->sk, AF_UNSPEC, ret));
 }
 
+static int get_link(struct kernel *k, const char *name, struct rtnl_link **ret);
+
+/* One lookup by name, not a dump: it runs for every VIF of a
+ * convergence. */
 bool kernel_link_exists(struct kernel *k, const char *name)
 {
-    _cleanup_cache_ struct nl_cache *c = NULL;
-    if (links_cache(k, &c) < 0)
+    struct rtnl_link *l = NULL;
+    if (get_link(k, name, &l) < 0)
         return false;
-    struct rtnl_link *l = rtnl_link_get_by_name(c, name);
-    if (l)
-        rtnl_link_put(l);
-    return l != NULL;
+    rtnl_link_put(l);
+    return true;
 }
 
 /* The first line of a sysfs file, or NULL. */
@@ -281,8 +304,14 @@ int kernel_links(struct kernel *k, json_object **ret_links, json_object **ret_ro
     return 0;
 }
 
+/* The link called name: from what this handle read, else (a link made
+ * since) from the kernel. */
 static int get_link(struct kernel *k, const char *name, struct rtnl_link **ret)
 {
+    if (!k->links && rtnl_link_alloc_cache(k->sk, AF_UNSPEC, &k->links) < 0)
+        k->links = NULL;
+    if (k->links && (*ret = rtnl_link_get_by_name(k->links, name)))
+        return 0;
     int r = nlerr(rtnl_link_get_kernel(k->sk, 0, name, ret));
     return r == -ENOENT ? -ENODEV : r;
 }
@@ -302,6 +331,8 @@ int kernel_link_up(struct kernel *k, const char *name, int mtu)
             rtnl_link_set_flags(change, IFF_UP);
         if (!mtu_ok)
             rtnl_link_set_mtu(change, (unsigned)mtu);
+        /* the cached link is stale in flags alone: seen down again, it
+         * is brought up again, harmlessly */
         r = nlerr(rtnl_link_change(k->sk, l, change, 0));
         rtnl_link_put(change);
     }
@@ -359,16 +390,19 @@ static bool want_has(json_object *want, int af, const char *have)
 
 int kernel_addrs_sync(struct kernel *k, const char *name, int af, json_object *want)
 {
-    _cleanup_cache_ struct nl_cache *ac = NULL;
     struct rtnl_link *l = NULL;
+    bool changed = false;
     int r, ifindex;
 
     if ((r = get_link(k, name, &l)) < 0)
         return r;
     ifindex = rtnl_link_get_ifindex(l);
     rtnl_link_put(l);
-    if ((r = nlerr(rtnl_addr_alloc_cache(k->sk, &ac))) < 0)
+    if (!k->addrs && (r = nlerr(rtnl_addr_alloc_cache(k->sk, &k->addrs))) < 0) {
+        k->addrs = NULL;
         return r;
+    }
+    struct nl_cache *ac = k->addrs;
 
     json_object *have = json_object_new_object();
     for (struct nl_object *o = nl_cache_get_first(ac); o; o = nl_cache_get_next(o)) {
@@ -386,6 +420,7 @@ int kernel_addrs_sync(struct kernel *k, const char *name, int af, json_object *w
             continue;
         }
         log_info("removing %s from %s", buf, name);
+        changed = true;
         int e = nlerr(rtnl_addr_delete(k->sk, a, 0));
         if (e < 0 && e != -ENOENT && r == 0)
             r = e;
@@ -411,6 +446,7 @@ int kernel_addrs_sync(struct kernel *k, const char *name, int af, json_object *w
         if (af == AF_INET6)
             rtnl_addr_set_flags(a, IFA_F_NODAD);
         log_info("adding %s to %s", buf, name);
+        changed = true;
         int e = nlerr(rtnl_addr_add(k->sk, a, 0));
         if (e < 0 && e != -EEXIST && r == 0)
             r = e;
@@ -418,12 +454,14 @@ int kernel_addrs_sync(struct kernel *k, const char *name, int af, json_object *w
         nl_addr_put(local);
     }
     json_object_put(have);
+    if (changed)
+        drop_cache(&k->addrs);
     return r;
 }
 
 int kernel_default_route(struct kernel *k, const char *name, int af, const char *gateway)
 {
-    _cleanup_cache_ struct nl_cache *rc = NULL;
+    struct nl_cache **cache = af == AF_INET ? &k->routes4 : &k->routes6;
     struct rtnl_link *l = NULL;
     unsigned char gw_bin[16];
     bool found = false;
@@ -435,8 +473,12 @@ int kernel_default_route(struct kernel *k, const char *name, int af, const char 
         return gateway ? r : 0;
     ifindex = rtnl_link_get_ifindex(l);
     rtnl_link_put(l);
-    if ((r = nlerr(rtnl_route_alloc_cache(k->sk, af, 0, &rc))) < 0)
+    if (!*cache && (r = nlerr(rtnl_route_alloc_cache(k->sk, af, 0, cache))) < 0) {
+        *cache = NULL;
         return r;
+    }
+    struct nl_cache *rc = *cache;
+    bool removed = false;
     for (struct nl_object *o = nl_cache_get_first(rc); o; o = nl_cache_get_next(o)) {
         struct rtnl_route *rt = (struct rtnl_route *)o;
         struct nl_addr *dst = rtnl_route_get_dst(rt);
@@ -452,13 +494,17 @@ int kernel_default_route(struct kernel *k, const char *name, int af, const char 
             found = true;
         else if (ours) {
             log_info("removing a default route through %s", name);
+            removed = true;
             int e = nlerr(rtnl_route_delete(k->sk, rt, 0));
             if (e < 0 && e != -ENOENT)
                 r = e;
         }
     }
+    if (removed)
+        drop_cache(cache);
     if (!gateway || found)
         return r;
+    drop_cache(cache);
     struct rtnl_route *rt = rtnl_route_alloc();
     struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
     struct nl_addr *dst = NULL, *gw = nl_addr_build(af, gw_bin, af == AF_INET ? 4 : 16);
@@ -537,6 +583,7 @@ int kernel_veth_create(struct kernel *k, const char *name, const char *peer, con
         rtnl_link_set_ns_fd(p, fd);
     }
     r = nlerr(rtnl_link_add(k->sk, l, NLM_F_CREATE | NLM_F_EXCL));
+    kernel_forget(k);
     if (fd >= 0)
         close(fd);
     rtnl_link_put(p);
@@ -554,5 +601,6 @@ int kernel_link_delete(struct kernel *k, const char *name)
         return r;
     r = nlerr(rtnl_link_delete(k->sk, l));
     rtnl_link_put(l);
+    kernel_forget(k);
     return r == -ENODEV ? 0 : r;
 }

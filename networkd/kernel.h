@@ -2,7 +2,10 @@
  * netlink (libnl-route-3), ethtool-style facts from sysfs, and veth pairs
  * for stand-in VIFs. One struct kernel is one netlink socket: not
  * thread-safe, so each thread opens its own. Every call blocks only for a
- * netlink round trip. */
+ * netlink round trip. A handle keeps the links, addresses and routes it
+ * read until it changes one of them itself: open one per pass, and call
+ * kernel_forget when something else (ovs-vswitchd) may have changed them
+ * meanwhile. */
 #pragma once
 
 #include <json-c/json.h>
@@ -15,6 +18,8 @@ struct kernel;
  * negative errno. */
 int kernel_open(struct kernel **ret);
 void kernel_free(struct kernel *k);
+/* Drops what the handle read: the next call reads the kernel again. */
+void kernel_forget(struct kernel *k);
 
 bool kernel_link_exists(struct kernel *k, const char *name);
 

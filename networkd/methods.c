@@ -7,6 +7,7 @@
 #include "networkd/methods.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,33 @@ static struct jsonrpc_error *m_reconcile(json_object *params, json_object **ret_
     json_object_deep_copy(n->config, &doc, NULL);
     /* Unchanged configuration; commit rewrites the file, harmlessly. */
     return commit(n, doc, ret_result);
+}
+
+/* Long poll for xapi: answers {generation} once a link, an address or a
+ * DHCP lease changed after generation since, or after timeout seconds. */
+static struct jsonrpc_error *m_state_wait(json_object *params, json_object **ret_result,
+                                          void *userdata)
+{
+    struct netd *n = userdata;
+    json_object *v = NULL;
+    int64_t since = 0, timeout = 30;
+    if (json_object_object_get_ex(params, "since", &v))
+        since = json_object_get_int64(v);
+    if (json_object_object_get_ex(params, "timeout", &v))
+        timeout = json_object_get_int64(v);
+    char buf[32];
+    if (since < 0) {
+        snprintf(buf, sizeof(buf), "%" PRId64, since);
+        return jsonrpc_app_error("INVALID_VALUE", "since", buf);
+    }
+    if (timeout < 0 || timeout > 60) {
+        snprintf(buf, sizeof(buf), "%" PRId64, timeout);
+        return jsonrpc_app_error("INVALID_VALUE", "timeout", buf);
+    }
+    uint64_t g = netd_wait_observed(n, (uint64_t)since, (double)timeout);
+    *ret_result = json_object_new_object();
+    json_object_object_add(*ret_result, "generation", json_object_new_int64((int64_t)g));
+    return NULL;
 }
 
 static struct jsonrpc_error *m_nic_list(json_object *params, json_object **ret_result,
@@ -322,6 +350,41 @@ static struct jsonrpc_error *ovs_state(struct netd *n, json_object **ret)
     return NULL;
 }
 
+/* {iface: {pid, lease}} of the interfaces in IPv4 DHCP mode of ips. */
+static json_object *dhcp_state(struct netd *n, json_object *ips)
+{
+    json_object *dhcp = json_object_new_object();
+    json_object_object_foreach(ju_obj(ips), iface, ip)
+    {
+        json_object *v4 = NULL, *mode = NULL;
+        json_object_object_get_ex(ip, "ipv4", &v4);
+        json_object_object_get_ex(v4, "mode", &mode);
+        if (!mode || !streq(json_object_get_string(mode), "dhcp"))
+            continue;
+        json_object *d = json_object_new_object();
+        int pid = dhcp_pid(&n->dhcp, iface, 4);
+        json_object_object_add(d, "pid", pid ? json_object_new_int(pid) : NULL);
+        json_object_object_add(d, "lease", dhcp_lease(&n->dhcp, iface, 4));
+        json_object_object_add(dhcp, iface, d);
+    }
+    return dhcp;
+}
+
+/* Only the DHCP part of state/get: cheap enough to follow every change. */
+static struct jsonrpc_error *m_dhcp_list(json_object *params, json_object **ret_result,
+                                         void *userdata)
+{
+    struct netd *n = userdata;
+    json_object *ips = NULL;
+    (void)params;
+    pthread_mutex_lock(&n->lock);
+    json_object_deep_copy(ju_member(n->config, "ips"), &ips, NULL);
+    pthread_mutex_unlock(&n->lock);
+    *ret_result = dhcp_state(n, ips);
+    json_object_put(ips);
+    return NULL;
+}
+
 static struct jsonrpc_error *m_state_get(json_object *params, json_object **ret_result,
                                          void *userdata)
 {
@@ -336,6 +399,7 @@ static struct jsonrpc_error *m_state_get(json_object *params, json_object **ret_
     json_object_object_add(rec, "ovsdb_connected", json_object_new_boolean(n->ovsdb_connected));
     json_object_object_add(rec, "generation", json_object_new_int64((int64_t)n->want_gen));
     json_object_object_add(rec, "applied_generation", json_object_new_int64((int64_t)n->done_gen));
+    json_object_object_add(rec, "observed_generation", json_object_new_int64((int64_t)n->obs_gen));
     json_object_object_add(rec, "last_error",
                            n->last_error ? json_object_new_string(n->last_error) : NULL);
     json_object_object_add(rec, "last_converge_seconds",
@@ -368,22 +432,8 @@ static struct jsonrpc_error *m_state_get(json_object *params, json_object **ret_
     json_object_object_add(o, "links", links);
     json_object_object_add(o, "default_routes", routes);
 
-    json_object *dhcp = json_object_new_object();
-    json_object_object_foreach(ju_obj(ips), iface, ip)
-    {
-        json_object *v4 = NULL, *mode = NULL;
-        json_object_object_get_ex(ip, "ipv4", &v4);
-        json_object_object_get_ex(v4, "mode", &mode);
-        if (!mode || !streq(json_object_get_string(mode), "dhcp"))
-            continue;
-        json_object *d = json_object_new_object();
-        int pid = dhcp_pid(&n->dhcp, iface, 4);
-        json_object_object_add(d, "pid", pid ? json_object_new_int(pid) : NULL);
-        json_object_object_add(d, "lease", dhcp_lease(&n->dhcp, iface, 4));
-        json_object_object_add(dhcp, iface, d);
-    }
+    json_object_object_add(o, "dhcp", dhcp_state(n, ips));
     json_object_put(ips);
-    json_object_object_add(o, "dhcp", dhcp);
     *ret_result = o;
     return NULL;
 }
@@ -424,6 +474,8 @@ static const struct jsonrpc_param p_vif_plug[] = {{"bridge", JP_STRING, true},
                                                   {"qos", JP_OBJECT, false},
                                                   {"stand_in", JP_OBJECT, false},
                                                   {0}};
+static const struct jsonrpc_param p_state_wait[] = {
+    {"since", JP_INT, true}, {"timeout", JP_INT, false}, {0}};
 static const struct jsonrpc_param p_config_replace[] = {{"config", JP_OBJECT, true}, {0}};
 
 static const struct jsonrpc_method methods[] = {
@@ -431,6 +483,8 @@ static const struct jsonrpc_method methods[] = {
     {"config/get", m_config_get, p_none},
     {"config/replace", m_config_replace, p_config_replace},
     {"state/get", m_state_get, p_none},
+    {"state/wait", m_state_wait, p_state_wait},
+    {"dhcp/list", m_dhcp_list, p_none},
     {"reconcile", m_reconcile, p_none},
     {"bridge/set", m_bridge_set, p_bridge_set},
     {"bridge/remove", m_bridge_remove, p_name},

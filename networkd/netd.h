@@ -11,6 +11,8 @@
 
 #include "networkd/dhcp.h"
 
+struct nl_sock;
+
 struct netd_options {
     const char *state_dir;
     const char *run_dir;
@@ -41,6 +43,15 @@ struct netd {
 
     int wake_fd; /* eventfd that wakes the reconciler */
     pthread_t thread;
+
+    /* What is observed (links, addresses, DHCP leases) changes: bumped by
+     * the watcher (watch.c) and by the reconciler when a lease changes;
+     * state/wait follows it. Under lock, signalled on cond. */
+    uint64_t obs_gen;
+    char *leases_seen; /* the DHCP leases as last seen, as JSON text */
+    struct nl_sock *watch_sk;
+    int watch_fd; /* eventfd that stops the watcher */
+    pthread_t watch_thread;
 };
 
 /* Loads the configuration and starts the reconciler, which converges at
@@ -60,3 +71,10 @@ uint64_t netd_kick(struct netd *n);
  * Returns 0 and *ret_error (new string, or NULL when it applied
  * cleanly); -ETIMEDOUT; -ECANCELED when networkd is stopping. */
 int netd_wait(struct netd *n, uint64_t gen, double timeout_s, char **ret_error);
+
+/* Something observed changed: bumps obs_gen and wakes state/wait; lock
+ * must not be held. */
+void netd_observed(struct netd *n);
+/* Waits (at most timeout_s) until obs_gen is past since, and returns it
+ * (at once when it already is; the current one on timeout or stop). */
+uint64_t netd_wait_observed(struct netd *n, uint64_t since, double timeout_s);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lib/cleanup.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
 #include "networkd/jsonutil.h"
 
@@ -25,6 +26,7 @@ struct names {
 struct builder {
     json_object *ops;
     struct names existing;
+    json_object *rows; /* uuid -> the existing row as the snapshot has it */
     int counter;
 };
 
@@ -86,16 +88,75 @@ static json_object *ovs_map(json_object *m, const char *prefix, json_object *ext
     return pair("map", pairs);
 }
 
+/* An OVSDB value in a form where equal values are equal strings: a set
+ * (a lone atom is a set of one) or a map, its members sorted. A reference
+ * to a row still to insert ("named-uuid") equals nothing that exists. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *canonical(json_object *v)
+{
+    const char *tag = json_object_is_type(v, json_type_array) && ju_len(v) == 2
+                          ? json_object_get_string(json_object_array_get_idx(v, 0))
+                          : NULL;
+    bool set = tag && streq(tag, "set"), map = tag && streq(tag, "map");
+    json_object *elems = set || map ? json_object_array_get_idx(v, 1) : NULL;
+    size_t n = set || map ? ju_len(elems) : 1;
+    char **parts = xcalloc(n ? n : 1, sizeof(char *));
+    struct strbuf sb;
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = set || map ? json_object_array_get_idx(elems, i) : v;
+        parts[i] = xstrdup(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+    }
+    qsort(parts, n, sizeof(char *), cmp_str);
+    strbuf_init(&sb, 64);
+    strbuf_adds(&sb, map ? "M" : "S");
+    for (size_t i = 0; i < n; i++) {
+        strbuf_addf(&sb, "\x1f%s", parts[i]);
+        free(parts[i]);
+    }
+    free(parts);
+    return strbuf_detach(&sb, NULL);
+}
+
+/* Whether every column of row has the value the existing row has. */
+static bool row_unchanged(json_object *existing, json_object *row)
+{
+    if (!existing)
+        return false;
+    json_object_object_foreach(row, col, want)
+    {
+        json_object *have = member(existing, col);
+        if (!have)
+            return false;
+        _cleanup_free_ char *a = canonical(want);
+        _cleanup_free_ char *b = canonical(have);
+        if (!streq(a, b))
+            return false;
+    }
+    return true;
+}
+
 /* Inserts or updates the row of table named name; returns a reference to
- * it (new), and takes row. */
+ * it (new), and takes row. An update that would change nothing is left
+ * out, so that a converged system gets no transaction at all (and
+ * ovs-vswitchd no reconfiguration of every port). */
 static json_object *put_row(struct builder *b, const char *table, json_object *names,
                             const char *name, json_object *row)
 {
-    json_object *op = json_object_new_object();
+    json_object *op;
     json_object *uuid = member(names, name);
 
-    json_object_object_add(op, "table", json_object_new_string(table));
     if (uuid) {
+        if (row_unchanged(member(b->rows, json_object_get_string(uuid)), row)) {
+            json_object_put(row);
+            return pair("uuid", json_object_get(uuid));
+        }
+        op = json_object_new_object();
+        json_object_object_add(op, "table", json_object_new_string(table));
         json_object *where = json_object_new_array(), *cond = json_object_new_array();
         json_object_array_add(cond, json_object_new_string("_uuid"));
         json_object_array_add(cond, json_object_new_string("=="));
@@ -107,6 +168,8 @@ static json_object *put_row(struct builder *b, const char *table, json_object *n
         json_object_array_add(b->ops, op);
         return pair("uuid", json_object_get(uuid));
     }
+    op = json_object_new_object();
+    json_object_object_add(op, "table", json_object_new_string(table));
     /* name is immutable in OVSDB: set on insert only. */
     json_object_object_add(row, "name", json_object_new_string(name));
     char *id = xasprintf("row%d", b->counter++);
@@ -221,10 +284,15 @@ void plan_bond_settings(const char *mode, json_object *properties, const char **
 
 json_object *plan_snapshot_ops(void)
 {
-    static const char *const tables[][2] = {{"Open_vSwitch", "bridges next_cfg cur_cfg"},
-                                            {"Bridge", "name external_ids"},
-                                            {"Port", "name"},
-                                            {"Interface", "name"}};
+    /* every column plan_build writes, to leave out what is already so */
+    static const char *const tables[][2] = {
+        {"Open_vSwitch", "bridges next_cfg cur_cfg"},
+        {"Bridge", "name external_ids ports datapath_type fail_mode other_config "
+                   "mcast_snooping_enable"},
+        {"Port", "name interfaces tag fake_bridge bond_mode lacp mac bond_updelay "
+                 "bond_downdelay external_ids other_config"},
+        {"Interface", "name type mtu_request external_ids other_config mac "
+                      "ingress_policing_rate ingress_policing_burst"}};
     json_object *ops = json_object_new_array();
     for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
         json_object *op = json_object_new_object(), *cols = json_object_new_array();
@@ -402,7 +470,16 @@ int plan_build(json_object *doc, json_object *snapshot, const char *datapath, js
     }
 
     struct builder b = {.ops = json_object_new_array(),
-                        .existing = {name_map(brs), name_map(ports), name_map(ifaces)}};
+                        .existing = {name_map(brs), name_map(ports), name_map(ifaces)},
+                        .rows = json_object_new_object()};
+    json_object *tabs[] = {brs, ports, ifaces};
+    for (size_t t = 0; t < ELEMENTSOF(tabs); t++)
+        for (size_t i = 0; i < ju_len(tabs[t]); i++) {
+            json_object *row = json_object_array_get_idx(tabs[t], i);
+            const char *u = uuid_of(member(row, "_uuid"));
+            if (u)
+                json_object_object_add(b.rows, u, json_object_get(row));
+        }
     json_object *bridge_refs = json_object_new_array();
 
     /* Bridges that are not ours stay as they are. */
@@ -450,6 +527,18 @@ int plan_build(json_object *doc, json_object *snapshot, const char *datapath, js
     json_object_object_add(root_row_new, "bridges", pair("set", bridge_refs));
     json_object *op = json_object_new_object();
     json_object_object_add(op, "table", json_object_new_string("Open_vSwitch"));
+    if (root && ju_len(b.ops) == 0 && row_unchanged(root_row, root_row_new)) {
+        /* Nothing to change: ovs-vswitchd has only to have caught up. */
+        json_object_put(root_row_new);
+        json_object_put(op);
+        json_object_put(b.existing.bridge);
+        json_object_put(b.existing.port);
+        json_object_put(b.existing.iface);
+        json_object_put(b.rows);
+        *ret_ops = b.ops;
+        *ret_next_cfg = next_cfg;
+        return 0;
+    }
     if (root) {
         json_object_object_add(op, "op", json_object_new_string("update"));
         json_object_object_add(op, "where", root_where(root));
@@ -478,6 +567,7 @@ int plan_build(json_object *doc, json_object *snapshot, const char *datapath, js
     json_object_put(b.existing.bridge);
     json_object_put(b.existing.port);
     json_object_put(b.existing.iface);
+    json_object_put(b.rows);
     *ret_ops = b.ops;
     *ret_next_cfg = next_cfg + 1;
     return 0;

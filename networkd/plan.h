@@ -20,7 +20,9 @@ json_object *plan_snapshot_ops(void);
  * of new bridges ("system" or "netdev"). Returns 0, the operations in
  * *ret_ops (new) and the next_cfg that ovs-vswitchd acknowledges through
  * cur_cfg once it has applied them; or -EBADMSG for a snapshot that is not
- * one. */
+ * one. Rows the snapshot shows as wanted get no operation; when nothing
+ * is to change, *ret_ops is empty and *ret_next_cfg the current next_cfg
+ * (no transaction to send, only ovs-vswitchd's catching up to wait for). */
 int plan_build(json_object *doc, json_object *snapshot, const char *datapath, json_object **ret_ops,
                int64_t *ret_next_cfg);
 

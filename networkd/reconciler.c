@@ -8,6 +8,7 @@
 #include "networkd/netd.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -27,6 +29,7 @@
 #include "networkd/kernel.h"
 #include "networkd/ovsdb.h"
 #include "networkd/plan.h"
+#include "networkd/watch.h"
 
 LOG_MODULE("reconciler");
 
@@ -34,10 +37,18 @@ LOG_MODULE("reconciler");
 #define VSWITCHD_TIMEOUT 10.0
 #define KERNEL_PERIOD 1.0
 #define RECONNECT_PERIOD 0.5
+/* A convergence that failed (OVSDB refused it, a device missing) is tried
+ * again this often until one succeeds, without waiting for a change. */
+#define RETRY_PERIOD 2.0
 /* A restarted ovs-vswitchd forgets OpenFlow rules without OVSDB saying
- * so: the locking rules are re-asserted this often (a no-op when they are
- * there). */
+ * so: the bridges' OpenFlow sockets are looked at this often, and a table
+ * that failed to install is tried again (converge_flows). */
 #define FLOWS_PERIOD 5.0
+/* ovs-ofctl runs at a time: each mostly waits for ovs-vswitchd, which
+ * serves every connection in each round of its main loop. */
+#ifndef FLOWS_PARALLEL
+#define FLOWS_PARALLEL 8
+#endif
 
 /* What the thread keeps between rounds. */
 struct rstate {
@@ -206,7 +217,10 @@ static int converge_ovs(struct netd *n, struct rstate *rs, json_object *doc, str
         add_error(errs, "OVSDB answered a snapshot that is not one");
         return r;
     }
-    r = ovsdb_transact(rs->db, ops, OVSDB_TIMEOUT, NULL, &why);
+    if (ju_len(ops) > 0)
+        r = ovsdb_transact(rs->db, ops, OVSDB_TIMEOUT, NULL, &why);
+    else
+        json_object_put(ops);
     if (r < 0)
         goto fail;
     double deadline = now_monotonic() + VSWITCHD_TIMEOUT;
@@ -231,20 +245,40 @@ fail:
     return r;
 }
 
-/* The OpenFlow half: the locking rules of each bridge, installed whole
- * every time (replace-flows changes only what differs), since OVS may
- * have lost them without saying so. */
+/* Who serves a bridge's OpenFlow socket: its inode and change time. A
+ * restarted ovs-vswitchd, or a bridge made again, makes the socket anew
+ * with an empty flow table; "" when there is none. */
+static char *mgmt_identity(struct netd *n, const char *bridge)
+{
+    _cleanup_free_ char *path = xasprintf("%s/%s.mgmt", n->ovs_rundir, bridge);
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return xstrdup("");
+    return xasprintf("%ju:%ju:%jd.%09ld", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+                     (intmax_t)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+}
+
+/* The OpenFlow half: the locking rules of each bridge. A bridge's table
+ * is installed when its text changed, or when its OpenFlow socket is not
+ * the one it was installed through (ovs-vswitchd restarted and forgot its
+ * rules without OVSDB saying so), so that a converged host costs a stat()
+ * per bridge; the installs run FLOWS_PARALLEL at a time. rs->flows keeps,
+ * for each bridge with a table of ours, {text, sock} as last installed. */
 static void converge_flows(struct netd *n, struct rstate *rs, json_object *doc, struct strbuf *errs)
 {
     json_object *stale = json_object_new_array();
+    json_object *texts = json_object_new_object(), *socks = json_object_new_object();
+    json_object *plain = json_object_new_object(); /* bridges going back to the default */
+    struct flows_job *jobs = NULL;
+    size_t njobs = 0;
 
     if (!rs->flows)
         rs->flows = json_object_new_object();
-    json_object_object_foreach(rs->flows, had, unused)
+    json_object_object_foreach(rs->flows, gone, unused)
     {
         (void)unused;
-        if (!member(member(doc, "bridges"), had))
-            json_object_array_add(stale, json_object_new_string(had));
+        if (!member(member(doc, "bridges"), gone))
+            json_object_array_add(stale, json_object_new_string(gone));
     }
     for (size_t i = 0; i < ju_len(stale); i++)
         json_object_object_del(rs->flows,
@@ -254,22 +288,54 @@ static void converge_flows(struct netd *n, struct rstate *rs, json_object *doc, 
     json_object_object_foreach(ju_obj(member(doc, "bridges")), br, unused2)
     {
         (void)unused2;
-        _cleanup_free_ char *text = flows_for_bridge(doc, br);
-        if (!text && !member(rs->flows, br))
+        char *text = flows_for_bridge(doc, br);
+        json_object *had = member(rs->flows, br);
+        if (!text && !had)
             continue;
         /* Back to the bridge's default once no VIF is locked. */
-        const char *want = text ? text : "priority=0,actions=normal\n";
-        _cleanup_free_ char *why = NULL;
-        if (flows_apply(n->opt.ovs_ofctl, n->ovs_rundir, n->opt.run_dir, br, want, &why) < 0) {
-            add_error(errs, "cannot set the locking rules of %s: %s", br, why);
-            json_object_object_del(rs->flows, br);
+        if (!text) {
+            text = xstrdup("priority=0,actions=normal\n");
+            json_object_object_add(plain, br, json_object_new_boolean(true));
+        }
+        _cleanup_free_ char *sock = mgmt_identity(n, br);
+        const char *had_text = str(had, "text"), *had_sock = str(had, "sock");
+        if (had_text && had_sock && streq(had_text, text) && streq(had_sock, sock)) {
+            free(text);
             continue;
         }
-        if (text)
-            json_object_object_add(rs->flows, br, json_object_new_boolean(true));
-        else
-            json_object_object_del(rs->flows, br);
+        json_object_object_add(texts, br, json_object_new_string(text));
+        json_object_object_add(socks, br, json_object_new_string(sock));
+        free(text);
+        jobs = xrealloc(jobs, (njobs + 1) * sizeof(*jobs));
+        jobs[njobs++] = (struct flows_job){.bridge = br};
     }
+    for (size_t i = 0; i < njobs; i++)
+        jobs[i].text = str(texts, jobs[i].bridge);
+    if (njobs)
+        flows_apply_all(n->opt.ovs_ofctl, n->ovs_rundir, n->opt.run_dir, jobs, njobs,
+                        FLOWS_PARALLEL);
+    for (size_t i = 0; i < njobs; i++) {
+        const char *name = jobs[i].bridge;
+        if (jobs[i].result < 0) {
+            add_error(errs, "cannot set the locking rules of %s: %s", name, jobs[i].why);
+            /* still ours: tried again next time, with whatever it needs then */
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "text", json_object_new_string(""));
+            json_object_object_add(rs->flows, name, o);
+        } else if (member(plain, name))
+            json_object_object_del(rs->flows, name);
+        else {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "text", json_object_get(member(texts, name)));
+            json_object_object_add(o, "sock", json_object_get(member(socks, name)));
+            json_object_object_add(rs->flows, name, o);
+        }
+        free(jobs[i].why);
+    }
+    free(jobs);
+    json_object_put(texts);
+    json_object_put(socks);
+    json_object_put(plain);
     rs->next_flows = now_monotonic() + FLOWS_PERIOD;
 }
 
@@ -303,7 +369,8 @@ static void one_addr(struct kernel *k, const char *name, int af, const char *add
  * VLAN's); ip is its entry of "ips", or NULL for none. keep collects the
  * DHCP clients wanted, dns the DNS servers. */
 static void converge_ip(struct netd *n, struct kernel *k, const char *iface, json_object *ip,
-                        json_object *keep, json_object *dns, struct strbuf *errs)
+                        json_object *keep, json_object *dns, json_object *leases,
+                        struct strbuf *errs)
 {
     json_object *v4 = member(ip, "ipv4"), *v6 = member(ip, "ipv6");
     const char *m4 = v4 ? str(v4, "mode") : "none", *m6 = v6 ? str(v6, "mode") : "none";
@@ -323,6 +390,8 @@ static void converge_ip(struct netd *n, struct kernel *k, const char *iface, jso
         if (r < 0)
             add_error(errs, "cannot start dhclient on %s: %s", iface, strerror(-r));
         lease = dhcp_lease(&n->dhcp, iface, 4);
+        if (lease)
+            json_object_object_add(leases, iface, json_object_get(lease));
         gw4 = str(lease, "router");
     } else
         one_addr(k, iface, AF_INET, NULL, errs);
@@ -403,6 +472,8 @@ static void write_resolv_conf(struct netd *n, json_object *dns, struct strbuf *e
     strbuf_done(&sb);
 }
 
+static void note_leases(struct netd *n, json_object *leases);
+
 /* A NIC that is a port of a bridge (or a bond member) carries no
  * addresses: they belong on the bridge, where ip/set puts them, and an
  * address left on the port would answer beside the bridge's (XCP's
@@ -429,7 +500,10 @@ static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc,
                             json_object *applied, struct strbuf *errs)
 {
     json_object *keep = json_object_new_object(), *dns = json_object_new_array();
-    json_object *ips = member(doc, "ips");
+    json_object *ips = member(doc, "ips"), *leases = json_object_new_object();
+
+    /* ovs-vswitchd makes and removes ports of its own */
+    kernel_forget(k);
 
     json_object_object_foreach(ju_obj(member(doc, "bridges")), br, b)
     {
@@ -480,12 +554,14 @@ static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc,
                 bool gw = json_object_get_boolean(member(ip, "default_gateway"));
                 (void)unused;
                 if (gw == (pass == 0))
-                    converge_ip(n, k, iface, ip, keep, dns, errs);
+                    converge_ip(n, k, iface, ip, keep, dns, leases, errs);
             }
         }
     }
     dhcp_stop_others(&n->dhcp, keep);
     write_resolv_conf(n, dns, errs);
+    note_leases(n, leases);
+    json_object_put(leases);
     json_object_put(keep);
     json_object_put(dns);
 }
@@ -494,7 +570,7 @@ static char *converge(struct netd *n, struct rstate *rs, json_object *doc)
 {
     struct kernel *k = NULL;
     struct strbuf errs;
-    double t0 = now_monotonic();
+    double t0 = now_monotonic(), t_ovs = t0, t_flows = t0;
     int r;
 
     strbuf_init(&errs, 64);
@@ -503,8 +579,11 @@ static char *converge(struct netd *n, struct rstate *rs, json_object *doc)
         goto out;
     }
     make_stand_ins(k, doc, rs->applied, &errs);
-    if (converge_ovs(n, rs, doc, &errs) == 0) {
+    r = converge_ovs(n, rs, doc, &errs);
+    t_ovs = t_flows = now_monotonic();
+    if (r == 0) {
         converge_flows(n, rs, doc, &errs);
+        t_flows = now_monotonic();
         remove_stale_stand_ins(k, doc, rs->applied);
         json_object_put(rs->applied);
         rs->applied = NULL; /* deep_copy writes only to a NULL target */
@@ -520,7 +599,8 @@ out:
     if (errs.len)
         log_warning("convergence incomplete: %s", errs.buf);
     else
-        log_info("converged in %.3f s", now_monotonic() - t0);
+        log_info("converged in %.3f s (stand-ins and OVSDB %.3f s, OpenFlow %.3f s, kernel %.3f s)",
+                 now_monotonic() - t0, t_ovs - t0, t_flows - t_ovs, now_monotonic() - t_flows);
     return errs.len ? strbuf_detach(&errs, NULL) : (strbuf_done(&errs), NULL);
 }
 
@@ -544,7 +624,7 @@ static void *reconciler_main(void *arg)
     struct rstate rs = {0};
     bool full = true;
     uint64_t done = 0;
-    double next_kernel = 0, next_connect = 0;
+    double next_kernel = 0, next_connect = 0, retry_at = 0;
 
     for (;;) {
         pthread_mutex_lock(&n->lock);
@@ -567,6 +647,13 @@ static void *reconciler_main(void *arg)
                 n->reconnects++;
                 pthread_mutex_unlock(&n->lock);
                 full = true;
+                /* OVS may have restarted meanwhile: every table of ours
+                 * is installed again once. */
+                json_object_object_foreach(ju_obj(rs.flows), br, had)
+                {
+                    (void)br;
+                    json_object_object_del(had, "sock");
+                }
             } else {
                 if (full)
                     log_warning("cannot reach OVSDB at %s: %s; retrying", n->opt.ovsdb,
@@ -580,8 +667,9 @@ static void *reconciler_main(void *arg)
                 }
             }
         }
-        if (rs.db && (want > done || full)) {
+        if (rs.db && (want > done || full || (retry_at > 0 && now_monotonic() >= retry_at))) {
             char *err = converge(n, &rs, doc);
+            retry_at = err ? now_monotonic() + RETRY_PERIOD : 0;
             /* A dead connection is noticed by the poll below. */
             finish(n, want, err);
             done = want;
@@ -669,6 +757,46 @@ int netd_wait(struct netd *n, uint64_t gen, double timeout_s, char **ret_error)
     return r;
 }
 
+void netd_observed(struct netd *n)
+{
+    pthread_mutex_lock(&n->lock);
+    n->obs_gen++;
+    pthread_cond_broadcast(&n->cond);
+    pthread_mutex_unlock(&n->lock);
+}
+
+uint64_t netd_wait_observed(struct netd *n, uint64_t since, double timeout_s)
+{
+    double deadline = now_realtime() + timeout_s;
+    pthread_mutex_lock(&n->lock);
+    while (n->obs_gen <= since && !n->stopping && now_realtime() < deadline) {
+        struct timespec ts = {.tv_sec = (time_t)deadline};
+        ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
+        pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+    }
+    uint64_t g = n->obs_gen;
+    pthread_mutex_unlock(&n->lock);
+    return g;
+}
+
+/* The DHCP leases of the interfaces in DHCP mode changed since the last
+ * look (a renewal may change the DNS servers alone, which netlink does
+ * not tell): state/wait's followers are told. */
+static void note_leases(struct netd *n, json_object *leases)
+{
+    const char *text = json_object_to_json_string_ext(leases, JSON_C_TO_STRING_PLAIN);
+    bool changed;
+    pthread_mutex_lock(&n->lock);
+    changed = !n->leases_seen || !streq(n->leases_seen, text);
+    if (changed) {
+        free(n->leases_seen);
+        n->leases_seen = xstrdup(text);
+    }
+    pthread_mutex_unlock(&n->lock);
+    if (changed)
+        netd_observed(n);
+}
+
 int netd_start(struct netd *n, const struct netd_options *opt, char **ret_why)
 {
     int r;
@@ -699,6 +827,10 @@ int netd_start(struct netd *n, const struct netd_options *opt, char **ret_why)
         return -errno;
     }
     n->want_gen = 1;
+    n->obs_gen = 1;
+    n->watch_fd = -1;
+    if ((r = watch_start(n, ret_why)) < 0)
+        return r;
     if ((r = -pthread_create(&n->thread, NULL, reconciler_main, n)) < 0) {
         *ret_why = xasprintf("cannot start the reconciler: %s", strerror(-r));
         return r;
@@ -721,7 +853,9 @@ void netd_stop(struct netd *n)
 {
     netd_begin_stop(n);
     pthread_join(n->thread, NULL);
+    watch_stop(n);
     close(n->wake_fd);
+    free(n->leases_seen);
     json_object_put(n->config);
     free(n->last_error);
     free(n->config_path);

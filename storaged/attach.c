@@ -21,6 +21,7 @@
 #include "lib/util.h"
 #include "storaged/chain.h"
 #include "storaged/exec.h"
+#include "storaged/lvmsr.h"
 #include "storaged/qcow2.h"
 #include "storaged/recover.h"
 
@@ -41,6 +42,8 @@ sd_error *sd_vdi_attach(struct storaged *sd, const char *sr_uuid, const char *vd
                                   vdi_uuid);
     if (read_write && v->read_only)
         return jsonrpc_app_error("VDI_READONLY", vdi_uuid);
+    if (sd_is_lvm(sr) && (e = sd_lvm_activate(sr, v)))
+        return e;
     struct sd_attach *at = sd_find_att(sr, vdi_uuid);
     if (!at) {
         sr->att = xrealloc(sr->att, (sr->n_att + 1) * sizeof(*sr->att));
@@ -51,10 +54,10 @@ sd_error *sd_vdi_attach(struct storaged *sd, const char *sr_uuid, const char *vd
     at->read_write = at->read_write || read_write;
     sd_save_state(sd, sr);
     json_object *o = json_object_new_object();
-    _cleanup_free_ char *path = sd_path_in(sr, v->file);
+    _cleanup_free_ char *path = sd_is_lvm(sr) ? sd_lvm_vdi_path(sr, v) : sd_path_in(sr, v->file);
     sd_add_str(o, "format", streq(v->format, "qcow2") ? "qcow2" : "raw");
     sd_add_str(o, "path", path);
-    sd_add_str(o, "backend", "qdisk");
+    sd_add_str(o, "backend", sd_is_lvm(sr) ? "phy" : "qdisk");
     sd_add_bool(o, "read_write", read_write);
     *ret = o;
     return NULL;

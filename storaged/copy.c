@@ -22,6 +22,7 @@
 #include "lib/util.h"
 #include "storaged/chain.h"
 #include "storaged/exec.h"
+#include "storaged/lvmsr.h"
 #include "storaged/qcow2.h"
 #include "storaged/recover.h"
 
@@ -189,6 +190,7 @@ sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_
     pthread_mutex_lock(&sd->lock);
     if ((e = sd_get_sr(sd, sr_uuid, &sr)) || (e = sd_get_vdi(sr, vdi_uuid, &v)) ||
         (e = sd_get_sr(sd, dest_sr_uuid, &dest)) || (e = sd_check_writable_sr(dest)) ||
+        (e = sd_is_lvm(sr) || sd_is_lvm(dest) ? sd_lvm_unsupported("vdi_copy") : NULL) ||
         (e = sd_new_vdi_uuid(dest, dest_vdi_uuid, uuid))) {
         pthread_mutex_unlock(&sd->lock);
         return e;
@@ -273,6 +275,99 @@ sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_
         *ret = sd_vdi_info(dest->root, sr_meta_find(&dest->meta, uuid));
         log_info("copied VDI %s of SR %s to VDI %s of SR %s", vdi_uuid, sr_uuid, uuid,
                  dest_sr_uuid);
+    }
+    if (job)
+        job_update(sd, job, e ? 0 : 1.0, true, e ? e->app_code : NULL);
+    pthread_mutex_unlock(&sd->lock);
+    return e;
+}
+
+/* Refuses an into_vdi that cannot take the copy, as xapi's VDI.copy does. */
+static sd_error *check_into(const struct sd_sr *dest, const struct vdi_meta *d, int64_t need_size)
+{
+    sd_error *e;
+
+    if (!d->managed)
+        return sd_backend_failure(SM_VDI_UNAVAILABLE, "The VDI is not available: %s is a base copy",
+                                  d->uuid);
+    if (d->read_only || streq(d->format, "iso"))
+        return jsonrpc_app_error("VDI_READONLY", d->uuid);
+    if ((e = sd_check_vdi_free(dest, d, "copy", false)))
+        return e;
+    if (d->virtual_size < need_size) {
+        char size[32];
+        snprintf(size, sizeof(size), "%lld", (long long)need_size);
+        return jsonrpc_app_error("VDI_TOO_SMALL", d->uuid, size);
+    }
+    return NULL;
+}
+
+sd_error *sd_vdi_copy_into(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid,
+                           const char *dest_sr_uuid, const char *into_uuid, const char *job,
+                           json_object **ret)
+{
+    struct sd_sr *sr = NULL, *dest = NULL;
+    struct vdi_meta *v = NULL, *d = NULL;
+    _cleanup_free_ char *src = NULL, *dst = NULL, *err = NULL;
+    char sfmt[8], dfmt[8];
+    sd_error *e = NULL;
+    int r;
+
+    pthread_mutex_lock(&sd->lock);
+    if ((e = sd_get_sr(sd, sr_uuid, &sr)) || (e = sd_get_vdi(sr, vdi_uuid, &v)) ||
+        (e = sd_get_sr(sd, dest_sr_uuid, &dest)) || (e = sd_check_writable_sr(dest)) ||
+        (e = sd_get_vdi(dest, into_uuid, &d)) || (e = check_into(dest, d, v->virtual_size))) {
+        pthread_mutex_unlock(&sd->lock);
+        return e;
+    }
+    if (d == v) {
+        pthread_mutex_unlock(&sd->lock);
+        return sd_backend_failure(SM_VDI_CREATE, "VDI copy failed: %s into itself", vdi_uuid);
+    }
+    src = sd_path_in(sr, v->file);
+    dst = sd_path_in(dest, d->file);
+    snprintf(sfmt, sizeof(sfmt), "%s", streq(v->format, "qcow2") ? "qcow2" : "raw");
+    snprintf(dfmt, sizeof(dfmt), "%s", d->format);
+    /* Both ends are busy while the data moves: no delete, resize,
+     * snapshot or merge of either, and no detach of the destination. */
+    sd_strv_add(&sr->busy, &sr->n_busy, vdi_uuid);
+    sd_strv_add(&dest->busy, &dest->n_busy, into_uuid);
+    dest->copies_into++;
+    if (job)
+        job_start(sd, job);
+    pthread_mutex_unlock(&sd->lock);
+
+    /* The data is written in place (-n: the image exists), every block of
+     * the source's size, zeros included, so that nothing of what the VDI
+     * held before shows through; what lies beyond is left as it was, as
+     * XCP's copy leaves it. */
+    struct copy_progress cp = {.sd = sd, .job = job};
+    struct exec_opts opts = {
+        .on_stdout = on_copy_output, .cancelled = copy_cancelled, .userdata = &cp};
+    const char *argv[] = {"qemu-img", "convert", "-p", "-n", "-f", sfmt,
+                          "-O",       dfmt,      src,  dst,  NULL};
+    r = exec_run(argv, &opts, NULL, &err);
+    if (r == 0)
+        r = sd_fsync_path(dst);
+    bool cancelled = job && (r == 0 || r == -ECANCELED) && job_cancelled(sd, job);
+
+    pthread_mutex_lock(&sd->lock);
+    sd_strv_remove(sr->busy, &sr->n_busy, vdi_uuid);
+    sd_strv_remove(dest->busy, &dest->n_busy, into_uuid);
+    dest->copies_into--;
+    if (cancelled)
+        e = jsonrpc_app_error("TASK_CANCELLED", job);
+    else if (r != 0)
+        e = sd_tool_failure(SM_VDI_CREATE, "VDI copy failed: qemu-img convert", r, err);
+    else if (!(d = sr_meta_find(&dest->meta, into_uuid)))
+        e = jsonrpc_app_error("VDI_MISSING", dest_sr_uuid, into_uuid);
+    if (!e) {
+        *ret = sd_vdi_info(dest->root, d);
+        log_info("copied VDI %s of SR %s into VDI %s of SR %s", vdi_uuid, sr_uuid, into_uuid,
+                 dest_sr_uuid);
+    } else if (cancelled) {
+        log_info("job %s: copy of VDI %s into %s cancelled: its data is partly written", job,
+                 vdi_uuid, into_uuid);
     }
     if (job)
         job_update(sd, job, e ? 0 : 1.0, true, e ? e->app_code : NULL);

@@ -20,7 +20,12 @@ static const char *const file_caps[] = {
     "VDI_INTRODUCE", "VDI_ACTIVATE", "VDI_DEACTIVATE", "THIN_PROVISIONING", NULL};
 static const char *const iso_caps[] = {"VDI_ATTACH", "VDI_DETACH", "SR_SCAN",
                                        "SR_ATTACH",  "SR_DETACH",  NULL};
-static const char *const none[] = {NULL};
+/* lvm: no VDI_INTRODUCE (an LV cannot be introduced yet). */
+static const char *const lvm_caps[] = {
+    "SR_PROBE",          "SR_UPDATE",  "VDI_CREATE",   "VDI_DELETE",
+    "VDI_ATTACH",        "VDI_DETACH", "VDI_UPDATE",   "VDI_CLONE",
+    "VDI_SNAPSHOT",      "VDI_RESIZE", "VDI_ACTIVATE", "VDI_DEACTIVATE",
+    "THIN_PROVISIONING", NULL};
 
 static const char *const file_conf[] = {"location", "local directory path (required)", NULL};
 static const char *const ext_conf[] = {"device", "local device path (required) (e.g. /dev/sda3)",
@@ -46,8 +51,8 @@ static const struct sd_driver drivers[] = {
      file_caps, ext_conf, "user", true},
     {"iso", "ISO", "Handles CD images stored as files in iso format", iso_caps, iso_conf, "iso",
      true},
-    {"lvm", "LVM", "SR plugin which represents disks as thin LVs on a local device", none, lvm_conf,
-     "user", false},
+    {"lvm", "LVM", "SR plugin which represents disks as thin LVs on a local device", lvm_caps,
+     lvm_conf, "user", true},
     {"nfs", "NFS VHD", "SR plugin which stores disks as VHD files on a remote NFS filesystem",
      file_caps, nfs_conf, "user", true},
 };
@@ -100,8 +105,9 @@ json_object *sd_drivers_to_json(void)
         json_object_object_add(o, "driver_filename", json_object_new_string("/usr/sbin/storaged"));
         json_object_object_add(o, "required_cluster_stack", json_object_new_array());
         json_object *formats = json_object_new_array();
-        json_object_array_add(formats,
-                              json_object_new_string(streq(d->type, "iso") ? "raw" : "qcow2"));
+        json_object_array_add(
+            formats, json_object_new_string(
+                         streq(d->type, "iso") || streq(d->type, "lvm") ? "raw" : "qcow2"));
         json_object_object_add(o, "supported_image_formats", formats);
         json_object_array_add(a, o);
     }

@@ -20,10 +20,10 @@ LOG_MODULE("exec");
 #define MAX_CAPTURE (64 * 1024)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void child(const char *const *argv, int out, int err, pid_t parent)
+static void child(const char *const *argv, int in, int out, int err, pid_t parent)
 {
     sigset_t none;
-    int null = open("/dev/null", O_RDONLY);
+    int null = in > 0 ? in : open("/dev/null", O_RDONLY);
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
@@ -39,6 +39,13 @@ static void child(const char *const *argv, int out, int err, pid_t parent)
     _exit(127);
 }
 
+static void close_pair(int p[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (p[i] >= 0)
+            close(p[i]);
+}
+
 static void capture(struct strbuf *sb, const char *data, size_t len)
 {
     if (sb->len < MAX_CAPTURE)
@@ -52,32 +59,33 @@ int exec_run(const char *const *argv, const struct exec_opts *opts, char **ret_s
     struct strbuf out, err;
     pid_t parent = getpid(), pid;
 
-    if (pipe2(po, O_CLOEXEC) < 0)
+    int in_fd = opts ? opts->stdin_fd : 0, out_fd = opts ? opts->stdout_fd : 0;
+
+    po[0] = po[1] = -1;
+    if (out_fd <= 0 && pipe2(po, O_CLOEXEC) < 0)
         return -errno;
     if (pipe2(pe, O_CLOEXEC) < 0) {
         r = -errno;
-        close(po[0]);
-        close(po[1]);
+        close_pair(po);
         return r;
     }
     pid = fork();
     if (pid < 0) {
         r = -errno;
-        close(po[0]);
-        close(po[1]);
-        close(pe[0]);
-        close(pe[1]);
+        close_pair(po);
+        close_pair(pe);
         return r;
     }
     if (pid == 0)
-        child(argv, po[1], pe[1], parent);
-    close(po[1]);
+        child(argv, in_fd, out_fd > 0 ? out_fd : po[1], pe[1], parent);
+    if (po[1] >= 0)
+        close(po[1]);
     close(pe[1]);
 
     strbuf_init(&out, 256);
     strbuf_init(&err, 256);
     struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
-    int open_fds = 2;
+    int open_fds = po[0] >= 0 ? 2 : 1;
     while (open_fds > 0) {
         if (opts && opts->cancelled && opts->cancelled(opts->userdata)) {
             kill(pid, SIGKILL);

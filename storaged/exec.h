@@ -16,6 +16,10 @@ struct exec_opts {
      * the child, and exec_run returns -ECANCELED. */
     bool (*cancelled)(void *userdata);
     void *userdata;
+    /* Descriptors (above 2; 0 for none) given to the child as its stdin
+     * instead of /dev/null, and as its stdout instead of the captured pipe:
+     * how a stream's socket reaches nbdcopy. */
+    int stdin_fd, stdout_fd;
 };
 
 /* Runs argv[0] (looked up in PATH) with argv. Returns the exit status

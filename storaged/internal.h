@@ -97,6 +97,9 @@ char *sd_path_in(const struct sd_sr *sr, const char *file);
 bool sd_file_exists(const char *path);
 /* fsyncs the file at path: 0 or a negative errno. Blocks on the disk. */
 int sd_fsync_path(const char *path);
+/* Makes path (truncated if it exists) a sparse file of size bytes, not
+ * yet fsynced: 0 or a negative errno. */
+int sd_create_sparse(const char *path, int64_t size);
 /* The bytes allocated to the file at path (st_blocks), 0 if unreadable. */
 int64_t sd_allocated(const char *path);
 /* True if something is mounted at path. */

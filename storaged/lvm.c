@@ -10,9 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cleanup.h"
+
 char *lvm_vg_name(const char *sr_uuid)
 {
     return xasprintf(LVM_VG_PREFIX "%s", sr_uuid);
+}
+
+bool lvm_vg_uuid(const char *vg_name, char out[UUID_STR_LEN])
+{
+    size_t plen = strlen(LVM_VG_PREFIX);
+
+    if (strncmp(vg_name, LVM_VG_PREFIX, plen) != 0 || strlen(vg_name + plen) != UUID_STR_LEN - 1 ||
+        !uuid_is_valid(vg_name + plen))
+        return false;
+    memcpy(out, vg_name + plen, UUID_STR_LEN);
+    return true;
 }
 
 char *lvm_lv_name(const char *vdi_uuid)
@@ -73,12 +86,14 @@ static bool name_ok(const char *s)
 
 static const char *const REPORT_LVS_FIELDS = "lv_name,lv_size,lv_attr,pool_lv,origin,data_percent";
 static const char *const REPORT_VGS_FIELDS = "vg_name,vg_size,vg_free";
+static const char *const REPORT_PVS_FIELDS = "pv_name,vg_name";
 
 int lvm_cmd_build(enum lvm_op op, const struct lvm_args *a, struct lvm_cmd *ret)
 {
     struct lvm_cmd c = {.n = 0};
-    bool need_dev = op == LVM_PVCREATE || op == LVM_VGCREATE || op == LVM_PVREMOVE;
-    bool need_vg = op != LVM_PVCREATE && op != LVM_PVREMOVE;
+    bool need_dev =
+        op == LVM_PVCREATE || op == LVM_VGCREATE || op == LVM_PVREMOVE || op == LVM_REPORT_PVS;
+    bool need_vg = op != LVM_PVCREATE && op != LVM_PVREMOVE && op != LVM_REPORT_PVS;
     bool need_lv =
         op == LVM_THIN_CREATE || op == LVM_SNAPSHOT || op == LVM_EXTEND || op == LVM_REMOVE;
     bool need_size = op == LVM_THIN_CREATE || op == LVM_EXTEND;
@@ -145,6 +160,9 @@ int lvm_cmd_build(enum lvm_op op, const struct lvm_args *a, struct lvm_cmd *ret)
     case LVM_REPORT_VGS:
         words(&c, "vgs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
               REPORT_VGS_FIELDS, a->vg, NULL);
+        break;
+    case LVM_REPORT_PVS:
+        words(&c, "pvs", "--reportformat", "json", "-o", REPORT_PVS_FIELDS, a->dev, NULL);
         break;
     default:
         return -EINVAL;
@@ -336,4 +354,88 @@ int64_t lvm_lv_used(const struct lvm_lv *lv)
 bool lvm_lv_active(const struct lvm_lv *lv)
 {
     return strlen(lv->attr) >= 5 && lv->attr[4] == 'a';
+}
+
+int lvm_parse_pvs(const char *text, char **ret_vg, char **ret_why)
+{
+    json_object *o = json_tokener_parse(text), *rows = NULL;
+    char *why = NULL;
+    int r = report_rows(o, "pv", &rows, &why);
+
+    if (r == 0 && json_object_array_length(rows) == 0) {
+        why = xasprintf("the report lists no PV");
+        r = -ENOENT;
+    } else if (r == 0) {
+        const char *vg = field(json_object_array_get_idx(rows, 0), "vg_name", &why);
+        if (why)
+            r = -EBADMSG;
+        else
+            *ret_vg = xstrdup(vg);
+    }
+    json_object_put(o);
+    if (r < 0) {
+        if (ret_why)
+            *ret_why = why;
+        else
+            free(why);
+    }
+    return r;
+}
+
+const struct lvm_lv *lvm_find_lv(const struct lvm_lv *lvs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (streq(lvs[i].name, name))
+            return &lvs[i];
+    return NULL;
+}
+
+int64_t lvm_sr_used(const struct lvm_vg *vg, const struct lvm_lv *lvs, size_t n)
+{
+    const struct lvm_lv *pool = lvm_find_lv(lvs, n, LVM_POOL_LV);
+    int64_t outside = vg->size - vg->free;
+
+    if (!pool)
+        return outside;
+    outside -= pool->size;
+    return (outside > 0 ? outside : 0) + lvm_lv_used(pool);
+}
+
+static void push_uuid(char (**v)[UUID_STR_LEN], size_t *n, const char *uuid)
+{
+    *v = xrealloc(*v, (*n + 1) * sizeof(**v));
+    memcpy((*v)[(*n)++], uuid, UUID_STR_LEN);
+}
+
+void lvm_plan_recover(const struct sr_meta *m, const struct lvm_lv *lvs, size_t n,
+                      struct lvm_plan *ret)
+{
+    struct lvm_plan p = {0};
+    char uuid[UUID_STR_LEN];
+
+    for (size_t i = 0; i < n; i++)
+        if (lvm_lv_uuid(lvs[i].name, uuid) && !sr_meta_find(m, uuid))
+            push_uuid(&p.orphans, &p.n_orphans, uuid);
+    for (size_t i = 0; i < m->n_vdis; i++) {
+        const struct vdi_meta *v = &m->vdis[i];
+        _cleanup_free_ char *name = lvm_lv_name(v->uuid);
+        const struct lvm_lv *lv = lvm_find_lv(lvs, n, name);
+        if (!lv) {
+            push_uuid(&p.missing, &p.n_missing, v->uuid);
+        } else if (lv->size != v->virtual_size) {
+            push_uuid(&p.resized, &p.n_resized, v->uuid);
+            p.sizes = xrealloc(p.sizes, p.n_resized * sizeof(*p.sizes));
+            p.sizes[p.n_resized - 1] = lv->size;
+        }
+    }
+    *ret = p;
+}
+
+void lvm_plan_done(struct lvm_plan *p)
+{
+    free(p->orphans);
+    free(p->missing);
+    free(p->resized);
+    free(p->sizes);
+    memset(p, 0, sizeof(*p));
 }

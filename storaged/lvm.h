@@ -10,9 +10,9 @@
  *    reads as a block device; a snapshot or clone is a thin snapshot of
  *    it (lvcreate -s), which shares the pool's blocks with its origin but
  *    depends on no other LV, so lvm VDIs form no chains to merge.
- * Nothing here runs a tool or touches a disk; storaged cannot run lvm2
- * where its tests run (no device-mapper), so the QEMU system tests drive
- * the rest. */
+ * Nothing here runs a tool or touches a disk: storaged/lvmsr.c runs the
+ * commands, and the QEMU system tests exercise it (the unit and
+ * integration tests run where there is no device-mapper). */
 #pragma once
 
 #include <stdbool.h>
@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "lib/util.h"
+#include "storaged/meta.h"
 
 #define LVM_VG_PREFIX "VG_XenStorage-"
 #define LVM_LV_PREFIX "LV-"
@@ -29,6 +30,8 @@
 
 /* "VG_XenStorage-<sr_uuid>": a new string. */
 char *lvm_vg_name(const char *sr_uuid);
+/* The SR uuid a VG name stands for, in out; false for other VGs. */
+bool lvm_vg_uuid(const char *vg_name, char out[UUID_STR_LEN]);
 /* "LV-<vdi_uuid>": a new string. */
 char *lvm_lv_name(const char *vdi_uuid);
 /* The VDI uuid an LV name stands for, in out; false for LVs that are not
@@ -60,6 +63,7 @@ enum lvm_op {
     LVM_PVREMOVE,    /* dev */
     LVM_REPORT_LVS,  /* vg */
     LVM_REPORT_VGS,  /* vg */
+    LVM_REPORT_PVS,  /* dev */
 };
 
 struct lvm_args {
@@ -106,8 +110,47 @@ int lvm_parse_lvs(const char *text, struct lvm_lv **ret, size_t *ret_n, char **r
  * -ENOENT when the report lists no VG. */
 int lvm_parse_vgs(const char *text, struct lvm_vg *ret, char **ret_why);
 
+/* Parses the output of LVM_REPORT_PVS for one device: *ret_vg is the
+ * name of the VG the PV belongs to ("" when it is in none), a new
+ * string. Returns 0, -ENOENT when the report lists no PV, or -EBADMSG
+ * (message in *ret_why, may be NULL) when text is not such a report. */
+int lvm_parse_pvs(const char *text, char **ret_vg, char **ret_why);
+
 /* The bytes a thin LV uses in its pool (size × data_percent), which is a
  * VDI's physical_utilisation; 0 when lvm gives no percentage. */
 int64_t lvm_lv_used(const struct lvm_lv *lv);
 /* True if lv_attr says the LV is active (its fifth character is 'a'). */
 bool lvm_lv_active(const struct lvm_lv *lv);
+
+/* Where an SR's space goes, from its VG and LV reports: the bytes of the
+ * VG outside the pool (MGT, the pool's metadata) plus the pool's data in
+ * use, which is the SR's physical_utilisation. */
+int64_t lvm_sr_used(const struct lvm_vg *vg, const struct lvm_lv *lvs, size_t n);
+
+/* The LV named name among lvs (borrowed), or NULL. */
+const struct lvm_lv *lvm_find_lv(const struct lvm_lv *lvs, size_t n, const char *name);
+
+/* What recovery of an lvm SR does, decided from its metadata and the LVs
+ * lvs lists, with no journal: the metadata is the commit point of every
+ * operation (a create or snapshot makes its LV first and commits after; a
+ * delete commits first and removes its LV after), so
+ *  - orphans: the VDI LVs ("LV-<uuid>") that no VDI of m names, left by an
+ *    operation interrupted before its commit or a delete after it: they
+ *    are removed;
+ *  - missing: the VDIs of m whose LV is gone: they are forgotten, as
+ *    XCP's scan forgets them;
+ *  - resized: the VDIs of m whose LV has another size than the metadata
+ *    says (a resize interrupted after lvextend): their size is the LV's.
+ * Each list is a new array of uuids; lvm_plan_done frees them. Pure. */
+struct lvm_plan {
+    char (*orphans)[UUID_STR_LEN];
+    size_t n_orphans;
+    char (*missing)[UUID_STR_LEN];
+    size_t n_missing;
+    char (*resized)[UUID_STR_LEN];
+    int64_t *sizes; /* the LV's size for each of resized */
+    size_t n_resized;
+};
+void lvm_plan_recover(const struct sr_meta *m, const struct lvm_lv *lvs, size_t n,
+                      struct lvm_plan *ret);
+void lvm_plan_done(struct lvm_plan *p);

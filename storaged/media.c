@@ -21,6 +21,7 @@
 #include "lib/util.h"
 #include "storaged/chain.h"
 #include "storaged/exec.h"
+#include "storaged/lvmsr.h"
 #include "storaged/qcow2.h"
 #include "storaged/recover.h"
 
@@ -45,7 +46,7 @@ static sd_error *check_dc(const struct sd_driver *drv, json_object *dc)
                                       loc);
         return NULL;
     }
-    if (streq(drv->type, "ext")) {
+    if (streq(drv->type, "ext") || streq(drv->type, "lvm")) {
         const char *dev = sd_dc_get(dc, "device");
         struct stat st;
         if (!dev)
@@ -168,6 +169,12 @@ sd_error *sd_open_media(struct storaged *sd, const struct sd_driver *drv, const 
     struct stat st;
     sd_error *e;
 
+    if (streq(drv->type, "lvm")) {
+        if ((e = sd_lvm_open(sd, uuid, dc, ro, ret_root)))
+            return e;
+        *ret_mounted = true;
+        return NULL;
+    }
     if (streq(drv->type, "ext") || streq(drv->type, "nfs") ||
         (streq(drv->type, "iso") && sd_dc_get(dc, "location")[0] != '/')) {
         _cleanup_free_ char *mp = sd_mount_point(sd, uuid);

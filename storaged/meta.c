@@ -400,9 +400,8 @@ static int write_all(int fd, const char *s, size_t len)
     return 0;
 }
 
-int sr_meta_save(const char *root, const struct sr_meta *m)
+int sr_meta_save_begin(const char *root, const struct sr_meta *m)
 {
-    _cleanup_free_ char *path = xasprintf("%s/%s", root, SR_META_FILE);
     _cleanup_free_ char *tmp = xasprintf("%s/%s.tmp", root, SR_META_FILE);
     _cleanup_free_ char *text = sr_meta_to_json(m);
     int r, fd;
@@ -411,10 +410,25 @@ int sr_meta_save(const char *root, const struct sr_meta *m)
     if (fd < 0)
         return -errno;
     r = write_all(fd, text, strlen(text));
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
     if (close(fd) < 0 && r == 0)
         r = -errno;
+    if (r < 0)
+        unlink(tmp);
+    return r;
+}
+
+int sr_meta_save_end(const char *root)
+{
+    _cleanup_free_ char *path = xasprintf("%s/%s", root, SR_META_FILE);
+    _cleanup_free_ char *tmp = xasprintf("%s/%s.tmp", root, SR_META_FILE);
+    int r = 0, fd;
+
+    fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd) < 0)
+        r = -errno;
+    close(fd);
     if (r == 0 && rename(tmp, path) < 0)
         r = -errno;
     if (r < 0) {
@@ -428,4 +442,10 @@ int sr_meta_save(const char *root, const struct sr_meta *m)
         close(dfd);
     }
     return r;
+}
+
+int sr_meta_save(const char *root, const struct sr_meta *m)
+{
+    int r = sr_meta_save_begin(root, m);
+    return r < 0 ? r : sr_meta_save_end(root);
 }

@@ -83,6 +83,13 @@ char *sr_meta_to_json(const struct sr_meta *m);
 int sr_meta_load(const char *root, struct sr_meta *ret, char **ret_err);
 /* Writes m to <root>/.xenia-sr.json atomically. 0 or a negative errno. */
 int sr_meta_save(const char *root, const struct sr_meta *m);
+/* sr_meta_save in two halves, so that other files written meanwhile share
+ * the disk's flush: begin writes m to <root>/.xenia-sr.json.tmp (nothing
+ * is durable, the document in place is unchanged); end fsyncs it, renames
+ * it over the document and fsyncs the folder. Each returns 0 or a
+ * negative errno (and then removes the temporary file). */
+int sr_meta_save_begin(const char *root, const struct sr_meta *m);
+int sr_meta_save_end(const char *root);
 
 /* The VDI with that uuid (borrowed, valid until m changes), or NULL. O(1). */
 struct vdi_meta *sr_meta_find(const struct sr_meta *m, const char *uuid);

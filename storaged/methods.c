@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "storaged/drivers.h"
+#include "storaged/stream.h"
 
 LOG_MODULE("methods");
 
@@ -231,6 +232,9 @@ HANDLER(m_vdi_create)
         return e;
     a.sharable = get_bool(params, "sharable");
     a.read_only = get_bool(params, "read_only");
+    a.format = get_string(params, "format");
+    if (a.format && !streq(a.format, "qcow2") && !streq(a.format, "raw"))
+        return jsonrpc_error_new(JSONRPC_INVALID_PARAMS, "format: qcow2 or raw");
     return sd_vdi_create(userdata, id.sr, &a, ret_result);
 }
 
@@ -344,17 +348,26 @@ HANDLER(m_vdi_detach)
 HANDLER(m_vdi_copy)
 {
     struct ids id;
-    const char *dest, *dest_vdi;
+    const char *dest, *dest_vdi, *into;
     struct jsonrpc_error *e;
 
     if ((e = get_ids(params, true, &id)) || (e = get_uuid(params, "dest_sr_uuid", true, &dest)) ||
-        (e = get_uuid(params, "dest_vdi_uuid", false, &dest_vdi)))
+        (e = get_uuid(params, "dest_vdi_uuid", false, &dest_vdi)) ||
+        (e = get_uuid(params, "into_vdi_uuid", false, &into)))
         return e;
+    if (dest_vdi && into)
+        return jsonrpc_error_new(JSONRPC_INVALID_PARAMS,
+                                 "dest_vdi_uuid names a new VDI, into_vdi_uuid an existing one: "
+                                 "not both");
     const char *job = get_string(params, "job");
     if (job && (!*job || strlen(job) > 256))
         return jsonrpc_error_new(JSONRPC_INVALID_PARAMS, "job: 1 to 256 characters");
-    char d[UUID_STR_LEN];
+    char d[UUID_STR_LEN], in[UUID_STR_LEN];
     lower(dest, d);
+    if (into) {
+        lower(into, in);
+        return sd_vdi_copy_into(userdata, id.sr, id.vdi, d, in, job, ret_result);
+    }
     return sd_vdi_copy(userdata, id.sr, id.vdi, d, dest_vdi, job, ret_result);
 }
 
@@ -389,11 +402,15 @@ static const struct jsonrpc_param p_sr_update[] = {{"sr_uuid", JP_STRING, true},
                                                    {"name_label", JP_STRING, false},
                                                    {"name_description", JP_STRING, false},
                                                    {0}};
-static const struct jsonrpc_param p_vdi_create[] = {
-    {"sr_uuid", JP_STRING, true},     {"vdi_uuid", JP_STRING, false},
-    {"name_label", JP_STRING, false}, {"name_description", JP_STRING, false},
-    {"virtual_size", JP_INT, true},   {"sharable", JP_BOOL, false},
-    {"read_only", JP_BOOL, false},    {0}};
+static const struct jsonrpc_param p_vdi_create[] = {{"sr_uuid", JP_STRING, true},
+                                                    {"vdi_uuid", JP_STRING, false},
+                                                    {"name_label", JP_STRING, false},
+                                                    {"name_description", JP_STRING, false},
+                                                    {"virtual_size", JP_INT, true},
+                                                    {"sharable", JP_BOOL, false},
+                                                    {"read_only", JP_BOOL, false},
+                                                    {"format", JP_STRING, false},
+                                                    {0}};
 static const struct jsonrpc_param p_vdi[] = {
     {"sr_uuid", JP_STRING, true}, {"vdi_uuid", JP_STRING, true}, {0}};
 static const struct jsonrpc_param p_vdi_resize[] = {
@@ -419,10 +436,13 @@ static const struct jsonrpc_param p_vdi_attach[] = {{"sr_uuid", JP_STRING, true}
                                                     {"vdi_uuid", JP_STRING, true},
                                                     {"read_write", JP_BOOL, true},
                                                     {0}};
-static const struct jsonrpc_param p_vdi_copy[] = {
-    {"sr_uuid", JP_STRING, true},      {"vdi_uuid", JP_STRING, true},
-    {"dest_sr_uuid", JP_STRING, true}, {"dest_vdi_uuid", JP_STRING, false},
-    {"job", JP_STRING, false},         {0}};
+static const struct jsonrpc_param p_vdi_copy[] = {{"sr_uuid", JP_STRING, true},
+                                                  {"vdi_uuid", JP_STRING, true},
+                                                  {"dest_sr_uuid", JP_STRING, true},
+                                                  {"dest_vdi_uuid", JP_STRING, false},
+                                                  {"into_vdi_uuid", JP_STRING, false},
+                                                  {"job", JP_STRING, false},
+                                                  {0}};
 static const struct jsonrpc_param p_job[] = {{"job", JP_STRING, true}, {0}};
 
 static const struct jsonrpc_method methods[] = {
@@ -449,6 +469,8 @@ static const struct jsonrpc_method methods[] = {
     {"vdi_copy", m_vdi_copy, p_vdi_copy},
     {"job_status", m_job_status, p_job},
     {"job_cancel", m_job_cancel, p_job},
+    {"vdi_export", sd_m_vdi_export, sd_p_vdi_stream},
+    {"vdi_import", sd_m_vdi_import, sd_p_vdi_stream},
     {0},
 };
 

@@ -23,19 +23,20 @@
 #include "lib/util.h"
 #include "storaged/chain.h"
 #include "storaged/exec.h"
+#include "storaged/lvmsr.h"
 #include "storaged/qcow2.h"
 #include "storaged/recover.h"
 
 LOG_MODULE("snapshot");
 
-static int create_overlay(const char *backing, const char *path, char **ret_err)
+/* An empty overlay on the base bfile, made in-process (storaged/qcow2.h),
+ * not yet fsynced: the virtual size is that of the image at vpath (which
+ * becomes the base), as qemu-img create -b makes it. */
+static int create_overlay(const char *vpath, const char *bfile, const char *path)
 {
-    const char *argv[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-F",
-                          "qcow2",    "-b",     backing, path, NULL};
-    int r = sd_run(argv, ret_err);
-    if (r == 0)
-        r = sd_fsync_path(path);
-    return r;
+    int64_t size;
+    int r = qcow2_read_header(vpath, &size, NULL);
+    return r < 0 ? r : qcow2_create(path, size, bfile, "qcow2");
 }
 
 sd_error *sd_vdi_snapshot(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid,
@@ -45,7 +46,6 @@ sd_error *sd_vdi_snapshot(struct storaged *sd, const char *sr_uuid, const char *
     const char *op = clone ? "clone" : "snapshot";
     enum sm_error code = clone ? SM_VDI_CLONE : SM_VDI_SNAPSHOT;
     char base[UUID_STR_LEN], created[UUID_STR_LEN];
-    _cleanup_free_ char *err = NULL;
     struct vdi_meta *v = NULL;
     struct sd_sr *sr = NULL;
     sd_error *e;
@@ -55,6 +55,8 @@ sd_error *sd_vdi_snapshot(struct storaged *sd, const char *sr_uuid, const char *
     if ((e = sd_get_sr(sd, sr_uuid, &sr)) || (e = sd_check_writable_sr(sr)) ||
         (e = sd_get_vdi(sr, vdi_uuid, &v)) || (e = sd_check_vdi_free(sr, v, op, true)))
         return e;
+    if (sd_is_lvm(sr))
+        return sd_lvm_vdi_snapshot(sd, sr, v, new_uuid, names, clone, ret);
     if (!v->managed)
         return sd_backend_failure(code, "Failed to %s VDI %s: it is a base copy", op, vdi_uuid);
     if (!streq(v->format, "qcow2"))
@@ -76,13 +78,26 @@ sd_error *sd_vdi_snapshot(struct storaged *sd, const char *sr_uuid, const char *
     _cleanup_free_ char *cpath = sd_path_in(sr, cfile);
     _cleanup_free_ char *ctmp = xasprintf("%s.tmp", cpath);
 
+    /* The two overlays are written first, under temporary names that
+     * recovery removes, then the journal; one flush of the disk then makes
+     * the three durable before any file is renamed. */
+    if ((r = create_overlay(vpath, bfile, ctmp)) < 0 ||
+        (r = create_overlay(vpath, bfile, vtmp)) < 0) {
+        unlink(ctmp);
+        unlink(vtmp);
+        return sd_backend_failure(code, "Failed to %s VDI %s: cannot make its overlays: %s", op,
+                                  vdi_uuid, strerror(-r));
+    }
     sr->meta.journal = (struct sr_journal){0};
     snprintf(sr->meta.journal.op, sizeof(sr->meta.journal.op), "%s", op);
     memcpy(sr->meta.journal.vdi, vdi_uuid, UUID_STR_LEN);
     memcpy(sr->meta.journal.base, base, UUID_STR_LEN);
     memcpy(sr->meta.journal.created, created, UUID_STR_LEN);
-    if ((r = sr_meta_save(sr->root, &sr->meta)) < 0) {
+    if ((r = sr_meta_save_begin(sr->root, &sr->meta)) < 0 || (r = sd_fsync_path(ctmp)) < 0 ||
+        (r = sd_fsync_path(vtmp)) < 0 || (r = sr_meta_save_end(sr->root)) < 0) {
         memset(&sr->meta.journal, 0, sizeof(sr->meta.journal));
+        unlink(ctmp);
+        unlink(vtmp);
         return sd_meta_failure(r, sr_uuid);
     }
     sd_fist(sd, "snapshot-journaled");
@@ -91,11 +106,6 @@ sd_error *sd_vdi_snapshot(struct storaged *sd, const char *sr_uuid, const char *
         goto fail;
     }
     sd_fist(sd, "snapshot-renamed");
-    if ((r = create_overlay(bfile, ctmp, &err)) != 0 ||
-        (r = create_overlay(bfile, vtmp, &err)) != 0) {
-        e = sd_tool_failure(code, "qemu-img create", r, err);
-        goto fail;
-    }
     if (rename(ctmp, cpath) < 0) {
         e = sd_backend_failure(code, "Failed to %s VDI %s: %s", op, vdi_uuid, strerror(errno));
         goto fail;
@@ -138,7 +148,15 @@ sd_error *sd_vdi_snapshot(struct storaged *sd, const char *sr_uuid, const char *
     }
     sd_fist(sd, "snapshot-committed");
     log_info("SR %s: %s of %s is %s (base %s)", sr_uuid, op, vdi_uuid, created, base);
-    *ret = sd_vdi_info(sr->root, sr_meta_find(&sr->meta, created));
+    /* The other VDIs the chain change touched go with the answer, so that
+     * xapi records them without scanning the whole SR. */
+    json_object *o = sd_vdi_info(sr->root, sr_meta_find(&sr->meta, created));
+    json_object *updated = json_object_new_array();
+    json_object_array_add(updated, sd_vdi_info(sr->root, sr_meta_find(&sr->meta, base)));
+    json_object_array_add(updated, sd_vdi_info(sr->root, sr_meta_find(&sr->meta, vdi_uuid)));
+    json_object_object_add(o, "updated", updated);
+    json_object_object_add(o, "sr", sd_sr_info(sr, &sr->meta, sr->root));
+    *ret = o;
     return NULL;
 fail:
     sd_roll_back(sr);

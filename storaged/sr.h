@@ -62,6 +62,7 @@ struct sd_vdi_create {
     int64_t virtual_size;
     bool sharable;
     bool read_only;
+    const char *format; /* "qcow2" (NULL: the default) or "raw" */
 };
 
 sd_error *sd_vdi_create(struct storaged *sd, const char *sr_uuid, const struct sd_vdi_create *a,
@@ -89,6 +90,14 @@ sd_error *sd_vdi_detach(struct storaged *sd, const char *sr_uuid, const char *vd
 sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid,
                       const char *dest_sr_uuid, const char *dest_vdi_uuid, const char *job,
                       json_object **ret);
+/* Copies a VDI into the existing VDI into_uuid of dest_sr_uuid, in place:
+ * the first virtual_size bytes of the source, zeros included; the rest of
+ * into_uuid is left alone. Refused (VDI_READONLY, VDI_IN_USE, VDI_TOO_SMALL
+ * [into, needed size]) when into_uuid cannot take it. Blocks for the copy,
+ * without holding the lock. */
+sd_error *sd_vdi_copy_into(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid,
+                           const char *dest_sr_uuid, const char *into_uuid, const char *job,
+                           json_object **ret);
 /* {progress, done} of a copy started with that job name (and "error", the
  * error code, if it failed). Does not block on a running copy. */
 sd_error *sd_job_status(struct storaged *sd, const char *job, json_object **ret);

@@ -20,6 +20,7 @@
 #include "lib/util.h"
 #include "storaged/chain.h"
 #include "storaged/exec.h"
+#include "storaged/lvmsr.h"
 #include "storaged/qcow2.h"
 #include "storaged/recover.h"
 
@@ -74,6 +75,8 @@ sd_error *sd_sr_probe(struct storaged *sd, const char *type, json_object *dc, js
     probe_uuid = xasprintf(".probe-%s", tmp);
     if (streq(drv->type, "nfs"))
         return probe_nfs(sd, dc, probe_uuid, ret);
+    if (streq(drv->type, "lvm"))
+        return sd_lvm_probe(sd, dc, ret);
     if ((e = sd_open_media(sd, drv, probe_uuid, dc, true, &root, &mounted))) {
         /* An ext device without a file system holds no SR. */
         if (streq(drv->type, "ext")) {
@@ -226,6 +229,8 @@ sd_error *sd_sr_create(struct storaged *sd, const char *type, const char *sr_uui
         e = create_ext(sd, dc, &m, ret);
     } else if (streq(drv->type, "nfs")) {
         e = create_nfs(sd, dc, &m, ret);
+    } else if (streq(drv->type, "lvm")) {
+        e = sd_lvm_create(sd, dc, &m, ret);
     } else {
         const char *loc = sd_dc_get(dc, "location");
         if (mkdir(loc, 0700) < 0 && errno != EEXIST)
@@ -363,6 +368,8 @@ sd_error *sd_sr_scan(struct storaged *sd, const char *sr_uuid, json_object **ret
     json_object_object_add(o, "sr", sd_sr_info(sr, &sr->meta, sr->root));
     for (size_t i = 0; i < sr->meta.n_vdis; i++)
         json_object_array_add(vdis, sd_vdi_info(sr->root, &sr->meta.vdis[i]));
+    if (sd_is_lvm(sr))
+        sd_lvm_fill_usage(sr, vdis);
     json_object_object_add(o, "vdis", vdis);
     *ret = o;
     return NULL;
@@ -381,8 +388,10 @@ sd_error *sd_sr_update(struct storaged *sd, const char *sr_uuid, const struct sd
         meta_set_str(&sr->meta.name_label, names->name_label);
     if (names->name_description)
         meta_set_str(&sr->meta.name_description, names->name_description);
-    /* An ISO library keeps no metadata: its names live with xapi. */
-    if (!streq(sr->drv->type, "iso")) {
+    /* An ISO library keeps no metadata: its names live with xapi. Without
+     * names this only reports the sizes (xapi asks after every VDI
+     * change), so there is nothing to write. */
+    if (!streq(sr->drv->type, "iso") && (names->name_label || names->name_description)) {
         int r = sr_meta_save(sr->root, &sr->meta);
         if (r < 0)
             return sd_meta_failure(r, sr_uuid);
@@ -403,6 +412,8 @@ sd_error *sd_sr_delete(struct storaged *sd, const char *sr_uuid)
         return e;
     if (streq(sr->drv->type, "iso"))
         return sd_remove_sr(sd, sr);
+    if (sd_is_lvm(sr))
+        return sd_lvm_sr_delete(sd, sr);
     for (size_t i = 0; i < sr->meta.n_vdis; i++)
         if (sr->meta.vdis[i].managed)
             return jsonrpc_app_error("SR_NOT_EMPTY");

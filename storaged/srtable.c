@@ -22,6 +22,7 @@
 #include "lib/util.h"
 #include "storaged/chain.h"
 #include "storaged/exec.h"
+#include "storaged/lvmsr.h"
 #include "storaged/qcow2.h"
 #include "storaged/recover.h"
 
@@ -180,6 +181,8 @@ int sd_recover(struct sd_sr *sr)
 {
     if (streq(sr->drv->type, "iso"))
         return 0;
+    if (sd_is_lvm(sr))
+        return sd_lvm_recover(sr);
     return sr_recover(sr->root, &sr->meta, (const char *const *)sr->live, sr->n_live, NULL);
 }
 
@@ -259,6 +262,8 @@ sd_error *sd_remove_sr(struct storaged *sd, struct sd_sr *sr)
 {
     if (sr->mounted && sd_unmount(sr->root) < 0)
         return jsonrpc_app_error("SR_DEVICE_IN_USE");
+    if (sd_is_lvm(sr))
+        sd_lvm_close(sr->uuid);
     for (size_t i = 0; i < sd->n_srs; i++)
         if (sd->srs[i] == sr) {
             sd->srs[i] = sd->srs[--sd->n_srs];

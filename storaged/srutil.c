@@ -24,6 +24,7 @@
 #include "lib/util.h"
 #include "storaged/chain.h"
 #include "storaged/exec.h"
+#include "storaged/lvmsr.h"
 #include "storaged/qcow2.h"
 #include "storaged/recover.h"
 
@@ -67,6 +68,19 @@ int sd_fsync_path(const char *path)
     if (fsync(fd) < 0)
         r = -errno;
     close(fd);
+    return r;
+}
+
+int sd_create_sparse(const char *path, int64_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), r = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, (off_t)size) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
     return r;
 }
 
@@ -147,7 +161,9 @@ json_object *sd_sr_info(const struct sd_sr *sr, const struct sr_meta *m, const c
     struct statvfs vfs;
     int64_t size = 0, used = 0, virt = 0;
 
-    if (statvfs(root, &vfs) == 0) {
+    if (streq(m->type, "lvm")) {
+        sd_lvm_sizes(m->uuid, &size, &used);
+    } else if (statvfs(root, &vfs) == 0) {
         size = (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize;
         used = (int64_t)(vfs.f_blocks - vfs.f_bfree) * (int64_t)vfs.f_frsize;
     }

@@ -239,6 +239,7 @@ void vbd_register(void);
 void pif_register(void); /* networking: api/pif.c, vif.c, vlan.c, bond.c */
 void vif_register(void);
 void vlan_register(void);
+void pool_network_register(void);
 void bond_register(void);
 
 void api_init(void)
@@ -275,6 +276,7 @@ void api_init(void)
     pif_register();
     vif_register();
     vlan_register();
+    pool_network_register();
     bond_register();
 
     size_t it = 0;

@@ -77,6 +77,7 @@ struct request_state {
     /* Bytes thrown away after the limit was crossed; bounded so that an
      * endless chunked upload cannot keep a thread busy forever. */
     size_t discarded;
+    void *stream; /* claimed by http_stream_handler */
 };
 
 static void free_secret(char *s)
@@ -115,6 +116,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     (void)toe;
     if (!st)
         return;
+    if (st->stream)
+        http_stream_handler.done(st->stream);
     strbuf_done(&st->body);
     free(st);
     *con_cls = NULL;
@@ -220,6 +223,31 @@ static void format_peer(struct MHD_Connection *conn, char *out, size_t size)
     }
 }
 
+/* What the handlers see of a request whose headers are in (no body);
+ * peer is the caller's buffer for the peer's address. */
+static void make_request(struct http_listener *l, struct MHD_Connection *conn, const char *url,
+                         const char *method, char peer[INET6_ADDRSTRLEN], struct http_request *req)
+{
+    format_peer(conn, peer, INET6_ADDRSTRLEN);
+    const union MHD_ConnectionInfo *fdi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *tlsi =
+        l->tls ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
+    *req = (struct http_request){
+        .method = method,
+        .path = url, /* MHD has already split off the query string */
+        .originator = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "originator"),
+        .user_agent =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
+        .local = l->local,
+        .tls = l->tls,
+        .peer = peer,
+        .fd = fdi ? fdi->connect_fd : -1,
+        .tls_session = tlsi ? tlsi->tls_session : NULL,
+        .conn = conn,
+    };
+}
+
 static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *conn, const char *url,
                              const char *method, struct request_state *st)
 {
@@ -235,25 +263,9 @@ static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *con
     if (streq(method, MHD_HTTP_METHOD_OPTIONS))
         return queue(conn, MHD_HTTP_OK, NULL, NULL, 0, 0, false);
 
-    format_peer(conn, peer, sizeof(peer));
-    const union MHD_ConnectionInfo *fdi =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const union MHD_ConnectionInfo *tlsi =
-        l->tls ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
-    req = (struct http_request){
-        .method = method,
-        .path = url, /* MHD has already split off the query string */
-        .body = st->body.buf,
-        .body_len = st->body.len,
-        .originator = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "originator"),
-        .user_agent =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
-        .local = l->local,
-        .tls = l->tls,
-        .peer = peer,
-        .fd = fdi ? fdi->connect_fd : -1,
-        .tls_session = tlsi ? tlsi->tls_session : NULL,
-    };
+    make_request(l, conn, url, method, peer, &req);
+    req.body = st->body.buf;
+    req.body_len = st->body.len;
     resp = (struct http_response){.status = MHD_HTTP_OK};
     strbuf_init(&resp.body, 0);
 
@@ -277,6 +289,27 @@ static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *con
                  len - resp.body_offset, resp.close);
 }
 
+const char *http_request_query(const struct http_request *req, const char *name)
+{
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name) : NULL;
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
+/* Offers a request to the stream handler when its headers are in. */
+static void *stream_claim(struct http_listener *l, struct MHD_Connection *conn, const char *url,
+                          const char *method)
+{
+    char peer[INET6_ADDRSTRLEN];
+    struct http_request req;
+
+    make_request(l, conn, url, method, peer, &req);
+    return http_stream_handler.claim(&req);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -294,12 +327,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
         st = xcalloc(1, sizeof(*st));
         *con_cls = st;
+        if (!streq(method, MHD_HTTP_METHOD_OPTIONS) &&
+            (st->stream = stream_claim(l, conn, url, method)))
+            return MHD_YES;
         if (cl > 0 && (uint64_t)cl > max_body) {
             st->too_large = true;
             return queue_too_large(conn);
         }
         strbuf_init(&st->body, cl > 0 ? (size_t)cl : 0);
         return MHD_YES;
+    }
+
+    if (st->stream) {
+        size_t n = *upload_data_size;
+
+        *upload_data_size = 0;
+        if (n > 0)
+            return http_stream_handler.body(st->stream, upload_data, n) ? MHD_YES : MHD_NO;
+        /* It answered on the connection: MHD closes it without a word. */
+        http_stream_handler.finish(st->stream);
+        return MHD_NO;
     }
 
     if (*upload_data_size > 0) {

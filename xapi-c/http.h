@@ -27,7 +27,34 @@ struct http_request {
      * GnuTLS session on it for HTTPS (else NULL). Borrowed. */
     int fd;
     void *tls_session;
+    void *conn; /* the server's own handle: for http_request_query/_header */
 };
+
+/* A query parameter (URL-decoded) or a request header of req, or NULL.
+ * Borrowed for the call. */
+const char *http_request_query(const struct http_request *req, const char *name);
+const char *http_request_header(const struct http_request *req, const char *name);
+
+/* Requests whose body or answer is too large to hold in memory (disk
+ * import and export, xapi-c/xfer.c) are claimed when their headers are in,
+ * before any body is read; the claimer then writes its answer on the
+ * connection itself (as XCP does, a PUT's 200 goes before its body is
+ * read) and the connection is closed after it. All four run on the
+ * connection's thread and may block. */
+struct http_stream_ops {
+    /* A state for a request to serve as a stream, or NULL to leave it to
+     * the handler. req->body is NULL. */
+    void *(*claim)(const struct http_request *req);
+    /* The next piece of the body; false ends the connection. */
+    bool (*body)(void *state, const char *data, size_t len);
+    /* The body is all in, or there was none: the request is served. */
+    void (*finish)(void *state);
+    /* The request is over, served or cut: frees state. */
+    void (*done)(void *state);
+};
+
+/* The stream handler every server uses (xapi-c/xfer.c). */
+extern const struct http_stream_ops http_stream_handler;
 
 /* What a handler answers. The handler fills body (initialised, empty) and
  * sets status and content_type (static strings); close asks to end the

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,12 +32,13 @@ static struct {
     char *path; /* NULL: no networkd */
     char *management_nic;
     char *stand_in;
-    pthread_t thread;
-    bool running, stopping, ready;
+    pthread_t thread, watcher;
+    bool running, watching, stopping, ready;
     pthread_mutex_t lock; /* guards stopping, ready */
     pthread_cond_t cond;
     pthread_mutex_t sync_lock; /* one config/replace at a time; guards last_sent */
     char *last_sent;
+    bool resent; /* a new configuration went to networkd: leases to read again (lock) */
 } nw = {.lock = PTHREAD_MUTEX_INITIALIZER,
         .cond = PTHREAD_COND_INITIALIZER,
         .sync_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -44,11 +46,6 @@ static struct {
 bool network_enabled(void)
 {
     return nw.path != NULL;
-}
-
-bool network_can_hotplug(void)
-{
-    return nw.stand_in != NULL;
 }
 
 /* ---- calls ---- */
@@ -412,7 +409,9 @@ static json_object *pif_ip(const struct row *p)
     }
     json_object_object_add(ip, "ipv6", v6);
     json_object *dns = json_object_new_array();
-    char *list = xstrdup(p->v[FIDX(PIF, DNS)]), *save = NULL;
+    /* A DHCP PIF's DNS is its lease's (written there by dhcp_pifs), not
+     * a configuration: networkd follows the lease itself. */
+    char *list = xstrdup(streq(m4, "DHCP") ? "" : p->v[FIDX(PIF, DNS)]), *save = NULL;
     for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
         json_object_array_add(dns, json_object_new_string(t));
     free(list);
@@ -578,8 +577,12 @@ struct api_error *network_sync(void)
         free(nw.last_sent);
         /* after a failure networkd holds something else: send again next time */
         nw.last_sent = e ? NULL : xstrdup(text);
-        if (!e)
+        if (!e) {
             log_info("network configuration sent");
+            pthread_mutex_lock(&nw.lock);
+            nw.resent = true;
+            pthread_mutex_unlock(&nw.lock);
+        }
     }
     pthread_mutex_unlock(&nw.sync_lock);
     json_object_put(doc);
@@ -905,27 +908,30 @@ static struct api_error *first_start(void)
 
 /* ---- VMs ---- */
 
+json_object *network_vif_nic(const struct row *vif)
+{
+    const struct row *net = db_get(C_network, vif->v[FIDX(VIF, network)]);
+    json_object *n = json_object_new_object();
+    json_object_object_add(n, "devid",
+                           json_object_new_int64(strtoll(vif->v[FIDX(VIF, device)], NULL, 10)));
+    add_str(n, "mac", vif->v[FIDX(VIF, MAC)]);
+    if (net && *net->v[FIDX(network, bridge)])
+        add_str(n, "bridge", net->v[FIDX(network, bridge)]);
+    json_object_object_add(
+        n, "mtu",
+        json_object_new_int64(net ? strtoll(net->v[FIDX(network, MTU)], NULL, 10) : 1500));
+    return n;
+}
+
 json_object *network_vm_nics(const char *vm_ref)
 {
     json_object *a = json_object_new_array();
     size_t it = 0;
     const struct row *r;
     db_rdlock();
-    while (db_next(C_VIF, &it, &r)) {
-        if (!streq(r->v[FIDX(VIF, VM)], vm_ref))
-            continue;
-        const struct row *net = db_get(C_network, r->v[FIDX(VIF, network)]);
-        json_object *n = json_object_new_object();
-        json_object_object_add(n, "devid",
-                               json_object_new_int64(strtoll(r->v[FIDX(VIF, device)], NULL, 10)));
-        add_str(n, "mac", r->v[FIDX(VIF, MAC)]);
-        if (net && *net->v[FIDX(network, bridge)])
-            add_str(n, "bridge", net->v[FIDX(network, bridge)]);
-        json_object_object_add(
-            n, "mtu",
-            json_object_new_int64(net ? strtoll(net->v[FIDX(network, MTU)], NULL, 10) : 1500));
-        json_object_array_add(a, n);
-    }
+    while (db_next(C_VIF, &it, &r))
+        if (streq(r->v[FIDX(VIF, VM)], vm_ref))
+            json_object_array_add(a, network_vif_nic(r));
     db_unlock();
     return a;
 }
@@ -993,6 +999,125 @@ void network_vm_record(const char *vm_ref, bool live)
         log_warning("VM %s: VIF ports not updated: %s %s", vm_ref, e->code,
                     e->n ? e->params[0] : "");
     api_error_free(e);
+}
+
+/* ---- what networkd observes: carrier, DHCP leases ---- */
+
+static bool pause_for(double s);
+static bool stopping(void);
+
+#define WATCH_TIMEOUT 2 /* seconds of each state/wait: bounds network_shutdown */
+
+/* A lease's "address/mask" (dotted mask or prefix length) as the address
+ * and a dotted netmask; "" and "" when it is not one. */
+static void lease_address(const char *a, char ip[64], char mask[INET_ADDRSTRLEN])
+{
+    const char *slash = strchr(a, '/');
+    struct in_addr in;
+    ip[0] = mask[0] = '\0';
+    if (!slash || (size_t)(slash - a) >= 64)
+        return;
+    snprintf(ip, 64, "%.*s", (int)(slash - a), a);
+    if (inet_pton(AF_INET, ip, &in) != 1) {
+        ip[0] = '\0';
+        return;
+    }
+    if (strchr(slash + 1, '.')) {
+        if (inet_pton(AF_INET, slash + 1, &in) == 1)
+            inet_ntop(AF_INET, &in, mask, INET_ADDRSTRLEN);
+        return;
+    }
+    char *end;
+    long len = strtol(slash + 1, &end, 10);
+    if (*end || len < 0 || len > 32)
+        return;
+    in.s_addr = htonl(len ? 0xffffffffu << (32 - len) : 0);
+    inet_ntop(AF_INET, &in, mask, INET_ADDRSTRLEN);
+}
+
+/* IP, netmask, gateway and DNS of this host's attached DHCP PIFs from
+ * their leases (dhcp/list: {bridge: {pid, lease: {address, router,
+ * dns}}}), as XCP shows them; "" while there is no lease. */
+static struct api_error *dhcp_pifs(json_object *leases)
+{
+    struct net_tx *tx = net_tx_new();
+    size_t it = 0;
+    const struct row *p;
+    db_wrlock();
+    while (db_next(C_PIF, &it, &p)) {
+        if (!mine(p) || !streq(p->v[FIDX(PIF, ip_configuration_mode)], "DHCP") ||
+            !streq(p->v[FIDX(PIF, currently_attached)], "true"))
+            continue;
+        json_object *lease = jget(jget(leases, net_bridge(p->v[FIDX(PIF, network)])), "lease");
+        char ip[64], mask[INET_ADDRSTRLEN];
+        struct strbuf dns;
+        strbuf_init(&dns, 64);
+        lease_address(jstr(lease, "address"), ip, mask);
+        json_object *list = jget(lease, "dns");
+        for (size_t i = 0; i < network_alen(list); i++) {
+            const char *d = json_object_get_string(json_object_array_get_idx(list, i));
+            if (d)
+                strbuf_addf(&dns, "%s%s", dns.len ? "," : "", d);
+        }
+        net_tx_set(tx, p, FIDX(PIF, IP), ip);
+        net_tx_set(tx, p, FIDX(PIF, netmask), mask);
+        net_tx_set(tx, p, FIDX(PIF, gateway), *ip ? jstr(lease, "router") : "");
+        net_tx_set(tx, p, FIDX(PIF, DNS), *ip && dns.len ? dns.buf : "");
+        strbuf_done(&dns);
+    }
+    struct api_error *e = net_tx_apply(tx);
+    db_unlock();
+    net_tx_free(tx);
+    return e;
+}
+
+/* Follows networkd's state/wait: whenever a link, an address or a DHCP
+ * lease changes on the host, PIF_metrics (carrier, speed, duplex),
+ * Bond.links_up and the DHCP PIFs' addresses are refreshed, without a
+ * PIF.scan. A restarted networkd counts from 1 again: any generation other
+ * than the one asked about is a change. */
+static void *watch_thread(void *arg)
+{
+    int64_t since = 0;
+    (void)arg;
+    while (!stopping()) {
+        pthread_mutex_lock(&nw.lock);
+        bool ready = nw.ready, resent = nw.resent;
+        nw.resent = false;
+        pthread_mutex_unlock(&nw.lock);
+        if (!ready) {
+            pause_for(RETRY_DELAY);
+            continue;
+        }
+        /* a PIF that became DHCP may have its lease already */
+        if (resent)
+            since = 0;
+        json_object *p = json_object_new_object(), *res = NULL;
+        json_object_object_add(p, "since", json_object_new_int64(since));
+        json_object_object_add(p, "timeout", json_object_new_int(WATCH_TIMEOUT));
+        struct api_error *e = network_call("state/wait", p, WATCH_TIMEOUT + 10, &res);
+        json_object_put(p);
+        int64_t g = e ? since : json_object_get_int64(jget(res, "generation"));
+        json_object_put(res);
+        if (!e && g != since) {
+            json_object *leases = NULL;
+            e = network_scan(false);
+            if (!e)
+                e = network_call("dhcp/list", NULL, 30, &leases);
+            if (!e)
+                e = dhcp_pifs(leases);
+            json_object_put(leases);
+            if (!e)
+                since = g;
+        }
+        if (e) {
+            log_debug("link state and leases not followed: %s %s", e->code,
+                      e->n ? e->params[0] : "");
+            api_error_free(e);
+            pause_for(RETRY_DELAY);
+        }
+    }
+    return NULL;
 }
 
 /* ---- start ---- */
@@ -1094,6 +1219,7 @@ void network_init(const char *socket_path, const char *management_nic, const cha
         return;
     }
     nw.running = pthread_create(&nw.thread, NULL, sync_thread, NULL) == 0;
+    nw.watching = pthread_create(&nw.watcher, NULL, watch_thread, NULL) == 0;
 }
 
 void network_shutdown(void)
@@ -1104,10 +1230,22 @@ void network_shutdown(void)
     pthread_mutex_unlock(&nw.lock);
     if (nw.running)
         pthread_join(nw.thread, NULL);
-    nw.running = false;
+    if (nw.watching)
+        pthread_join(nw.watcher, NULL);
+    nw.running = nw.watching = false;
     free(nw.path);
     free(nw.management_nic);
     free(nw.stand_in);
     free(nw.last_sent);
     nw.path = nw.management_nic = nw.stand_in = nw.last_sent = NULL;
+}
+
+void network_random_mac(char out[18])
+{
+    unsigned char b[6];
+    if (getrandom(b, sizeof(b), 0) != sizeof(b))
+        for (size_t i = 0; i < sizeof(b); i++)
+            b[i] = (unsigned char)rand();
+    b[0] = (unsigned char)((b[0] & 0xfc) | 0x02);
+    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
 }

@@ -10,11 +10,16 @@
  * configuration, so that a restart of xapi, networkd or the host finds the
  * network as it was left; it then sends the configuration again after
  * changes no handler of ours made (network.set_MTU and the other generic
- * setters) and refreshes PIF_metrics and Bond.links_up every 5 s. */
+ * setters) and refreshes PIF_metrics and Bond.links_up every 5 s. A second
+ * thread follows networkd's state/wait: whenever a link, an address or a
+ * DHCP lease changes, PIF_metrics (carrier, speed, duplex), Bond.links_up
+ * and the IP, netmask, gateway and DNS of DHCP PIFs (from their leases,
+ * as XCP shows them) are refreshed at once. */
 #pragma once
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "db.h"
 #include "error.h"
@@ -74,8 +79,19 @@ size_t network_alen(json_object *a);
 /* Whether mac is a unicast aa:bb:cc:dd:ee:ff. */
 bool network_valid_mac(const char *mac);
 
+/* VLAN.create's work (api/vlan.c): a VLAN with tag on tagged_ref's PIF
+ * (of this host), its untagged PIF on net_ref; the new VLAN's ref to
+ * ret_vlan, its PIF's to ret_pif (may be NULL). Takes the db lock. */
+struct api_error *network_vlan_create(const char *tagged_ref, int64_t tag, const char *net_ref,
+                                      char ret_vlan[64], char ret_pif[64]);
+/* VLAN.destroy's work. Takes the db lock. */
+struct api_error *network_vlan_destroy(const char *vlan_ref);
+
 /* domaind's "nics" of a VM: [{devid, mac, bridge, mtu}] of its VIFs. */
 json_object *network_vm_nics(const char *vm_ref);
+/* domaind's nic of one VIF (an element of network_vm_nics), for
+ * domain/nic_attach; db lock held. */
+json_object *network_vif_nic(const struct row *vif);
 /* The VM's domain exists: its VIFs are attached and get their ports. */
 struct api_error *network_vm_plug(const char *vm_ref);
 /* network_vm_plug for a resumed VM, whose guest runs either way: errors
@@ -85,5 +101,7 @@ void network_vm_resumed(const char *vm_ref);
  * has no attached VIFs; a domain with a new domid gets its ports renamed.
  * Errors are logged. */
 void network_vm_record(const char *vm_ref, bool live);
-/* Whether VIF.plug can make a port for a running VM (a stand-in). */
-bool network_can_hotplug(void);
+
+/* A new VIF MAC: random, locally administered and unicast, as XCP makes
+ * them. */
+void network_random_mac(char out[18]);

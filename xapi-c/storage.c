@@ -43,6 +43,44 @@ void storage_unlock(void)
     pthread_mutex_unlock(&st.op_lock);
 }
 
+/* XCP's driver errors are SR_BACKEND_FAILURE_<n>, one code per n (n from
+ * XE_SR_ERRORCODES.xml, below 1000), which no fixed table lists: the codes
+ * storaged answers are kept here, once each, so that they reach clients
+ * as they are rather than as a Fault. NULL for any other code. */
+static const char *backend_failure_code(const char *code)
+{
+    static char codes[1000][32];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    const char *prefix = "SR_BACKEND_FAILURE_";
+    size_t len = strlen(prefix);
+    if (strncmp(code, prefix, len) != 0 || !code[len] || strlen(code + len) > 3)
+        return NULL;
+    int n = 0;
+    for (const char *p = code + len; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return NULL;
+        n = n * 10 + (*p - '0');
+    }
+    pthread_mutex_lock(&lock);
+    if (!codes[n][0])
+        snprintf(codes[n], sizeof(codes[n]), "%s%d", prefix, n);
+    pthread_mutex_unlock(&lock);
+    return streq(codes[n], code) ? codes[n] : NULL; /* "_082" is not 82's */
+}
+
+static struct api_error *storaged_error(const struct jsonrpc_error *je)
+{
+    const char *code = backend_failure_code(je->app_code);
+    if (!code)
+        return api_error_new(je->app_code, (const char *const *)je->app_params, je->n_app_params);
+    struct api_error *e = xcalloc(1, sizeof(*e));
+    e->code = code;
+    e->params = xcalloc(je->n_app_params + 1, sizeof(char *));
+    for (size_t i = 0; i < je->n_app_params; i++)
+        e->params[e->n++] = xstrdup(je->app_params[i]);
+    return e;
+}
+
 struct api_error *storage_call(const char *method, json_object *params, double timeout,
                                json_object **ret_result)
 {
@@ -56,7 +94,7 @@ struct api_error *storage_call(const char *method, json_object *params, double t
     if (r == -EPROTO && je && je->app_code)
         /* storaged names the XenAPI error itself (SR_BACKEND_FAILURE_<n>
          * included): it goes to the client as it is. */
-        e = api_error_new(je->app_code, (const char *const *)je->app_params, je->n_app_params);
+        e = storaged_error(je);
     else if (r == -EPROTO && je)
         e = api_failf(INTERNAL_ERROR, "storaged %s: %s", method, je->message);
     else if (r < 0)
@@ -330,6 +368,67 @@ static bool vdi_attached(const struct row *vdi)
     return attached;
 }
 
+/* Adds to cs the rows of the VDIs listed in vdis (an array of vdi_info)
+ * in sr_ref: existing rows updated, new ones created; m gets each listed
+ * uuid with its ref. db lock held. */
+static void record_listed(struct changeset *cs, const char *sr_ref, json_object *vdis,
+                          struct uuid_refs *m)
+{
+    size_t n = json_object_is_type(vdis, json_type_array) ? json_object_array_length(vdis) : 0;
+    char ***fresh = xcalloc(n + 1, sizeof(char **)); /* new rows' values, by index */
+    m->n = 0;
+    m->uuid = xcalloc(n + 1, 40);
+    m->ref = xcalloc(n + 1, 64);
+    /* Every listed VDI gets its ref first, so that chains resolve. */
+    for (size_t i = 0; i < n; i++) {
+        json_object *info = json_object_array_get_idx(vdis, i);
+        const char *uuid = storage_json_str(info, "uuid");
+        if (!uuid_is_valid(uuid))
+            continue;
+        const struct row *old = db_get_by_uuid(C_VDI, uuid);
+        snprintf(m->uuid[m->n], 40, "%s", uuid);
+        if (old)
+            snprintf(m->ref[m->n], 64, "%s", old->ref);
+        else
+            fresh[i] = vdi_new_vals(sr_ref, info, NULL, m->ref[m->n]);
+        m->n++;
+    }
+    for (size_t i = 0, k = 0; i < n; i++) {
+        json_object *info = json_object_array_get_idx(vdis, i);
+        if (!uuid_is_valid(storage_json_str(info, "uuid")))
+            continue;
+        const char *ref = m->ref[k++];
+        if (fresh[i]) {
+            vdi_fields(cs, ref, NULL, fresh[i], info, lookup_ref, m);
+            changeset_create(cs, C_VDI, ref, fresh[i]);
+        } else {
+            vdi_fields(cs, ref, db_get(C_VDI, ref), NULL, info, lookup_ref, m);
+        }
+    }
+    free(fresh);
+}
+
+struct api_error *storage_vdis_record(const char *sr_ref, json_object *vdis, json_object *sr_info)
+{
+    struct uuid_refs m = {0};
+    struct api_error *e;
+    struct changeset *cs = changeset_new();
+    db_wrlock();
+    if (!db_get(C_SR, sr_ref)) {
+        changeset_free(cs);
+        e = api_fail(HANDLE_INVALID, "SR", sr_ref);
+    } else {
+        record_listed(cs, sr_ref, vdis, &m);
+        if (sr_info)
+            storage_sr_sizes(cs, sr_ref, sr_info);
+        e = api_apply(cs);
+    }
+    db_unlock();
+    free(m.uuid);
+    free(m.ref);
+    return e;
+}
+
 struct api_error *storage_sr_scan(const char *sr_ref)
 {
     json_object *p = storage_params(sr_ref, NULL), *res = NULL;
@@ -337,10 +436,7 @@ struct api_error *storage_sr_scan(const char *sr_ref)
     json_object_put(p);
     if (e)
         return e;
-    json_object *vdis = jget(res, "vdis");
-    size_t n = json_object_is_type(vdis, json_type_array) ? json_object_array_length(vdis) : 0;
-    struct uuid_refs m = {.n = 0, .uuid = xcalloc(n + 1, 40), .ref = xcalloc(n + 1, 64)};
-    char ***fresh = xcalloc(n + 1, sizeof(char **)); /* new rows' values, by index */
+    struct uuid_refs m = {0};
     struct changeset *cs = changeset_new();
 
     db_wrlock();
@@ -351,32 +447,7 @@ struct api_error *storage_sr_scan(const char *sr_ref)
         e = api_fail(HANDLE_INVALID, "SR", sr_ref);
         goto out;
     }
-    /* Every listed VDI gets its ref first, so that chains resolve. */
-    for (size_t i = 0; i < n; i++) {
-        json_object *info = json_object_array_get_idx(vdis, i);
-        const char *uuid = storage_json_str(info, "uuid");
-        if (!uuid_is_valid(uuid))
-            continue;
-        const struct row *old = db_get_by_uuid(C_VDI, uuid);
-        snprintf(m.uuid[m.n], 40, "%s", uuid);
-        if (old)
-            snprintf(m.ref[m.n], 64, "%s", old->ref);
-        else
-            fresh[i] = vdi_new_vals(sr_ref, info, NULL, m.ref[m.n]);
-        m.n++;
-    }
-    for (size_t i = 0, k = 0; i < n; i++) {
-        json_object *info = json_object_array_get_idx(vdis, i);
-        if (!uuid_is_valid(storage_json_str(info, "uuid")))
-            continue;
-        const char *ref = m.ref[k++];
-        if (fresh[i]) {
-            vdi_fields(cs, ref, NULL, fresh[i], info, lookup_ref, &m);
-            changeset_create(cs, C_VDI, ref, fresh[i]);
-        } else {
-            vdi_fields(cs, ref, db_get(C_VDI, ref), NULL, info, lookup_ref, &m);
-        }
-    }
+    record_listed(cs, sr_ref, jget(res, "vdis"), &m);
     /* Rows the media no longer hold: forgotten, unless a domain uses them
      * (then only marked missing). */
     struct strbuf scratch;
@@ -404,7 +475,6 @@ struct api_error *storage_sr_scan(const char *sr_ref)
 out:
     free(m.uuid);
     free(m.ref);
-    free(fresh);
     json_object_put(res);
     return e;
 }

@@ -41,6 +41,14 @@ void storage_sr_sizes(struct changeset *cs, const char *sr_ref, json_object *inf
 struct api_error *storage_vdi_record(const char *sr_ref, json_object *info, char **vals,
                                      const char *vals_ref, char ret_ref[64]);
 
+/* Records the VDIs storaged listed (vdis, an array of vdi_info) in the SR
+ * sr_ref in one change set, with the SR's sizes from sr_info (NULL: left
+ * alone): each row updated, or created with the media's names and type
+ * "user"; no other row changes. What a chain operation answers with the
+ * VDIs it touched, so that no scan of the whole SR follows it. Takes the
+ * db lock. */
+struct api_error *storage_vdis_record(const char *sr_ref, json_object *vdis, json_object *sr_info);
+
 /* Records the SR's sizes as storaged reports them now (sr_update). */
 struct api_error *storage_sr_refresh(const char *sr_ref);
 
@@ -67,8 +75,17 @@ struct api_error *storage_vdi_duplicate(const char *vdi_ref, bool snapshot, char
  * whose progress storaged reports (or NULL). */
 struct api_error *storage_vdi_copy(const char *vdi_ref, const char *dest, const char *job,
                                    char ret_ref[64]);
+/* VDI.copy into an existing VDI: the data of vdi written over into's
+ * (storaged checks and does it; the caller has checked into as xapi does),
+ * its row then updated; job as above. */
+struct api_error *storage_vdi_copy_into(const char *vdi, const char *into, const char *job);
 /* Deletes a VDI from its SR and its row (chain rows follow by a scan). */
 struct api_error *storage_vdi_delete(const char *vdi_ref);
+/* A new VDI made by storaged in the plugged SR sr from the values of a new
+ * row vals_ref (taken: uuid, names, virtual_size, sharable, read_only), in
+ * format (NULL: the SR's own), and its row; the ref goes to ret_ref. */
+struct api_error *storage_vdi_create(const char *sr, char **vals, const char *vals_ref,
+                                     const char *format, char ret_ref[64]);
 
 /* Whether the VM's disks could be attached now: every VDI there, on a
  * plugged SR, writable where the VBD writes. */

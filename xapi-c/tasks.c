@@ -58,9 +58,7 @@ struct api_error *task_create(const char *session, const char *label, const char
     return NULL;
 }
 
-/* Writes the outcome of a finished job into its task (if it still exists:
- * a client may have destroyed it meanwhile). */
-static void finish(const char *task, const struct out *o, const struct api_error *e)
+void task_finish(const char *task, const char *result, const struct api_error *e)
 {
     char when[DATETIME_LEN];
     struct changeset *cs = changeset_new();
@@ -68,7 +66,8 @@ static void finish(const char *task, const struct out *o, const struct api_error
     datetime_format(time(NULL), when);
     db_wrlock();
     const struct row *r = db_get(C_task, task);
-    if (r) {
+    /* A client may have destroyed the task meanwhile, and a task ends once. */
+    if (r && streq(r->v[FIDX(task, status)], "pending")) {
         if (e) {
             struct strbuf sb;
             strbuf_init(&sb, 128);
@@ -85,8 +84,7 @@ static void finish(const char *task, const struct out *o, const struct api_error
                           cancelled ? "cancelled" : "failure");
             strbuf_done(&sb);
         } else {
-            size_t len;
-            changeset_set(cs, C_task, task, FIDX(task, result), out_value(o, &len));
+            changeset_set(cs, C_task, task, FIDX(task, result), result ? result : "");
             changeset_set(cs, C_task, task, FIDX(task, status), "success");
         }
         changeset_set(cs, C_task, task, FIDX(task, progress), "1");
@@ -122,7 +120,8 @@ static void *worker(void *arg)
         log_set_request_id(j->task + 10);
         struct api_error *e = dispatch_run(j->c);
         log_set_request_id(NULL);
-        finish(j->task, &o, e);
+        size_t len;
+        task_finish(j->task, e ? NULL : out_value(&o, &len), e);
         api_error_free(e);
         out_done(&o);
         call_free(j->c);

@@ -24,3 +24,7 @@ struct api_error *tasks_start(struct call *c, const char *label, char ret_ref[64
 
 /* Destroys finished and stale tasks that have outlived their time. */
 void tasks_gc(void);
+/* Writes the outcome of a job into its task, if the task still exists and
+ * is pending: result (an XML-RPC value, or NULL for none) on success, else
+ * e's code and parameters (status cancelled for TASK_CANCELLED). */
+void task_finish(const char *task, const char *result, const struct api_error *e);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "api.h"
 #include "db.h"
 #include "lib/util.h"
@@ -51,8 +53,20 @@ struct api_error *storage_vdi_duplicate(const char *vdi, bool snapshot, char ret
     storage_lock();
     e = storage_call(method, p, 600, &info);
     json_object_put(p);
-    if (!e) /* the chain changed shape: a scan records every node of it */
-        e = storage_sr_scan(sr);
+    if (!e) {
+        /* The chain changed shape: storaged lists the nodes it touched
+         * (the new base and the VDI now on it) besides the new VDI. */
+        json_object *list = json_object_new_array(), *upd = NULL;
+        if (json_object_object_get_ex(info, "updated", &upd) &&
+            json_object_is_type(upd, json_type_array))
+            for (size_t i = 0; i < json_object_array_length(upd); i++)
+                json_object_array_add(list, json_object_get(json_object_array_get_idx(upd, i)));
+        json_object_array_add(list, json_object_get(info));
+        json_object *sr_info = NULL;
+        json_object_object_get_ex(info, "sr", &sr_info);
+        e = storage_vdis_record(sr, list, sr_info);
+        json_object_put(list);
+    }
     if (!e) {
         db_wrlock();
         const struct row *n = db_get_by_uuid(C_VDI, storage_json_str(info, "uuid"));
@@ -124,6 +138,33 @@ static void *follow_progress(void *arg)
     }
 }
 
+/* storaged's vdi_copy with params p, its progress followed into the task
+ * job (may be NULL) and cancellable through it. */
+static struct api_error *run_copy(json_object *p, const char *job, json_object **ret_info)
+{
+    struct api_error *e;
+    struct progress pr = {
+        .job = job, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t follower;
+    bool following = false;
+    if (job) {
+        json_object_object_add(p, "job", json_object_new_string(job));
+        task_cancellable_begin(job, cancel_copy);
+        following = pthread_create(&follower, NULL, follow_progress, &pr) == 0;
+    }
+    e = storage_call("vdi_copy", p, 86400, ret_info);
+    if (following) {
+        pthread_mutex_lock(&pr.lock);
+        pr.done = true;
+        pthread_cond_signal(&pr.cond);
+        pthread_mutex_unlock(&pr.lock);
+        pthread_join(follower, NULL);
+    }
+    if (job)
+        task_cancellable_end(job);
+    return e;
+}
+
 struct api_error *storage_vdi_copy(const char *vdi, const char *dest, const char *job,
                                    char ret_ref[64])
 {
@@ -144,26 +185,8 @@ struct api_error *storage_vdi_copy(const char *vdi, const char *dest, const char
     json_object_object_get_ex(dp, "sr_uuid", &v);
     json_object_object_add(p, "dest_sr_uuid", json_object_get(v));
     json_object_put(dp);
-    struct progress pr = {
-        .job = job, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    pthread_t follower;
-    bool following = false;
-    if (job) {
-        json_object_object_add(p, "job", json_object_new_string(job));
-        task_cancellable_begin(job, cancel_copy);
-        following = pthread_create(&follower, NULL, follow_progress, &pr) == 0;
-    }
-    e = storage_call("vdi_copy", p, 86400, &info);
+    e = run_copy(p, job, &info);
     json_object_put(p);
-    if (following) {
-        pthread_mutex_lock(&pr.lock);
-        pr.done = true;
-        pthread_cond_signal(&pr.cond);
-        pthread_mutex_unlock(&pr.lock);
-        pthread_join(follower, NULL);
-    }
-    if (job)
-        task_cancellable_end(job);
     if (!e) {
         char **vals = api_new_row(C_VDI, ref);
         db_rdlock();
@@ -177,6 +200,34 @@ struct api_error *storage_vdi_copy(const char *vdi, const char *dest, const char
         e = storage_vdi_record(dest, info, vals, ref, ret_ref);
         if (!e)
             api_error_free(storage_sr_refresh(dest));
+        storage_unlock();
+    }
+    json_object_put(info);
+    return e;
+}
+
+struct api_error *storage_vdi_copy_into(const char *vdi, const char *into, const char *job)
+{
+    char sr[64], dsr[64];
+    json_object *info = NULL, *v;
+    struct api_error *e = sr_of(vdi, sr);
+    if (!e)
+        e = sr_of(into, dsr);
+    if (e)
+        return e;
+    json_object *p = storage_params(sr, vdi), *dp = storage_params(dsr, into);
+    json_object_object_get_ex(dp, "sr_uuid", &v);
+    json_object_object_add(p, "dest_sr_uuid", json_object_get(v));
+    json_object_object_get_ex(dp, "vdi_uuid", &v);
+    json_object_object_add(p, "into_vdi_uuid", json_object_get(v));
+    json_object_put(dp);
+    e = run_copy(p, job, &info);
+    json_object_put(p);
+    if (!e) { /* its data changed: so did its allocation, and the SR's */
+        storage_lock();
+        e = storage_vdi_record(dsr, info, NULL, NULL, NULL);
+        if (!e)
+            api_error_free(storage_sr_refresh(dsr));
         storage_unlock();
     }
     json_object_put(info);
@@ -207,5 +258,38 @@ struct api_error *storage_vdi_delete(const char *vdi)
     if (!e) /* the chain may have been coalesced: its nodes change */
         e = storage_sr_scan(sr);
     storage_unlock();
+    return e;
+}
+
+struct api_error *storage_vdi_create(const char *sr, char **vals, const char *vals_ref,
+                                     const char *format, char ret_ref[64])
+{
+    json_object *info = NULL;
+    json_object *p = storage_params(sr, NULL);
+
+    json_object_object_add(p, "vdi_uuid", json_object_new_string(vals[FIDX(VDI, uuid)]));
+    json_object_object_add(p, "name_label", json_object_new_string(vals[FIDX(VDI, name_label)]));
+    json_object_object_add(p, "name_description",
+                           json_object_new_string(vals[FIDX(VDI, name_description)]));
+    json_object_object_add(p, "virtual_size",
+                           json_object_new_int64(strtoll(vals[FIDX(VDI, virtual_size)], NULL, 10)));
+    json_object_object_add(p, "sharable",
+                           json_object_new_boolean(streq(vals[FIDX(VDI, sharable)], "true")));
+    json_object_object_add(p, "read_only",
+                           json_object_new_boolean(streq(vals[FIDX(VDI, read_only)], "true")));
+    if (format)
+        json_object_object_add(p, "format", json_object_new_string(format));
+    storage_lock();
+    struct api_error *e = storage_call("vdi_create", p, 600, &info);
+    json_object_put(p);
+    if (!e) {
+        e = storage_vdi_record(sr, info, vals, vals_ref, ret_ref);
+        vals = NULL;
+    }
+    if (!e)
+        api_error_free(storage_sr_refresh(sr));
+    storage_unlock();
+    api_free_row(C_VDI, vals);
+    json_object_put(info);
     return e;
 }

@@ -44,6 +44,7 @@ static const struct vm_op_desc ops[] = {
     {"clone", PS_HALTED, true, true, false},
     {"copy", PS_HALTED, true, true, false},
     {"snapshot", ALL_STATES, false, false, false},
+    {"checkpoint", PS_RUNNING | PS_SUSPENDED, false, false, false},
     {"revert", ALL_STATES, false, true, false},
     {"provision", PS_HALTED, true, false, false},
     /* The VM that a snapshot reverts, for the time of the revert. */

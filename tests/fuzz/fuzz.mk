@@ -10,7 +10,7 @@ FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -I. $(WARN) -g -O1 \
              -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 
-FUZZ_NAMES := xmlrpc jsonrpc cli networkd-config networkd-ovsdb storaged
+FUZZ_NAMES := xmlrpc jsonrpc cli networkd-config networkd-ovsdb storaged xva
 # Both wire decoders re-encode what they accept through the value writer.
 FUZZ_RPC_SRCS := tests/fuzz/fuzz-rpc.c xapi-c/xmlrpc.c xapi-c/jsonrpc.c xapi-c/rpc.c xapi-c/xv.c xapi-c/out.c \
                  lib/strbuf.c lib/strlist.c lib/util.c
@@ -27,6 +27,8 @@ FUZZ_SRCS_networkd-ovsdb := networkd/ovsdb.c networkd/jsonutil.c lib/log.c lib/s
 # from lvm2 (JSON reports).
 FUZZ_SRCS_storaged := storaged/meta.c storaged/chain.c storaged/qcow2.c storaged/lvm.c \
                       lib/hashmap.c lib/strbuf.c lib/util.c
+# XVA archives arriving on PUT /import (tar members, ova.xml, checksums).
+FUZZ_SRCS_xva := xapi-c/xva_format.c
 
 define fuzz_target
 $(BUILD)/fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard xapi-c/*.h lib/*.h storaged/*.h networkd/*.h)

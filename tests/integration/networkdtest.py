@@ -130,10 +130,32 @@ def start_ovs(netns, d):
        "--log-file=%s/ovsdb.log" % d, "-vconsole:off", "--detach", d / "conf.db")
     sh("ip", "netns", "exec", netns, *env, "ovs-vsctl", "--db=unix:%s/db.sock" % d,
        "--no-wait", "init")
+    _start_vswitchd(netns, d)
+
+
+def _start_vswitchd(netns, d):
+    env = ["env", "OVS_RUNDIR=%s" % d, "OVS_LOGDIR=%s" % d, "OVS_DBDIR=%s" % d]
     sh("ip", "netns", "exec", netns, *env, "ovs-vswitchd", "unix:%s/db.sock" % d,
        "--pidfile=%s/vswitchd.pid" % d, "--unixctl=%s/vswitchd.ctl" % d,
        "--log-file=%s/vswitchd.log" % d, "-vconsole:off", "--detach")
     wait_until(lambda: (d / "vswitchd.ctl").exists(), 10, what="ovs-vswitchd")
+
+
+def restart_vswitchd(netns, d, timeout=60):
+    """Restarts ovs-vswitchd alone, as a crash and its restart would:
+    ovsdb-server stays (networkd's connection with it), the bridges come
+    back with empty OpenFlow tables, and OVSDB says nothing of it."""
+    d = Path(d)
+    pid = _pid(d / "vswitchd.pid")
+    sh("ip", "netns", "exec", netns, "env", "OVS_RUNDIR=%s" % d, "ovs-appctl", "-T", "60", "-t",
+       d / "vswitchd.ctl", "exit", check=False, timeout=timeout + 10)
+    deadline = time.monotonic() + timeout
+    while pid and Path("/proc/%d" % pid).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid and Path("/proc/%d" % pid).exists():
+        os.kill(pid, signal.SIGKILL)
+    (d / "vswitchd.ctl").unlink(missing_ok=True)
+    _start_vswitchd(netns, d)
 
 
 def _pid(path):

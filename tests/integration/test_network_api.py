@@ -392,6 +392,50 @@ def test_vlan_create_and_destroy(s, net):
         s("network.destroy", n)
 
 
+def test_pool_create_vlan_on_every_host(s, net):
+    """pool.create_VLAN and pool.create_VLAN_from_PIF: a VLAN on each host
+    of the pool (one host here) with its untagged PIF in the answer."""
+    wait_synced(s)
+    pif = pifs_by_device(s)["eth1"][0]
+    mk = lambda label: s("network.create", {"name_label": label, "name_description": "",
+                                            "MTU": "1500", "other_config": {}})
+    n, n2 = mk("pool vlan 42"), mk("pool vlan 43")
+    made = []
+    try:
+        assert s.error("pool.create_VLAN", "eth1", n, 4095) == ["VLAN_TAG_INVALID", "4095"]
+        assert s.error("pool.create_VLAN", "nosuch", n, 42) == ["INVALID_VALUE", "device",
+                                                                "nosuch"]
+        assert s.error("pool.create_VLAN_from_PIF", pif, n, -1) == ["VLAN_TAG_INVALID", "-1"]
+        assert s.error("pool.create_VLAN_from_PIF", "OpaqueRef:nosuch", n, 42)[0] == \
+            "HANDLE_INVALID"
+        pifs = s("pool.create_VLAN", "eth1", n, 42)
+        made += pifs
+        assert len(pifs) == 1
+        rec = s("PIF.get_record", pifs[0])
+        assert rec["VLAN"] == "42" and rec["network"] == n and rec["device"] == "eth1"
+        vlan = s("VLAN.get_record", rec["VLAN_master_of"])
+        assert vlan["tagged_PIF"] == pif and vlan["tag"] == "42"
+        br = s("network.get_bridge", n)
+        assert net.rows("Port", "name=%s" % br)[0]["tag"] == 42
+        # the same tag again, the same network again: refused, nothing made
+        assert s.error("pool.create_VLAN", "eth1", n2, 42) == ["PIF_VLAN_EXISTS", "eth1"]
+        assert s.error("pool.create_VLAN_from_PIF", pif, n, 44)[0] == \
+            "NETWORK_ALREADY_CONNECTED"
+        assert s("network.get_PIFs", n2) == []
+        pifs2 = s("pool.create_VLAN_from_PIF", pif, n2, 43)
+        made += pifs2
+        assert [s("PIF.get_VLAN", p) for p in pifs2] == ["43"]
+        assert net.rows("Port", "name=%s" % s("network.get_bridge", n2))[0]["tag"] == 43
+    finally:
+        for p in made:
+            try:
+                s("VLAN.destroy", s("PIF.get_VLAN_master_of", p))
+            except XenAPIError:
+                pass
+        s("network.destroy", n)
+        s("network.destroy", n2)
+
+
 def test_bond_create_set_mode_and_destroy(s, net):
     wait_synced(s)
     pifs = pifs_by_device(s)
@@ -570,6 +614,57 @@ def test_pif_metrics_follow_the_carrier(s, net):
     finally:
         sh("ip", "-n", net.out, "link", "set", "peer1", "up")
     wait_until(carrier, 20, what="PIF_metrics.carrier true again")
+
+
+def _dnsmasq(net, tmp_path, dns_server):
+    return subprocess.Popen(
+        ["ip", "netns", "exec", net.out, "dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+         "--interface=peer1", "--bind-interfaces", "--port=0", "--no-resolv", "--no-hosts",
+         "--user=root", "--dhcp-range=10.99.1.100,10.99.1.150,255.255.255.0,1h",
+         "--dhcp-option=3,10.99.1.1", "--dhcp-option=6,%s" % dns_server,
+         "--dhcp-leasefile=%s" % (tmp_path / "leases"), "--pid-file=%s" % (tmp_path / "pid")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_dhcp_lease_shows_in_the_pif(s, net, tmp_path):
+    """A DHCP PIF shows its lease's address, netmask, gateway and DNS, and
+    follows the lease when it changes (a new DHCP server's DNS)."""
+    if not shutil.which("dnsmasq") or not shutil.which("dhclient"):
+        pytest.skip("dnsmasq or dhclient missing")
+    wait_synced(s)
+    pif, rec = pifs_by_device(s)["eth1"]
+    if not rec["currently_attached"]:
+        s("PIF.plug", pif)
+    dns = _dnsmasq(net, tmp_path, "10.99.1.1")
+    try:
+        s("PIF.reconfigure_ip", pif, "DHCP", "", "", "", "")
+        got = wait_until(lambda: (lambda r: r if r["IP"].startswith("10.99.1.1") else None)(
+            s("PIF.get_record", pif)), 60, what="the lease in PIF.IP")
+        assert got["netmask"] == "255.255.255.0"
+        assert got["gateway"] == "10.99.1.1"
+        assert got["DNS"] == "10.99.1.1"
+        assert got["ip_configuration_mode"] == "DHCP"
+        # Another server gives the same address with another DNS server;
+        # the host's dhclient is killed and networkd starts a new one.
+        dns.kill()
+        dns.wait(10)
+        dns = _dnsmasq(net, tmp_path, "10.99.1.53")
+        pid = net.call("dhcp/list")["xenbr1"]["pid"]
+        os.kill(pid, 9)
+        wait_until(lambda: s("PIF.get_DNS", pif) == "10.99.1.53", 60,
+                   what="the new lease's DNS in PIF.DNS")
+        assert s("PIF.get_IP", pif).startswith("10.99.1.1")
+        # No longer DHCP: no lease to show.
+        s("PIF.reconfigure_ip", pif, "None", "", "", "", "")
+        assert s("PIF.get_IP", pif) == ""
+        assert net.call("dhcp/list") == {}
+    finally:
+        dns.kill()
+        dns.wait(10)
+        try:
+            s("PIF.reconfigure_ip", pif, "None", "", "", "", "")
+        except XenAPIError:
+            pass
 
 
 # ---------------------------------------------------------------------------

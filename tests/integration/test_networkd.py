@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from networkdtest import (NetHost, RPCError, ovs_rows, ping, sh, start_ovs, stop_ovs, vsctl)
+from networkdtest import (NetHost, RPCError, ovs_rows, ping, restart_vswitchd, rpc, sh, start_ovs,
+                          stop_ovs, vsctl)
 from xeniatest import build_dir, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
@@ -171,11 +172,19 @@ def test_vif_locking_with_openflow_rules(host):
         g.run("ip", "addr", "add", addr, "dev", "eth0")
         if addr.startswith("10.99.0.59/"):
             assert not ping(g.name, "10.99.0.1", timeout=2), "a spoofed source gets through"
-    # ovs-vswitchd restarted: the rules come back without a change.
-    sh("ip", "netns", "exec", host.ns, "ovs-ofctl", "del-flows",
-       "unix:%s/xenbr0.mgmt" % host.ovs)
-    wait_until(lambda: "nw_src=10.99.0.57" in flows(host, "xenbr0"), 20,
+    # A converged host leaves the tables alone (a rule added behind
+    # networkd's back stays): nothing is installed again without a change.
+    sh("ip", "netns", "exec", host.ns, "ovs-ofctl", "add-flow",
+       "unix:%s/xenbr0.mgmt" % host.ovs, "priority=1,udp,tp_dst=9,actions=drop")
+    host.call("reconcile")
+    assert "tp_dst=9" in flows(host, "xenbr0")
+    # ovs-vswitchd restarted forgets its rules without OVSDB saying so:
+    # networkd sees the bridge's new OpenFlow socket and installs them.
+    restart_vswitchd(host.ns, host.ovs)
+    wait_until(lambda: "nw_src=10.99.0.57" in flows(host, "xenbr0"), 30,
                what="the locking rules back")
+    assert "tp_dst=9" not in flows(host, "xenbr0")
+    assert ping(g.name, "10.99.0.1")
     # Disabled: nothing, and the VIF is down as XCP leaves it.
     host.call("vif/plug", locking_mode="disabled", **plug)
     assert not ping(g.name, "10.99.0.1", timeout=2), "a disabled VIF sends"
@@ -185,6 +194,72 @@ def test_vif_locking_with_openflow_rules(host):
     host.call("vif/plug", locking_mode="unlocked", **plug)
     assert ping(g.name, "10.99.0.1")
     assert "vif7.0" not in flows(host, "xenbr0")
+
+
+def test_many_locked_bridges_are_installed_together(host):
+    """Each bridge's table is installed by its own ovs-ofctl, several at a
+    time: every bridge gets exactly its VIFs' rules."""
+    for i in range(12):
+        host.call("bridge/set", name="xapi%d" % i)
+    for i in range(12):
+        host.call("vif/plug", bridge="xapi%d" % i, name="vif%d.0" % (i + 1),
+                  mac="00:16:3e:00:01:%02x" % i, stand_in={"type": "internal"},
+                  locking_mode="locked", ipv4_allowed=["10.1.0.%d" % i])
+    for i in range(12):
+        table = flows(host, "xapi%d" % i)
+        assert "nw_src=10.1.0.%d " % i in table
+        assert [l for l in table.splitlines() if "nw_src=" in l and
+                "nw_src=10.1.0.%d " % i not in l] == []
+    # unlocked again: that bridge alone goes back to the plain switch
+    host.call("vif/plug", bridge="xapi3", name="vif4.0", mac="00:16:3e:00:01:03",
+              stand_in={"type": "internal"}, locking_mode="unlocked")
+    assert "vif4.0" not in flows(host, "xapi3")
+    assert "nw_src=10.1.0.4 " in flows(host, "xapi4")
+
+
+def test_state_wait_answers_when_a_carrier_changes(host):
+    """state/wait, the long poll xapi follows, answers once a NIC's link
+    changes; nic/list then says so."""
+    import concurrent.futures
+    since = host.call("state/get")["reconciler"]["observed_generation"]
+    # nothing changes: the wait ends at its timeout with the same generation
+    assert host.call("state/wait", since=since + 1000, timeout=0)["generation"] == since
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        fut = pool.submit(rpc, host.sock, "state/wait", {"since": since, "timeout": 60}, 90)
+        sh("ip", "-n", host.out, "link", "set", "peer1", "down")
+        try:
+            assert fut.result(timeout=90)["generation"] > since
+            nics = {n["name"]: n for n in host.call("nic/list")}
+            assert nics["eth1"]["carrier"] is False
+        finally:
+            sh("ip", "-n", host.out, "link", "set", "peer1", "up")
+    wait_until(lambda: {n["name"]: n for n in host.call("nic/list")}["eth1"]["carrier"], 20,
+               what="eth1's carrier back")
+    for bad, param in (({"since": -1}, "since"), ({"since": 0, "timeout": 61}, "timeout"),
+                       ({"since": 0, "timeout": -1}, "timeout")):
+        with pytest.raises(RPCError) as e:
+            host.call("state/wait", **bad)
+        assert e.value.code == "INVALID_VALUE" and e.value.params[0] == param
+    with pytest.raises(RPCError):
+        host.call("state/wait", since="x")
+
+
+def test_converged_host_sends_ovs_nothing(host):
+    """A reconcile of a converged host sends OVSDB no transaction: next_cfg
+    stays, so ovs-vswitchd does not reconfigure every port."""
+    nic_bridge(host)
+    host.call("vif/plug", bridge="xenbr0", name="vif3.0", mac="00:16:3e:00:00:03",
+              stand_in={"type": "internal"})
+    before = int(vsctl(host.ns, host.ovs, "get", "Open_vSwitch", ".", "next_cfg"))
+    host.call("reconcile")
+    assert int(vsctl(host.ns, host.ovs, "get", "Open_vSwitch", ".", "next_cfg")) == before
+    # a change behind networkd's back is put right at the next convergence
+    vsctl(host.ns, host.ovs, "--no-wait", "set", "Interface", "vif3.0",
+          "external_ids:attached-mac=x")
+    host.call("reconcile")
+    assert ovs_rows(host.ns, host.ovs, "Interface", "name=vif3.0")[0]["external_ids"][
+        "attached-mac"] == "00:16:3e:00:00:03"
+    assert int(vsctl(host.ns, host.ovs, "get", "Open_vSwitch", ".", "next_cfg")) == before + 1
 
 
 def test_internal_stand_in_makes_an_ovs_internal_port(host):
@@ -328,6 +403,11 @@ def test_dhcp_address_from_dnsmasq(host, tmp_path):
             host.call("state/get")), 10, what="the default route from the lease")
         assert st["default_routes"]["ipv4"]["gateway"] == "10.99.1.1"
         assert st["dhcp"]["xenbr1"]["pid"]
+        leases = host.call("dhcp/list")
+        assert leases["xenbr1"]["pid"] == st["dhcp"]["xenbr1"]["pid"]
+        lease = leases["xenbr1"]["lease"]
+        assert lease["address"] == addr[0].split("/")[0] + "/255.255.255.0"
+        assert lease["router"] == "10.99.1.1" and lease["dns"] == ["10.99.1.1"]
         # Back to none: the client stops and the address goes.
         host.call("ip/set", interface="xenbr1", ipv4={"mode": "none"})
         assert host.call("state/get")["dhcp"] == {}

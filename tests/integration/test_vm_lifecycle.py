@@ -433,10 +433,11 @@ def test_destroying_a_suspended_vm_removes_its_image(s, lhost):
     ref = s("VM.create", vm_record())
     s("VM.start", ref, False, False)
     s("VM.suspend", ref)
-    image = lhost.state_dir / "suspend" / s("VM.get_uuid", ref)
-    assert image.exists()
+    image = s("VM.get_suspend_VDI", ref)  # on the pool's suspend image SR
+    assert s("VDI.get_type", image) == "suspend"
     s("VM.destroy", ref)
-    assert not image.exists()
+    assert s.error("VDI.get_type", image)[0] == "HANDLE_INVALID"
+    assert not (lhost.state_dir / "suspend").exists()  # no image outside SRs
 
 
 def test_host_memory_is_the_hypervisors():

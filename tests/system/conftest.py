@@ -52,7 +52,8 @@ def image():
 
 @pytest.fixture(scope="session")
 def host(image):
-    h = xenhost.Host(image, "host1")
+    # Two spare disks (vdb, vdc) for the ext and lvm SRs of test_storage_xen.
+    h = xenhost.Host(image, "host1", extra_disks=[xenhost.SPARE_DISK_MB] * 2)
     try:
         h.boot()
         _timings["boot of host1 to a ready API"] = h.wait_api()
@@ -62,6 +63,8 @@ def host(image):
         if _failed:
             _save_dom0_logs(h)
         h.stop()
+        for i in range(len(h.extra_disks)):
+            h.extra_disk(i).unlink(missing_ok=True)
 
 
 def _save_dom0_logs(h):

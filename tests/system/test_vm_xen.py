@@ -162,18 +162,6 @@ def test_pause_and_unpause(host, api2, vm):
     assert "p" not in xl_domains(host)[uuid][2]
 
 
-def test_suspend_and_resume(host, api2, vm):
-    api2("VM.start", vm, False, False)
-    name, _ = running_domain(host, api2, vm)
-    wait_marker(host, name)
-    api2("VM.suspend", vm)
-    rec = api2("VM.get_record", vm)
-    assert (rec["power_state"], rec["domid"]) == ("Suspended", "-1")
-    assert rec["uuid"].lower() not in xl_domains(host)
-    api2("VM.resume", vm, False, False)
-    running_domain(host, api2, vm)
-
-
 def test_a_guest_that_powers_itself_off_halts_seen_through_event_from(host, api2):
     vm = new_vm(api2, "poweroff")
     try:

@@ -46,6 +46,7 @@ XEN_CMDLINE = ("console=com1 com1=115200 dom0_mem=1024M,max:1024M dom0_max_vcpus
                "loglvl=warning guest_loglvl=warning")
 DOM0_CMDLINE = "root=/dev/vda rw console=hvc0 earlyprintk=xen"
 GUEST_KIT = "/var/lib/xenia/guest-kit"
+SPARE_DISK_MB = 1024  # each of the session host's spare disks (test_storage_xen)
 
 _live = set()
 
@@ -247,13 +248,17 @@ class Host:
     """One Xenia host booted under QEMU from an Image. Start with boot(),
     wait with wait_api(); stop() kills QEMU (idempotent)."""
 
-    def __init__(self, image, name="host1", switch=None, memory_mb=2048, cpus=2):
+    def __init__(self, image, name="host1", switch=None, memory_mb=2048, cpus=2,
+                 extra_disks=()):
         self.image = image
         self.name = name
         self.dir = image.dir / name
         self.switch = switch
         self.memory_mb = memory_mb
         self.cpus = cpus
+        # Sizes (MiB) of blank disks after the root disk: sparse raw files
+        # in the host's folder, /dev/vdb, /dev/vdc... in dom0.
+        self.extra_disks = list(extra_disks)
         self.proc = None
         self.boot_seconds = None
         self.http_port = self.https_port = self.ssh_port = None
@@ -284,6 +289,8 @@ class Host:
                                         (img / "initrd.img").resolve()),
                "-drive", "file=%s,format=qcow2,if=virtio" % (self.dir / "root.qcow2"),
                "-netdev", netdev, "-device", "virtio-net-pci,netdev=n0"]
+        for i in range(len(self.extra_disks)):
+            cmd += ["-drive", "file=%s,format=raw,if=virtio" % self.extra_disk(i)]
         if self.switch is not None:
             idx = int("".join(c for c in self.name if c.isdigit()) or "1")
             cmd += ["-netdev", "stream,id=p0,server=off,addr.type=unix,addr.path=%s"
@@ -291,8 +298,15 @@ class Host:
                     "-device", "virtio-net-pci,netdev=p0,mac=52:54:00:78:00:%02x" % (idx % 256)]
         return cmd
 
+    def extra_disk(self, i):
+        """The file of the i-th extra disk (/dev/vd<b+i> in dom0)."""
+        return self.dir / ("disk%d.raw" % (i + 1))
+
     def boot(self):
         self.dir.mkdir(parents=True, exist_ok=True)
+        for i, mb in enumerate(self.extra_disks):
+            with open(self.extra_disk(i), "wb") as f:
+                f.truncate(mb * 1024 * 1024)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
                         str(self.image.image_dir / "root.img"), str(self.dir / "root.qcow2")],
                        check=True)

@@ -602,6 +602,67 @@ static void test_suspend_and_resume_round_trip(void **state)
     dm_domain_done(&d);
 }
 
+/* A suspend VDI exists before the save: the image goes into that file,
+ * which keeps its inode and size (the SR's), and what follows the image
+ * in it is not read. */
+static void test_suspend_into_an_existing_file_writes_it_in_place(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    _cleanup_free_ char *image = xasprintf("%s/vdi.raw", f->dir);
+    struct stat before, after;
+    struct dm_domain d;
+
+    int fd = open(image, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    char junk[4096];
+    memset(junk, 'x', sizeof(junk));
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    close(fd);
+    assert_int_equal(stat(image, &before), 0);
+    new_uuid(u);
+    create(f->b, u, 256 * MIB);
+
+    expect_ok(f->b->ops->suspend(f->b, u, image));
+    assert_int_equal(stat(image, &after), 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+    assert_int_equal(after.st_size, before.st_size);
+    expect_ok(f->b->ops->resume(f->b, u, image, false, &d));
+    assert_int_equal(d.state, DM_STATE_RUNNING);
+    assert_int_equal(d.cfg.memory_target, 256 * MIB);
+    dm_domain_done(&d);
+}
+
+/* domain/stats: a simulated guest runs no code; its vCPUs are online up
+ * to vcpus, and its memory is the balloon's. */
+static void test_stats_give_memory_and_vcpus_of_a_live_domain(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    struct dm_domain d;
+    struct dm_stats st;
+
+    new_uuid(u);
+    expect_ok(try_create(f->b, u, 256 * MIB, 2, false, &d));
+    dm_domain_done(&d);
+    expect_ok(f->b->ops->set_memory_target(f->b, u, 200 * MIB, &d));
+    dm_domain_done(&d);
+    expect_ok(f->b->ops->stats(f->b, u, &st));
+    assert_int_equal(st.memory_target, 200 * MIB);
+    assert_int_equal(st.memory_actual, 200 * MIB);
+    assert_int_equal(st.n_vcpus, 2);
+    assert_true(st.vcpus[0].online);
+    assert_false(st.vcpus[1].online);
+    assert_true(st.cpu_time == 0 && st.vcpus[0].cpu_time == 0);
+    assert_true(st.time > 0);
+    dm_stats_done(&st);
+
+    expect_ok(f->b->ops->shutdown(f->b, u, false, 10, &d));
+    dm_domain_done(&d);
+    expect_error(f->b->ops->stats(f->b, u, &st), DM_ERR_NO_SUCH_DOMAIN);
+}
+
 static void test_resume_start_paused_leaves_domain_paused(void **state)
 {
     struct fx *f = *state;
@@ -2014,6 +2075,8 @@ int main(void)
         T(test_clean_reboot_of_paused_domain_fails_bad_state),
         T(test_reboot_after_guest_reboot_rebuilds_domain),
         T(test_suspend_and_resume_round_trip),
+        T(test_suspend_into_an_existing_file_writes_it_in_place),
+        T(test_stats_give_memory_and_vcpus_of_a_live_domain),
         T(test_resume_start_paused_leaves_domain_paused),
         T(test_suspend_of_paused_domain_fails_bad_state),
         T(test_suspend_to_unwritable_path_fails_leaving_domain_running),

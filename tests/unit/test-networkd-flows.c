@@ -2,7 +2,9 @@
  * bridge without locked or disabled VIFs has no table of networkd's; a
  * locked VIF may send only from its MAC and allowed addresses (XCP's
  * rules and priorities); a disabled one nothing; VIFs of a VLAN count on
- * its parent bridge; and the table ends with the plain switch. */
+ * its parent bridge; and the table ends with the plain switch. Tables
+ * are installed by several ovs-ofctl at a time (a stand-in script here),
+ * each with its own result. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +12,13 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "lib/jsonrpc.h"
 #include "lib/util.h"
@@ -107,12 +114,82 @@ static void test_disabled_vif_sends_nothing(void **state)
     json_object_put(doc);
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char buf[4096];
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return f ? xstrdup(buf) : NULL;
+}
+
+/* A stand-in ovs-ofctl: keeps the flow file it is given under the target
+ * socket's name, and fails, saying why, for bridge "bad". */
+static void test_tables_are_installed_together_each_with_its_result(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test-networkd-flows-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *ofctl = xasprintf("%s/ofctl", dir);
+    FILE *f = fopen(ofctl, "we");
+    assert_non_null(f);
+    /* args: -t 30 -O OpenFlow14 --bundle replace-flows unix:<dir>/<br>.mgmt <file> */
+    fprintf(f, "#!/bin/sh\n"
+               "[ \"$5\" = --bundle ] && [ \"$6\" = replace-flows ] || exit 3\n"
+               "t=${7#unix:}\n"
+               "case \"$t\" in */bad.mgmt) echo \"bad: no such bridge\" >&2; exit 1;; esac\n"
+               "cp \"$8\" \"$t.got\"\n");
+    fclose(f);
+    assert_int_equal(chmod(ofctl, 0700), 0);
+
+    struct flows_job jobs[12];
+    char names[12][16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(names[i], sizeof(names[i]), i == 5 ? "bad" : "br%d", i);
+        jobs[i] = (struct flows_job){.bridge = names[i],
+                                     .text = i % 2 ? "priority=0,actions=normal\n" : "odd\n"};
+    }
+    flows_apply_all(ofctl, dir, dir, jobs, 12, 4);
+    for (int i = 0; i < 12; i++) {
+        if (i == 5) {
+            assert_int_equal(jobs[i].result, -EIO);
+            assert_non_null(strstr(jobs[i].why, "bad: no such bridge"));
+        } else {
+            char *path = xasprintf("%s/%s.mgmt.got", dir, names[i]);
+            char *got = slurp(path);
+            assert_int_equal(jobs[i].result, 0);
+            assert_null(jobs[i].why);
+            assert_non_null(got);
+            assert_string_equal(got, jobs[i].text);
+            unlink(path);
+            free(path);
+            free(got);
+        }
+        free(jobs[i].why);
+    }
+    /* every child reaped, the flow and error files gone */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    unlink(ofctl);
+    assert_int_equal(rmdir(dir), 0);
+    free(ofctl);
+
+    /* an ovs-ofctl that cannot be run */
+    struct flows_job j = {.bridge = "br0", .text = "x\n"};
+    flows_apply_all("/nonexistent/ovs-ofctl", "/tmp", "/tmp", &j, 1, 8);
+    assert_true(j.result < 0);
+    assert_non_null(j.why);
+    free(j.why);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_table_without_locked_vifs),
         cmocka_unit_test(test_locked_vif_sends_only_from_what_it_is_allowed),
         cmocka_unit_test(test_disabled_vif_sends_nothing),
+        cmocka_unit_test(test_tables_are_installed_together_each_with_its_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

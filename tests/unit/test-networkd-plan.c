@@ -18,6 +18,7 @@
 
 #include "lib/cleanup.h"
 #include "lib/jsonrpc.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
 #include "networkd/config.h"
 #include "networkd/plan.h"
@@ -269,6 +270,103 @@ static void test_converged_system_gets_updates_only(void **state)
     json_object_put(doc);
 }
 
+/* What OVSDB holds after the transaction ops on an empty initialised
+ * database: each inserted row under a UUID of its uuid-name, references
+ * to new rows resolved, the root's bridges as the update set them. */
+static json_object *applied_snapshot(json_object *ops)
+{
+    struct strbuf sb;
+    const char *text = json_object_to_json_string_ext(ops, JSON_C_TO_STRING_PLAIN);
+    strbuf_init(&sb, strlen(text));
+    for (const char *p = text; *p;) {
+        static const char named[] = "[\"named-uuid\",\"";
+        if (strncmp(p, named, sizeof(named) - 1) == 0) {
+            strbuf_adds(&sb, "[\"uuid\",\"u-");
+            p += sizeof(named) - 1;
+        } else
+            strbuf_addc(&sb, *p++);
+    }
+    json_object *resolved = parse(sb.buf);
+    strbuf_done(&sb);
+    json_object *tables[3] = {json_object_new_array(), json_object_new_array(),
+                              json_object_new_array()};
+    static const char *const names[3] = {"Bridge", "Port", "Interface"};
+    json_object *bridges = NULL;
+    for (size_t i = 0; i < json_object_array_length(resolved); i++) {
+        json_object *op = json_object_array_get_idx(resolved, i);
+        const char *table = get_str(op, "table");
+        if (streq(get_str(op, "op"), "update") && streq(table, "Open_vSwitch"))
+            bridges = json_object_get(get(get(op, "row"), "bridges"));
+        if (!streq(get_str(op, "op"), "insert"))
+            continue;
+        json_object *row = NULL;
+        json_object_deep_copy(get(op, "row"), &row, NULL);
+        char *u = xasprintf("u-%s", get_str(op, "uuid-name"));
+        json_object *ref = json_object_new_array();
+        json_object_array_add(ref, json_object_new_string("uuid"));
+        json_object_array_add(ref, json_object_new_string(u));
+        free(u);
+        json_object_object_add(row, "_uuid", ref);
+        for (size_t t = 0; t < 3; t++)
+            if (streq(table, names[t]))
+                json_object_array_add(tables[t], json_object_get(row));
+        json_object_put(row);
+    }
+    assert_non_null(bridges);
+    json_object *snap = json_object_new_array(), *root = json_object_new_object();
+    json_object *root_rows = json_object_new_array(), *r0 = json_object_new_object();
+    json_object *uuid = json_object_new_array();
+    json_object_array_add(uuid, json_object_new_string("uuid"));
+    json_object_array_add(uuid, json_object_new_string("root-0000"));
+    json_object_object_add(r0, "_uuid", uuid);
+    json_object_object_add(r0, "bridges", bridges);
+    json_object_object_add(r0, "next_cfg", json_object_new_int(42));
+    json_object_object_add(r0, "cur_cfg", json_object_new_int(42));
+    json_object_array_add(root_rows, r0);
+    json_object_object_add(root, "rows", root_rows);
+    json_object_array_add(snap, root);
+    for (size_t t = 0; t < 3; t++) {
+        json_object *res = json_object_new_object();
+        json_object_object_add(res, "rows", tables[t]);
+        json_object_array_add(snap, res);
+    }
+    json_object_put(resolved);
+    return snap;
+}
+
+static void test_converged_system_gets_no_transaction(void **state)
+{
+    (void)state;
+    json_object *doc = nic_bridge_doc();
+    apply(doc, cfg_vlan_set, "{\"bridge\": \"xapi1\", \"parent_bridge\": \"xenbr0\", \"tag\": 5}");
+    apply(doc, cfg_vif_plug,
+          "{\"bridge\": \"xapi1\", \"name\": \"vif1.0\", \"mac\": \"00:16:3e:00:00:01\", "
+          "\"external_ids\": {\"xs-vm-uuid\": \"v\"}, \"qos\": {\"kbps\": 100}}");
+    int64_t next_cfg = 0;
+    json_object *first = build(doc, snapshot("", "", ""), &next_cfg);
+    assert_int_equal(next_cfg, 42);
+
+    /* What OVS holds is what is wanted: nothing to send, no new next_cfg. */
+    json_object *ops = build(doc, applied_snapshot(first), &next_cfg);
+    assert_int_equal(json_object_array_length(ops), 0);
+    assert_int_equal(next_cfg, 42);
+    json_object_put(ops);
+
+    /* One column differs: that row alone is written, with the root. */
+    apply(doc, cfg_vif_plug,
+          "{\"bridge\": \"xapi1\", \"name\": \"vif1.0\", \"mac\": \"00:16:3e:00:00:01\", "
+          "\"external_ids\": {\"xs-vm-uuid\": \"v\"}, \"qos\": {\"kbps\": 200}}");
+    ops = build(doc, applied_snapshot(first), &next_cfg);
+    assert_int_equal(next_cfg, 43);
+    assert_int_equal(count_ops(ops, "insert", NULL), 0);
+    assert_int_equal(count_ops(ops, "update", "Interface"), 1);
+    assert_int_equal(count_ops(ops, "update", "Port"), 0);
+    assert_int_equal(count_ops(ops, "update", "Bridge"), 0);
+    json_object_put(ops);
+    json_object_put(first);
+    json_object_put(doc);
+}
+
 static void test_foreign_bridges_stay_and_stale_managed_ones_go(void **state)
 {
     (void)state;
@@ -460,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_empty_database_gets_a_root_row),
         cmocka_unit_test(test_new_bridge_is_inserted_with_its_ports),
         cmocka_unit_test(test_converged_system_gets_updates_only),
+        cmocka_unit_test(test_converged_system_gets_no_transaction),
         cmocka_unit_test(test_foreign_bridges_stay_and_stale_managed_ones_go),
         cmocka_unit_test(test_vlan_is_a_fake_bridge_and_its_vifs_are_tagged),
         cmocka_unit_test(test_internal_stand_in_gets_type_and_mac),

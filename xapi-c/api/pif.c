@@ -236,12 +236,16 @@ static struct api_error *reconfigure_ip(struct call *c)
         e = api_fail(INVALID_IP_ADDRESS_SPECIFIED, "gateway");
     else if (!e)
         e = check_dns(dns);
-    if (!e) {
-        net_tx_set(tx, p, FIDX(PIF, ip_configuration_mode), mode);
+    /* DHCP again keeps the lease's fields, which networkd's lease fills
+     * in (network.c) when it changes */
+    if (!e && !(streq(mode, "DHCP") && streq(p->v[FIDX(PIF, ip_configuration_mode)], "DHCP"))) {
         net_tx_set(tx, p, FIDX(PIF, IP), is_static ? ip : "");
         net_tx_set(tx, p, FIDX(PIF, netmask), is_static ? mask : "");
         net_tx_set(tx, p, FIDX(PIF, gateway), is_static ? gw : "");
         net_tx_set(tx, p, FIDX(PIF, DNS), streq(mode, "None") ? "" : dns);
+    }
+    if (!e) {
+        net_tx_set(tx, p, FIDX(PIF, ip_configuration_mode), mode);
         net_tx_set(tx, p, FIDX(PIF, currently_attached), "true");
     }
     return finish(c, tx, e);

@@ -64,7 +64,6 @@ static struct api_error *vdi_create(struct call *c)
 {
     char ref[64], sr[64];
     char **vals = api_new_row(C_VDI, ref);
-    json_object *info = NULL;
     api_rec_to_vals(c, vals);
     snprintf(sr, sizeof(sr), "%s", vals[FIDX(VDI, SR)]);
     db_rdlock();
@@ -76,29 +75,11 @@ static struct api_error *vdi_create(struct call *c)
         api_free_row(C_VDI, vals);
         return e;
     }
-    json_object *p = storage_params(sr, NULL);
-    json_object_object_add(p, "vdi_uuid", json_object_new_string(vals[FIDX(VDI, uuid)]));
-    json_object_object_add(p, "name_label", json_object_new_string(vals[FIDX(VDI, name_label)]));
-    json_object_object_add(p, "name_description",
-                           json_object_new_string(vals[FIDX(VDI, name_description)]));
-    json_object_object_add(p, "virtual_size",
-                           json_object_new_int64(strtoll(vals[FIDX(VDI, virtual_size)], NULL, 10)));
-    json_object_object_add(p, "sharable",
-                           json_object_new_boolean(streq(vals[FIDX(VDI, sharable)], "true")));
-    json_object_object_add(p, "read_only",
-                           json_object_new_boolean(streq(vals[FIDX(VDI, read_only)], "true")));
-    storage_lock();
-    e = storage_call("vdi_create", p, 600, &info);
-    json_object_put(p);
-    if (!e) {
-        e = storage_vdi_record(sr, info, vals, ref, ref);
-        vals = NULL;
-    }
-    if (!e)
-        api_error_free(storage_sr_refresh(sr));
-    storage_unlock();
-    api_free_row(C_VDI, vals);
-    json_object_put(info);
+    /* XCP's SMs honour sm_config:type=raw: a raw image rather than the
+     * SR's own format (suspend images are raw). */
+    char *type = strmap_get(vals[FIDX(VDI, sm_config)], "type");
+    e = storage_vdi_create(sr, vals, ref, type && streq(type, "raw") ? "raw" : NULL, ref);
+    free(type);
     if (!e)
         out_string(c->out, ref);
     return e;
@@ -165,28 +146,80 @@ static struct api_error *vdi_clone(struct call *c)
     return new_vdi(c, false);
 }
 
-/* copy(vdi, sr, base_vdi, into_vdi): a full copy into a new VDI of sr
- * (the VDI's own SR when sr is NULL). */
+/* Whether into can take a copy of src, checked as xapi's VDI.copy does
+ * (read-only, then too small), and besides: not attached, on a plugged
+ * SR. db lock held. */
+static struct api_error *check_into(const struct row *src, const struct row *into)
+{
+    if (streq(into->v[FIDX(VDI, read_only)], "true"))
+        return api_fail(VDI_READONLY, into->ref);
+    if (strtoll(into->v[FIDX(VDI, virtual_size)], NULL, 10) <
+        strtoll(src->v[FIDX(VDI, virtual_size)], NULL, 10))
+        return api_fail(VDI_TOO_SMALL, into->ref, src->v[FIDX(VDI, virtual_size)]);
+    if (attached(into))
+        return api_fail(VDI_IN_USE, into->ref, "copy");
+    return check_sr(into->v[FIDX(VDI, SR)]);
+}
+
+/* copy(vdi, sr, base_vdi, into_vdi): a full copy into into_vdi when it is
+ * a VDI (as in xapi, any other ref asks for a new one), else into a new
+ * VDI of sr (the VDI's own SR when sr is NULL). base_vdi would only spare
+ * writing blocks that into_vdi already holds: the copy is whole anyway. */
 static struct api_error *vdi_copy(struct call *c)
 {
     char vdi[64], sr[64], ref[64];
     const char *into = c->n_args > 4 ? arg_str(c, 4) : "";
-    if (*into && !streq(into, "OpaqueRef:NULL"))
-        return api_fail(MESSAGE_NOT_IMPLEMENTED, "VDI.copy into an existing VDI");
     struct api_error *e = lookup(c, NULL, vdi, sr);
+    bool copy_into = false;
+    if (e)
+        return e;
+    db_rdlock();
+    const struct row *src = db_get(C_VDI, vdi), *dst = *into ? db_get(C_VDI, into) : NULL;
+    if (!src)
+        e = api_fail(HANDLE_INVALID, "VDI", vdi);
+    else if (streq(src->v[FIDX(VDI, managed)], "false"))
+        e = api_fail(VDI_NOT_MANAGED, vdi);
+    else if (dst && !(e = check_into(src, dst)))
+        copy_into = true;
+    if (copy_into)
+        snprintf(ref, sizeof(ref), "%s", dst->ref);
+    db_unlock();
     const char *to = c->n_args > 2 ? arg_str(c, 2) : "";
-    if (!e)
+    if (!e && copy_into)
+        e = storage_vdi_copy_into(vdi, ref, c->task);
+    else if (!e)
         e = storage_vdi_copy(vdi, *to && !streq(to, "OpaqueRef:NULL") ? to : sr, c->task, ref);
     if (!e)
         out_string(c->out, ref);
     return e;
 }
 
-static struct api_error *vdi_resize(struct call *c)
+/* Whether the driver of the SR sr_ref offers cap (its SM row's
+ * capabilities): SR_OPERATION_NOT_SUPPORTED [sr] if not, as xapi checks
+ * the SM's features before a VDI operation. */
+static struct api_error *check_capability(const char *sr_ref, const char *cap)
+{
+    bool found = false;
+    db_rdlock();
+    const struct row *sr = db_get(C_SR, sr_ref), *sm;
+    for (size_t it = 0; sr && !found && db_next(C_SM, &it, &sm);)
+        if (streq(sm->v[FIDX(SM, type)], sr->v[FIDX(SR, type)]))
+            found = strlist_contains(sm->v[FIDX(SM, capabilities)], cap);
+    db_unlock();
+    return found ? NULL : api_fail(SR_OPERATION_NOT_SUPPORTED, sr_ref);
+}
+
+/* resize and resize_online take the same storage path, as in xapi: they
+ * differ in whether the VDI may be attached, and in the driver
+ * capability they need (file SRs, as XCP's FileSR, lack
+ * VDI_RESIZE_ONLINE). */
+static struct api_error *resize(struct call *c, bool online)
 {
     char vdi[64], sr[64];
     json_object *info = NULL;
-    struct api_error *e = lookup(c, "resize", vdi, sr);
+    struct api_error *e = lookup(c, online ? NULL : "resize", vdi, sr);
+    if (!e)
+        e = check_capability(sr, online ? "VDI_RESIZE_ONLINE" : "VDI_RESIZE");
     if (e)
         return e;
     json_object *p = storage_params(sr, vdi);
@@ -203,6 +236,16 @@ static struct api_error *vdi_resize(struct call *c)
     if (!e)
         out_void(c->out);
     return e;
+}
+
+static struct api_error *vdi_resize(struct call *c)
+{
+    return resize(c, false);
+}
+
+static struct api_error *vdi_resize_online(struct call *c)
+{
+    return resize(c, true);
 }
 
 /* introduce(uuid, name_label, name_description, SR, type, sharable,
@@ -368,6 +411,7 @@ void vdi_register(void)
     api_register(M_VDI_clone, vdi_clone);
     api_register(M_VDI_copy, vdi_copy);
     api_register(M_VDI_resize, vdi_resize);
+    api_register(M_VDI_resize_online, vdi_resize_online);
     api_register(M_VDI_introduce, vdi_introduce);
     api_register(M_VDI_forget, vdi_forget);
     api_register(M_VDI_update, vdi_update);

@@ -54,16 +54,16 @@ static struct api_error *check(const struct row *tagged, int64_t tag, const stru
     return NULL;
 }
 
-static struct api_error *vlan_create(struct call *c)
+struct api_error *network_vlan_create(const char *tagged_ref, int64_t tag, const char *net_ref,
+                                      char ret_vlan[64], char ret_pif[64])
 {
     const struct row *tagged = NULL, *net = NULL;
-    int64_t tag = arg_int(c, 2);
     char vref[64], pref[64], mref[64], buf[32];
     struct net_tx *tx = net_tx_new();
     db_wrlock();
-    struct api_error *e = api_lookup(C_PIF, arg_str(c, 1), &tagged);
+    struct api_error *e = api_lookup(C_PIF, tagged_ref, &tagged);
     if (!e)
-        e = api_lookup(C_network, arg_str(c, 3), &net);
+        e = api_lookup(C_network, net_ref, &net);
     if (!e)
         e = check(tagged, tag, net);
     if (!e) {
@@ -96,17 +96,30 @@ static struct api_error *vlan_create(struct call *c)
         e = net_tx_apply(tx);
     }
     e = net_tx_end(tx, e);
+    if (!e) {
+        snprintf(ret_vlan, 64, "%s", vref);
+        if (ret_pif)
+            snprintf(ret_pif, 64, "%s", pref);
+    }
+    return e;
+}
+
+static struct api_error *vlan_create(struct call *c)
+{
+    char vref[64];
+    struct api_error *e =
+        network_vlan_create(arg_str(c, 1), arg_int(c, 2), arg_str(c, 3), vref, NULL);
     if (!e)
         out_string(c->out, vref);
     return e;
 }
 
-static struct api_error *vlan_destroy(struct call *c)
+struct api_error *network_vlan_destroy(const char *vlan_ref)
 {
     const struct row *v = NULL;
     struct net_tx *tx = net_tx_new();
     db_wrlock();
-    struct api_error *e = api_lookup(C_VLAN, arg_str(c, 1), &v);
+    struct api_error *e = api_lookup(C_VLAN, vlan_ref, &v);
     const struct row *p = e ? NULL : db_get(C_PIF, v->v[FIDX(VLAN, untagged_PIF)]);
     if (p && streq(p->v[FIDX(PIF, management)], "true"))
         e = api_fail(PIF_IS_MANAGEMENT_INTERFACE, p->ref);
@@ -128,7 +141,12 @@ static struct api_error *vlan_destroy(struct call *c)
         net_tx_delete(tx, v);
         e = net_tx_apply(tx);
     }
-    e = net_tx_end(tx, e);
+    return net_tx_end(tx, e);
+}
+
+static struct api_error *vlan_destroy(struct call *c)
+{
+    struct api_error *e = network_vlan_destroy(arg_str(c, 1));
     if (!e)
         out_void(c->out);
     return e;

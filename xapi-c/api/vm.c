@@ -4,27 +4,32 @@
  * the lifecycle — start, shutdown, reboot, pause, suspend, resume, memory
  * and VCPUs live — carried out by domaind, each as an operation in the
  * VM's current_operations (vmops.h) so that conflicting calls are refused;
- * a domain gets its disks from storaged as it starts (vmdisks.c). Clone,
- * copy, snapshot, and the disks of revert and provision are vm_copy.c's. */
+ * a domain gets its disks from storaged as it starts (vmdisks.c); a
+ * suspended VM's memory image is a VDI on an SR (vm_suspend.c), which
+ * checkpoint keeps in a snapshot and revert gives back. Clone, copy,
+ * snapshot, and the disks of revert and provision are vm_copy.c's; data
+ * sources are vm_datasources.c's. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "xapi-c/api.h"
 #include "xapi-c/api/vm_copy.h"
+#include "xapi-c/api/vm_suspend.h"
 #include "xapi-c/config.h"
 #include "xapi-c/domains.h"
 #include "xapi-c/network.h"
 #include "xapi-c/storage.h"
 #include "xapi-c/vmops.h"
 #include "xapi-c/db.h"
+#include "lib/log.h"
 #include "lib/strlist.h"
 #include "lib/util.h"
+
+LOG_MODULE("vm");
 
 static struct api_error *vm_create(struct call *c)
 {
@@ -72,18 +77,11 @@ static void delete_related(struct changeset *cs, const struct row *vm, int set_f
     strbuf_done(&scratch);
 }
 
-/* Where a suspended VM's memory image is kept (until storage lands, in the
- * state folder rather than on an SR). */
-static char *image_path(const char *uuid)
-{
-    return xasprintf("%s/suspend/%s", xapi_cfg.state_dir, uuid);
-}
-
 static struct api_error *vm_destroy(struct call *c)
 {
     const struct row *vm = NULL;
     struct api_error *e;
-    char *image = NULL;
+    char image[64] = "";
 
     db_wrlock();
     if (!(e = api_lookup(C_VM, arg_str(c, 1), &vm))) {
@@ -100,16 +98,15 @@ static struct api_error *vm_destroy(struct call *c)
             delete_related(cs, vm, FIDX(VM, VBDs), C_VBD);
             delete_related(cs, vm, FIDX(VM, VIFs), C_VIF);
             delete_related(cs, vm, FIDX(VM, consoles), C_console);
-            if (streq(vm->v[FIDX(VM, power_state)], "Suspended")) /* its image goes too */
-                image = image_path(vm->v[FIDX(VM, uuid)]);
+            /* its image goes too, unless a checkpoint shares it */
+            snprintf(image, sizeof(image), "%s", vm->v[FIDX(VM, suspend_VDI)]);
             changeset_delete(cs, C_VM, vm->ref);
             e = api_apply(cs);
         }
     }
     db_unlock();
-    if (!e && image)
-        unlink(image);
-    free(image);
+    if (!e && *image && !streq(image, "OpaqueRef:NULL"))
+        vm_suspend_vdi_forget(image);
     if (!e)
         out_void(c->out);
     return e;
@@ -306,17 +303,6 @@ static json_object *with_clean(bool clean)
     return x;
 }
 
-static char *suspend_image(const char *vm)
-{
-    char *path = NULL;
-    db_rdlock();
-    const struct row *r = db_get(C_VM, vm);
-    if (r)
-        path = image_path(r->v[FIDX(VM, uuid)]);
-    db_unlock();
-    return path;
-}
-
 static bool is_suspended(const char *vm)
 {
     db_rdlock();
@@ -336,10 +322,7 @@ static struct api_error *do_hard_shutdown(struct call *c, const char *vm)
 {
     (void)c;
     if (is_suspended(vm)) { /* no domain: the saved image goes */
-        char *img = suspend_image(vm);
-        if (img)
-            unlink(img);
-        free(img);
+        vm_suspend_vdi_drop(vm);
         vmops_record(vm, NULL);
         return NULL;
     }
@@ -381,44 +364,68 @@ static struct api_error *do_unpause(struct call *c, const char *vm)
     return domain_op(vm, "domain/unpause", NULL);
 }
 
+/* Suspends the running VM into a new suspend VDI, which its suspend_VDI
+ * names once the domain is saved; on failure the VDI goes again. */
+static struct api_error *suspend_to_sr(const char *vm)
+{
+    char vdi[64];
+    char *path = NULL;
+    struct api_error *e = vm_suspend_vdi_new(vm, vdi);
+    if (e)
+        return e;
+    if (!(e = vm_suspend_vdi_attach(vdi, true, &path))) {
+        json_object *p = uuid_params(vm);
+        add_str(p, "path", path);
+        e = domains_call(vm, "domain/suspend", p, 600, NULL);
+        json_object_put(p);
+        vm_suspend_vdi_release(vdi);
+    }
+    free(path);
+    if (e) {
+        vm_suspend_vdi_forget(vdi);
+        return e;
+    }
+    vm_suspend_vdi_set(vm, vdi);
+    vmops_record_suspended(vm);
+    return NULL;
+}
+
 static struct api_error *do_suspend(struct call *c, const char *vm)
 {
     (void)c;
-    char *img = suspend_image(vm);
-    char *dir = xasprintf("%s/suspend", xapi_cfg.state_dir);
-    mkdir(dir, 0700);
-    free(dir);
-    json_object *p = uuid_params(vm);
-    add_str(p, "path", img);
-    struct api_error *e = domains_call(vm, "domain/suspend", p, 600, NULL);
-    if (!e)
-        vmops_record_suspended(vm);
-    json_object_put(p);
-    free(img);
-    return e;
+    return suspend_to_sr(vm);
 }
 
+/* Builds the domain again from the VM's suspend image, then lets the image
+ * go (a checkpoint that shares it keeps it). */
 static struct api_error *resume_common(const char *vm, bool paused)
 {
-    char *img = suspend_image(vm);
+    char vdi[64];
+    char *path = NULL;
+    if (!vm_suspend_vdi_get(vm, vdi))
+        return api_fail(VM_REQUIRES_VDI, vm, "OpaqueRef:NULL");
+    struct api_error *e = vm_suspend_vdi_attach(vdi, false, &path);
+    if (e)
+        return e;
     json_object *p = uuid_params(vm), *dom = NULL, *disks = NULL;
-    add_str(p, "path", img);
+    add_str(p, "path", path);
     json_object_object_add(p, "start_paused", json_object_new_boolean(paused));
-    struct api_error *e = storage_vm_attach(vm, &disks);
+    e = storage_vm_attach(vm, &disks);
     if (!e) { /* the image names its disks: they must be there again */
         json_object_put(disks);
         e = domains_call(vm, "domain/resume", p, 600, &dom);
         if (e)
             storage_vm_release(vm);
     }
+    vm_suspend_vdi_release(vdi);
     if (!e) {
         vmops_record(vm, dom);
-        unlink(img);
+        vm_suspend_vdi_drop(vm);
         network_vm_resumed(vm); /* network.c: the VIFs' ports again */
     }
     json_object_put(p);
     json_object_put(dom);
-    free(img);
+    free(path);
     return e;
 }
 
@@ -443,6 +450,7 @@ static struct api_error *do_power_state_reset(struct call *c, const char *vm)
     if (!e) /* the domain is there: resetting would lie about it */
         return api_fail(OPERATION_NOT_ALLOWED, "The VM's domain still exists on this host");
     api_error_free(e);
+    vm_suspend_vdi_drop(vm); /* a Suspended VM reset to Halted has no image */
     vmops_record(vm, NULL);
     return NULL;
 }
@@ -673,10 +681,58 @@ static struct api_error *vm_revert(struct call *c)
         e = api_apply(cs);
         db_unlock();
     }
+    /* A checkpoint's VM comes back Suspended, with the checkpoint's image
+     * (shared: resuming lets the VM's hold on it go, not the image). */
+    char image[64];
+    if (!e && vm_suspend_vdi_get(vm, image))
+        vmops_record_suspended(vm);
     vmops_end(vm, key);
     vmops_end(snap, key);
     if (!e)
         out_void(c->out);
+    return e;
+}
+
+/* VM.checkpoint: a snapshot with the VM's memory, as XCP takes it: a
+ * running VM is suspended to its suspend SR, its disks snapshotted with
+ * the image as the snapshot's suspend_VDI, then resumed from that image
+ * (which the snapshot keeps); a suspended VM is snapshotted with its
+ * image. */
+static struct api_error *vm_checkpoint(struct call *c)
+{
+    char key[64], ref[64], image[64];
+    const char *vm = arg_str(c, 1);
+    if (c->task)
+        snprintf(key, sizeof(key), "%s", c->task);
+    else
+        api_new_ref(key);
+    struct api_error *e = vmops_begin(vm, "checkpoint", key), *why;
+    if (e)
+        return e;
+    bool running = !is_suspended(vm);
+    if (running && (why = suspend_to_sr(vm))) {
+        log_warning("VM %s: checkpoint: suspend failed: %s", vm, why->code);
+        /* XCP names its own failures; a missing suspend SR is the VM's */
+        if (streq(why->code, "VM_NO_SUSPEND_SR") || streq(why->code, "SR_HAS_NO_PBDS"))
+            e = why;
+        else {
+            api_error_free(why);
+            e = api_fail(VM_CHECKPOINT_SUSPEND_FAILED, vm);
+        }
+    }
+    if (!e && !vm_suspend_vdi_get(vm, image))
+        e = api_fail(VM_REQUIRES_VDI, vm, "OpaqueRef:NULL");
+    if (!e)
+        e = vm_snapshot_take(vm, arg_str(c, 2), image, ref);
+    if (running && is_suspended(vm) && (why = resume_common(vm, false))) {
+        log_warning("VM %s: checkpoint: resume failed: %s", vm, why->code);
+        api_error_free(why);
+        if (!e)
+            e = api_fail(VM_CHECKPOINT_RESUME_FAILED, vm);
+    }
+    vmops_end(vm, key);
+    if (!e)
+        out_string(c->out, ref);
     return e;
 }
 
@@ -751,6 +807,7 @@ static struct api_error *get_boot_record(struct call *c)
 }
 
 void vm_limits_register(void);
+void vm_datasources_register(void);
 void vm_register(void);
 void vm_register(void)
 {
@@ -782,4 +839,6 @@ void vm_register(void)
     vm_copy_register();
     vm_limits_register();
     api_register(M_VM_revert, vm_revert);
+    api_register(M_VM_checkpoint, vm_checkpoint);
+    vm_datasources_register();
 }

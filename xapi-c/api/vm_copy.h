@@ -1,5 +1,6 @@
 /* What vm.c takes from vm_copy.c: the disks of a revert and of provision,
- * and the registration of clone, copy and snapshot. */
+ * the snapshot of a checkpoint, and the registration of clone, copy and
+ * snapshot. */
 #pragma once
 
 #include "xapi-c/error.h"
@@ -11,4 +12,10 @@ struct api_error *vm_revert_devices(const char *vm_ref, const char *snapshot_ref
  * their VBDs (owned by the VM), then drops the key; the VM is no longer a
  * template. */
 struct api_error *vm_provision_disks(const char *vm_ref);
+/* Snapshots the VM (halted or suspended: its disks are not in use) as
+ * VM.snapshot does, named name; with suspend_vdi, the snapshot is a
+ * checkpoint: Suspended, with that memory image (shared). Its ref goes to
+ * ret_ref. Blocks; takes the db lock. */
+struct api_error *vm_snapshot_take(const char *vm_ref, const char *name, const char *suspend_vdi,
+                                   char ret_ref[64]);
 void vm_copy_register(void);

@@ -160,6 +160,37 @@ int cli_cmd_help(struct cli_ctx *ctx);
 extern const struct cli_cmd cli_custom_cmds[];
 /* The storage commands (storage_ops.c), NULL-name terminated. */
 extern const struct cli_cmd cli_storage_cmds[];
+/* The network commands (network_ops.c), NULL-name terminated. */
+extern const struct cli_cmd cli_network_cmds[];
+/* The snapshot commands (snapshot_ops.c), NULL-name terminated. */
+extern const struct cli_cmd cli_snapshot_cmds[];
+/* vm-export, vm-import, vdi-export, vdi-import (transfer_ops.c). */
+extern const struct cli_cmd cli_transfer_cmds[];
+
+/* ---- helpers of the custom commands (cmdutil.c, ops.c, storage_ops.c) ---- */
+
+/* The canonical map of every argument <prefix>:<key>=<value>, and with
+ * legacy set, <prefix>-<key>=<value> too (newly allocated). */
+char *cli_read_map(const struct cli_ctx *ctx, const char *prefix, bool legacy);
+/* The ref of the object of class cls that argument name's uuid names
+ * (newly allocated); NULL after printing UUID_INVALID. */
+char *cli_ref_arg(struct cli_ctx *ctx, int cls, const char *name);
+/* Prints the uuid of a new object of class cls (a list item); returns 0. */
+int cli_print_new(struct cli_ctx *ctx, int cls, const char *ref);
+/* Creates an object of class cls from fv (cli_call_create) and prints its
+ * uuid as XCP's *-create commands do; the command's exit code. */
+int cli_create_print(struct cli_ctx *ctx, int cls, const struct cli_fv *fv, size_t n);
+/* The value of enum enum_name that text names, any case (borrowed); NULL
+ * after printing XCP's "Expected one of ..." error. */
+const char *cli_enum_arg(struct cli_ctx *ctx, const char *enum_name, const char *text);
+/* Destroys VMs as XCP's uninstall commands do (xe-cli.md 4.1): each VM
+ * with the disks it owns and its suspend image, listed first and confirmed
+ * unless --force (vm-uninstall passes the snapshots too). Returns the exit
+ * status. */
+int cli_uninstall(struct cli_ctx *ctx, char *const *vms, size_t n);
+/* vm-disk-list / vm-cd-list of one VM (storage_ops.c): each VBD of the
+ * type and its VDI. */
+int cli_disk_list(struct cli_ctx *ctx, const char *vm, bool cd);
 
 /* ---- records and selection (records.c) ---- */
 

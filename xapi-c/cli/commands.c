@@ -20,11 +20,13 @@ static int cmp_cmd(const void *a, const void *b)
 
 static void init_once(void)
 {
+    static const struct cli_cmd *const parts[] = {
+        cli_custom_cmds, cli_storage_cmds, cli_network_cmds, cli_snapshot_cmds, cli_transfer_cmds};
     size_t cap = 0;
 
     cli_records_commands(&table, &n_table, &cap);
-    for (int part = 0; part < 2; part++)
-        for (const struct cli_cmd *c = part ? cli_storage_cmds : cli_custom_cmds; c->name; c++) {
+    for (size_t part = 0; part < ELEMENTSOF(parts); part++)
+        for (const struct cli_cmd *c = parts[part]; c->name; c++) {
             if (n_table == cap) {
                 cap = cap ? 2 * cap : 256;
                 table = xrealloc(table, cap * sizeof(*table));

@@ -227,8 +227,8 @@ static struct api_error *op_reset(struct cli_ctx *ctx, const char *ref)
 static int cmd_vm_reset_powerstate(struct cli_ctx *ctx)
 {
     if (!cli_arg_bool(ctx, "force", false))
-        return cli_fail(ctx, "This operation is extremely dangerous and may cause data loss. "
-                             "This operation must be forced (use --force).");
+        return cli_fail(ctx, "This operation is dangerous and may cause data loss. This "
+                             "operation must be forced (use --force).");
     return each_selected(ctx, vm_view(), NULL, false, op_reset);
 }
 
@@ -300,6 +300,22 @@ static int cmd_vm_snapshot(struct cli_ctx *ctx)
     return each_selected(ctx, vm_view(),
                          PARAMS("new-name-label", "new-name-description", "ignore-vdi-uuids"),
                          false, op_snapshot);
+}
+
+static struct api_error *op_checkpoint(struct cli_ctx *ctx, const char *ref)
+{
+    _cleanup_free_ char *nref = NULL;
+    struct api_error *e = cli_call_long_str(
+        ctx, "VM.checkpoint", (const char *const[]){ref, cli_arg(ctx, "new-name-label")}, 2, &nref);
+    return e ? e : print_new_vm(ctx, nref);
+}
+
+static int cmd_vm_checkpoint(struct cli_ctx *ctx)
+{
+    return each_selected(
+        ctx, vm_view(),
+        PARAMS("new-name-label", "new-name-description", "ignore-vdi-uuids", "progress"), false,
+        op_checkpoint);
 }
 
 static struct api_error *op_memory_set(struct cli_ctx *ctx, const char *ref)
@@ -402,140 +418,186 @@ static bool confirm(struct cli_ctx *ctx)
     return yes;
 }
 
-/* What vm-uninstall destroys: the VMs with their snapshots, and the disks
- * they own (VBDs whose other_config has "owner", and suspend images). */
+/* What an uninstall destroys of one VM (xe-cli.md 4.1): the VM, the disks
+ * it owns (VBDs whose other_config has "owner") and its suspend image. */
 struct doomed {
-    char **vms, **vdis;
-    size_t n_vms, n_vdis;
+    char *vm, *suspend;
+    char **vdis;
+    size_t n_vdis;
 };
 
-static void doomed_add(char ***l, size_t *n, const char *ref)
+/* True if ref is already one of the disks of d[0..n). */
+static bool doomed_has(const struct doomed *d, size_t n, const char *ref)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (streq((*l)[i], ref))
-            return;
-    *l = xrealloc(*l, (*n + 1) * sizeof(char *));
-    (*l)[(*n)++] = xstrdup(ref);
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].suspend && streq(d[i].suspend, ref))
+            return true;
+        for (size_t j = 0; j < d[i].n_vdis; j++)
+            if (streq(d[i].vdis[j], ref))
+                return true;
+    }
+    return false;
 }
 
-static void doomed_collect(struct doomed *d, const char *vm)
+/* Fills d[n] for vm; a disk an earlier VM of the list owns is not listed
+ * twice. False if the VM is gone. */
+static bool doomed_collect(struct doomed *d, size_t n, const char *vm)
 {
     struct strbuf scratch;
     struct strlist_iter it;
     const char *k, *v;
+    struct doomed *me = &d[n];
 
     strbuf_init(&scratch, 0);
     db_rdlock();
     const struct row *r = db_get(C_VM, vm);
     if (r) {
-        doomed_add(&d->vms, &d->n_vms, vm);
+        *me = (struct doomed){.vm = xstrdup(vm)};
         strlist_iter_init(&it, db_value(r, FIDX(VM, VBDs), &scratch));
         while (strlist_iter_next(&it, &k, &v)) {
             const struct row *b = db_get(C_VBD, v);
             _cleanup_free_ char *owner =
                 b ? strmap_get(b->v[FIDX(VBD, other_config)], "owner") : NULL;
-            if (owner && db_get(C_VDI, b->v[FIDX(VBD, VDI)]))
-                doomed_add(&d->vdis, &d->n_vdis, b->v[FIDX(VBD, VDI)]);
+            const char *vdi = b ? b->v[FIDX(VBD, VDI)] : "";
+            if (!owner || !db_get(C_VDI, vdi) || doomed_has(d, n + 1, vdi))
+                continue;
+            me->vdis = xrealloc(me->vdis, (me->n_vdis + 1) * sizeof(char *));
+            me->vdis[me->n_vdis++] = xstrdup(vdi);
         }
         strlist_iter_done(&it);
-        if (db_get(C_VDI, r->v[FIDX(VM, suspend_VDI)]))
-            doomed_add(&d->vdis, &d->n_vdis, r->v[FIDX(VM, suspend_VDI)]);
+        if (db_get(C_VDI, r->v[FIDX(VM, suspend_VDI)]) &&
+            !doomed_has(d, n + 1, r->v[FIDX(VM, suspend_VDI)]))
+            me->suspend = xstrdup(r->v[FIDX(VM, suspend_VDI)]);
     }
     db_unlock();
     strbuf_done(&scratch);
+    return r != NULL;
 }
 
-/* True if a VM outside the doomed ones uses the VDI. */
-static bool vdi_shared(const struct doomed *d, const char *vdi)
+static void doomed_done(struct doomed *d)
+{
+    free(d->vm);
+    free(d->suspend);
+    for (size_t i = 0; i < d->n_vdis; i++)
+        free(d->vdis[i]);
+    free(d->vdis);
+}
+
+/* "VM : <uuid> (<name>)" as XCP prints it, past the printer. */
+static void print_vm_line(struct cli_ctx *ctx, const char *vm)
+{
+    _cleanup_free_ char *uuid = cli_uuid_of(C_VM, vm);
+    _cleanup_free_ char *name = cli_field_of(C_VM, vm, FIDX(VM, name_label));
+    _cleanup_free_ char *line = xasprintf("VM : %s (%s)", uuid ? uuid : "", name ? name : "");
+    cli_send_print(ctx->conn, line);
+}
+
+/* "VDI: <uuid> (<name>) " and XCP's warning when more than one VBD uses
+ * the disk (XCP's format ends in that space). */
+static void print_vdi_line(struct cli_ctx *ctx, const char *vdi)
 {
     struct strbuf scratch;
     struct strlist_iter it;
     const char *k, *v;
-    bool shared = false;
+    size_t n_vbds = 0;
+    char *uuid = NULL, *name = NULL;
 
     strbuf_init(&scratch, 0);
     db_rdlock();
     const struct row *r = db_get(C_VDI, vdi);
-    strlist_iter_init(&it, r ? db_value(r, FIDX(VDI, VBDs), &scratch) : "[]");
-    while (!shared && strlist_iter_next(&it, &k, &v)) {
-        const struct row *b = db_get(C_VBD, v);
-        bool ours = false;
-        for (size_t i = 0; b && i < d->n_vms; i++)
-            ours |= streq(d->vms[i], b->v[FIDX(VBD, VM)]);
-        shared = b && !ours;
+    if (r) {
+        uuid = xstrdup(r->v[FIDX(VDI, uuid)]);
+        name = xstrdup(r->v[FIDX(VDI, name_label)]);
+        strlist_iter_init(&it, db_value(r, FIDX(VDI, VBDs), &scratch));
+        while (strlist_iter_next(&it, &k, &v))
+            n_vbds++;
+        strlist_iter_done(&it);
     }
-    strlist_iter_done(&it);
     db_unlock();
     strbuf_done(&scratch);
-    return shared;
+    _cleanup_free_ char *line =
+        xasprintf("VDI: %s (%s) %s", uuid ? uuid : "", name ? name : "",
+                  n_vbds > 1 ? " ** WARNING: disk is shared by other VMs" : "");
+    cli_send_print(ctx->conn, line);
+    free(uuid);
+    free(name);
 }
 
-static void print_named(struct cli_ctx *ctx, const char *what, int cls, int name_field,
-                        const char *ref, const char *suffix)
+/* Destroys one VM as XCP does: hard shutdown unless halted, the record,
+ * its disks, then its suspend image, whose failure does not count (the
+ * shutdown may have taken it already). */
+static struct api_error *doomed_destroy(struct cli_ctx *ctx, const struct doomed *d)
 {
-    _cleanup_free_ char *uuid = cli_uuid_of(cls, ref);
-    _cleanup_free_ char *name = cli_field_of(cls, ref, name_field);
-    struct strbuf sb;
-    strbuf_init(&sb, 64);
-    strbuf_addf(&sb, "%s: %s (%s)%s", what, uuid ? uuid : "", name ? name : "", suffix);
-    cli_send_print(ctx->conn, sb.buf);
-    strbuf_done(&sb);
+    _cleanup_free_ char *ps = cli_field_of(C_VM, d->vm, FIDX(VM, power_state));
+    struct api_error *e = NULL;
+
+    if (ps && !streq(ps, "Halted"))
+        e = call1(ctx, "VM.hard_shutdown", d->vm);
+    if (!e)
+        e = call1(ctx, "VM.destroy", d->vm);
+    for (size_t i = 0; !e && i < d->n_vdis; i++)
+        e = call1(ctx, "VDI.destroy", d->vdis[i]);
+    if (!e && d->suspend)
+        api_error_free(call1(ctx, "VDI.destroy", d->suspend));
+    return e;
 }
 
+int cli_uninstall(struct cli_ctx *ctx, char *const *refs, size_t n)
+{
+    struct doomed *d = xcalloc(n + 1, sizeof(*d));
+    size_t nd = 0;
+    int status = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (doomed_collect(d, nd, refs[i]))
+            nd++;
+    cli_send_print(ctx->conn, "The following items are about to be destroyed");
+    for (size_t i = 0; i < nd; i++) {
+        print_vm_line(ctx, d[i].vm);
+        for (size_t j = 0; j < d[i].n_vdis; j++)
+            print_vdi_line(ctx, d[i].vdis[j]);
+        if (d[i].suspend)
+            print_vdi_line(ctx, d[i].suspend);
+    }
+    if (confirm(ctx)) {
+        for (size_t i = 0; i < nd && status == 0; i++) {
+            struct api_error *e = doomed_destroy(ctx, &d[i]);
+            if (e)
+                status = cli_fail_api(ctx, e);
+        }
+        if (status == 0)
+            cli_send_print(ctx->conn, "All objects destroyed");
+    }
+    for (size_t i = 0; i < nd; i++)
+        doomed_done(&d[i]);
+    free(d);
+    return status;
+}
+
+/* vm-uninstall: the selected VMs, then all their snapshots. */
 static int cmd_vm_uninstall(struct cli_ctx *ctx)
 {
-    struct doomed d = {0};
     char **refs;
-    size_t n;
-    int status = 0;
+    size_t n, n_all;
 
     if (cli_select(ctx, vm_view(), PARAMS("progress"), false, &refs, &n))
         return 1;
+    n_all = n;
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *snaps = cli_field_of(C_VM, refs[i], FIDX(VM, snapshots));
         struct strlist_iter it;
         const char *k, *v;
-        doomed_collect(&d, refs[i]);
         strlist_iter_init(&it, snaps);
-        while (strlist_iter_next(&it, &k, &v))
-            doomed_collect(&d, v);
+        while (strlist_iter_next(&it, &k, &v)) {
+            refs = xrealloc(refs, (n_all + 1) * sizeof(char *));
+            refs[n_all++] = xstrdup(v);
+        }
         strlist_iter_done(&it);
     }
-    cli_send_print(ctx->conn, "The following items are about to be destroyed");
-    for (size_t i = 0; i < d.n_vms; i++)
-        print_named(ctx, "VM ", C_VM, FIDX(VM, name_label), d.vms[i], "");
-    for (size_t i = 0; i < d.n_vdis; i++)
-        print_named(ctx, "VDI", C_VDI, FIDX(VDI, name_label), d.vdis[i],
-                    vdi_shared(&d, d.vdis[i]) ? " ** WARNING: disk is shared by other VMs" : "");
-    if (!confirm(ctx))
-        goto out;
-    for (size_t i = 0; i < d.n_vms && status == 0; i++) {
-        _cleanup_free_ char *ps = cli_field_of(C_VM, d.vms[i], FIDX(VM, power_state));
-        struct api_error *e = NULL;
-        if (ps && !streq(ps, "Halted"))
-            e = call1(ctx, "VM.hard_shutdown", d.vms[i]);
-        if (!e)
-            e = call1(ctx, "VM.destroy", d.vms[i]);
-        if (e)
-            status = cli_fail_api(ctx, e);
-    }
-    for (size_t i = 0; i < d.n_vdis && status == 0; i++) {
-        struct api_error *e = call1(ctx, "VDI.destroy", d.vdis[i]);
-        if (e)
-            status = cli_fail_api(ctx, e);
-    }
-    if (status == 0)
-        cli_print_message(ctx, "All objects destroyed");
-out:
-    for (size_t i = 0; i < n; i++)
+    int status = cli_uninstall(ctx, refs, n_all);
+    for (size_t i = 0; i < n_all; i++)
         free(refs[i]);
     free(refs);
-    for (size_t i = 0; i < d.n_vms; i++)
-        free(d.vms[i]);
-    for (size_t i = 0; i < d.n_vdis; i++)
-        free(d.vdis[i]);
-    free(d.vms);
-    free(d.vdis);
     return status;
 }
 
@@ -785,6 +847,50 @@ static int cmd_host_cpu_info(struct cli_ctx *ctx)
     return 0;
 }
 
+/* host-get-vms-which-prevent-evacuation: per VM, its uuid, name and the
+ * reasons (the error codes and parameters, comma-joined), as XCP prints
+ * them. */
+static int cmd_host_vms_preventing_evacuation(struct cli_ctx *ctx)
+{
+    const char *uuid = cli_arg(ctx, "uuid");
+    _cleanup_free_ char *host = cli_ref_of(C_host, uuid), *json = NULL;
+    struct api_error *e;
+
+    if (!host)
+        return cli_fail_api(ctx, api_fail(UUID_INVALID, "host", uuid));
+    if ((e = cli_call(ctx, "host.get_vms_which_prevent_evacuation", (const char *const[]){host}, 1,
+                      &json)))
+        return cli_fail_api(ctx, e);
+    json_object *map = json_tokener_parse(json);
+    if (!map || !json_object_is_type(map, json_type_object)) {
+        json_object_put(map);
+        return cli_fail_api(ctx, api_failf(INTERNAL_ERROR, "cli: "
+                                                           "host.get_vms_which_prevent_evacuation "
+                                                           "did not return a map"));
+    }
+    json_object_object_foreach(map, vm, reasons)
+    {
+        struct cli_record rec = {0};
+        struct strbuf why;
+        _cleanup_free_ char *vuuid = cli_uuid_of(C_VM, vm);
+        _cleanup_free_ char *name = cli_field_of(C_VM, vm, FIDX(VM, name_label));
+        strbuf_init(&why, 64);
+        for (size_t i = 0;
+             json_object_is_type(reasons, json_type_array) && i < json_object_array_length(reasons);
+             i++)
+            strbuf_addf(&why, "%s%s", i ? "," : "",
+                        json_object_get_string(json_object_array_get_idx(reasons, i)));
+        cli_record_add(&rec, "uuid ( RO)", vuuid ? vuuid : vm);
+        cli_record_add(&rec, "name-label ( RW)", name ? name : "");
+        cli_record_add(&rec, "reason ( RO)", why.buf ? why.buf : "");
+        cli_print_record(ctx, &rec);
+        cli_record_done(&rec);
+        strbuf_done(&why);
+    }
+    json_object_put(map);
+    return 0;
+}
+
 static int cmd_message_create(struct cli_ctx *ctx)
 {
     static const struct {
@@ -907,12 +1013,10 @@ const struct cli_cmd cli_custom_cmds[] = {
     {"vm-vcpu-hotplug", PARAMS("new-vcpus"), NULL,
      "Dynamically adjust the number of VCPUs available to a running PV guest.", CMD_VM_SEL,
      cmd_vm_vcpu_hotplug, -1, "VM.set_VCPUs_number_live"},
-    {"snapshot-revert", PARAMS("snapshot-uuid"), NULL, "Revert a VM to a snapshot.", CMD_STANDARD,
-     cmd_uuid_op, -1, "VM.revert"},
-    {"snapshot-destroy", PARAMS("snapshot-uuid"), NULL, "Destroy a snapshot.", 0, cmd_uuid_op, -1,
-     "VM.destroy"},
-    {"template-uninstall", PARAMS("template-uuid"), PARAMS("force"), "Destroy a custom template.",
-     0, cmd_uuid_op, -1, "VM.destroy"},
+    {"vm-checkpoint", PARAMS("new-name-label"), PARAMS("new-name-description"),
+     "Checkpoint an existing VM, using storage-level fast disk snapshot operation where "
+     "available.",
+     CMD_VM_SEL | CMD_STANDARD, cmd_vm_checkpoint, -1, "VM.checkpoint"},
     {"host-enable", NULL, NULL, "Enable the XE host.", CMD_HOST_SEL | CMD_STANDARD, cmd_host_op, -1,
      "host.enable"},
     {"host-disable", NULL, NULL, "Disable the XE host.", CMD_HOST_SEL | CMD_STANDARD, cmd_host_op,
@@ -925,6 +1029,10 @@ const struct cli_cmd cli_custom_cmds[] = {
      cmd_host_op, -1, "host.evacuate"},
     {"host-cpu-info", NULL, PARAMS("uuid"), "Lists information about the host's physical CPUs.", 0,
      cmd_host_cpu_info, -1, NULL},
+    {"host-get-vms-which-prevent-evacuation", PARAMS("uuid"), NULL,
+     "Return a list of VMs which prevent the evacuation of a specific host and display reasons "
+     "for each one.",
+     0, cmd_host_vms_preventing_evacuation, -1, "host.get_vms_which_prevent_evacuation"},
     {"pool-sync-database", NULL, NULL, "Synchronise the pool database to every member.", 0,
      cmd_noarg_op, -1, "pool.sync_database"},
     {"task-cancel", PARAMS("uuid"), NULL, "Set a task to cancelling and return.", CMD_STANDARD,
@@ -979,7 +1087,19 @@ const struct cli_cmd cli_custom_cmds[] = {
      cmd_uuid_op, -1, "PIF.forget"},
     {"pif-scan", PARAMS("host-uuid"), NULL, "Scan for new physical interfaces on the host.",
      CMD_STANDARD, cmd_uuid_op, -1, "PIF.scan"},
+    {"pif-db-forget", PARAMS("uuid"), NULL,
+     "Destroy the database object representing a PIF on a particular host.", CMD_HIDDEN,
+     cmd_uuid_op, -1, "PIF.db_forget"},
+    {"host-management-reconfigure", PARAMS("pif-uuid"), NULL,
+     "Reconfigure the management interface of this node.", 0, cmd_uuid_op, -1,
+     "host.management_reconfigure"},
+    {"host-management-disable", NULL, NULL, "Disable the management interface of this node.", 0,
+     cmd_noarg_op, -1, "host.management_disable"},
+    {"pool-management-reconfigure", PARAMS("network-uuid"), NULL,
+     "Reconfigure the management network interface for all Hosts in the Pool", 0, cmd_uuid_op, -1,
+     "pool.management_reconfigure"},
     {"bond-destroy", PARAMS("uuid"), NULL, "Destroy a bond.", 0, cmd_uuid_op, -1, "Bond.destroy"},
-    {"vlan-destroy", PARAMS("uuid"), NULL, "Destroy a VLAN.", 0, cmd_uuid_op, -1, "VLAN.destroy"},
+    {"tunnel-destroy", PARAMS("uuid"), NULL, "Destroy a tunnel.", 0, cmd_uuid_op, -1,
+     "tunnel.destroy"},
     {NULL, NULL, NULL, NULL, 0, NULL, -1, NULL},
 };

@@ -319,6 +319,28 @@ int cli_prompt(struct cli_conn *c, struct strbuf *out)
     return 0;
 }
 
+int cli_http_transfer(struct cli_conn *c, enum cli_cmd_tag tag, const char *file, const char *url,
+                      int silence_ms)
+{
+    struct strbuf sb;
+    int r, saved = c->timeout_ms;
+
+    strbuf_init(&sb, strlen(file) + strlen(url) + 16);
+    put_u32(&sb, CLI_MSG_COMMAND);
+    put_u32(&sb, tag);
+    put_string(&sb, file);
+    put_string(&sb, url);
+    r = send_frame(c, &sb);
+    strbuf_done(&sb);
+    /* The client answers when its side connection is done: a transfer may
+     * take hours, with a Wait heartbeat every few minutes. */
+    c->timeout_ms = silence_ms;
+    if (r == 0)
+        r = recv_response(c);
+    c->timeout_ms = saved;
+    return r;
+}
+
 void cli_conn_close(struct cli_conn *c)
 {
     if (c->tls && !c->broken)

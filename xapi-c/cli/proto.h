@@ -61,4 +61,9 @@ int cli_load(struct cli_conn *c, const char *name, size_t max, struct strbuf *ou
 /* Asks the client for one line of its standard input (without newline). */
 int cli_prompt(struct cli_conn *c, struct strbuf *out);
 /* Ends the connection: a TLS close_notify, then no more writes. */
+/* Sends HttpGet or HttpPut (file, url) and waits up to silence_ms between
+ * the client's messages for its answer: 0 for OK, -ENOENT for Failed,
+ * another negative errno when the client is gone. */
+int cli_http_transfer(struct cli_conn *c, enum cli_cmd_tag tag, const char *file, const char *url,
+                      int silence_ms);
 void cli_conn_close(struct cli_conn *c);

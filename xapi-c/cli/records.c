@@ -813,13 +813,15 @@ static int cmd_list(struct cli_ctx *ctx)
 }
 
 /* Finds the object uuid= names; prints UUID_INVALID and returns 1 if
- * none. On success the db read lock is held. */
+ * none. On success the db read lock is held. As in XCP (get_by_uuid of the
+ * class), the view's own filters do not apply: vm-param-get reads a
+ * template or a snapshot too. */
 static int lookup_locked(struct cli_ctx *ctx, const struct view *v, const struct row **ret)
 {
     const char *uuid = cli_arg(ctx, "uuid");
     db_rdlock();
     const struct row *r = db_get_by_uuid(v->cls, uuid);
-    if (!r || !view_match(v, r, true)) {
+    if (!r) {
         db_unlock();
         return cli_fail_api(ctx, api_fail(UUID_INVALID, model_classes[v->cls].name, uuid));
     }
@@ -1040,6 +1042,15 @@ static int set_map_key(struct cli_ctx *ctx, const struct view *v, const struct c
                        const char *ref, const char *key, const char *value)
 {
     struct api_error *e;
+    /* The properties of PIFs and bonds are read-only maps whose keys
+     * param-set sets one by one through <Class>.set_property, as in XCP. */
+    if ((v->cls == C_PIF && cf->d->field == FIDX(PIF, properties)) ||
+        (v->cls == C_Bond && cf->d->field == FIDX(Bond, properties))) {
+        _cleanup_free_ char *wire = xasprintf("%s.set_property", model_classes[v->cls].name);
+        if ((e = cli_call(ctx, wire, (const char *const[]){ref, key, value}, 3, NULL)))
+            return cli_fail_api(ctx, e);
+        return 0;
+    }
     if (!cf->writable)
         return cli_fail(ctx, "Field '%s' is read-only.", cf->name);
     /* A key that exists is replaced: remove it first, as xe does. */

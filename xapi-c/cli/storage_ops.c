@@ -23,34 +23,6 @@ static const char *tf(bool b)
     return b ? "true" : "false";
 }
 
-/* The canonical map of every argument <prefix>:<key>=<value>, and with
- * legacy set, <prefix>-<key>=<value> too (newly allocated). */
-static char *read_map(const struct cli_ctx *ctx, const char *prefix, bool legacy)
-{
-    size_t pl = strlen(prefix);
-    struct strbuf sb;
-    bool first = true;
-
-    strbuf_init(&sb, 64);
-    strbuf_addc(&sb, '{');
-    for (size_t i = 0; i < ctx->n_args; i++) {
-        const char *n = ctx->args[i].name;
-        if (strncmp(n, prefix, pl) != 0 || !(n[pl] == ':' || (legacy && n[pl] == '-')) ||
-            !n[pl + 1])
-            continue;
-        if (!first)
-            strbuf_addc(&sb, ',');
-        first = false;
-        strlist_add_quoted(&sb, n + pl + 1, strlen(n + pl + 1));
-        strbuf_addc(&sb, ':');
-        strlist_add_quoted(&sb, ctx->args[i].value, strlen(ctx->args[i].value));
-    }
-    strbuf_addc(&sb, '}');
-    char *text = strbuf_detach(&sb, NULL);
-    strbuf_done(&sb);
-    return text;
-}
-
 /* The keys of every <prefix>:<key>= argument as a canonical set (vdi-create's
  * tags:). */
 static char *read_keys(const struct cli_ctx *ctx, const char *prefix)
@@ -74,25 +46,6 @@ static char *read_keys(const struct cli_ctx *ctx, const char *prefix)
     char *text = strbuf_detach(&sb, NULL);
     strbuf_done(&sb);
     return text;
-}
-
-/* The ref of the object of class cls that argument name's uuid names; NULL
- * after printing UUID_INVALID. */
-static char *ref_arg(struct cli_ctx *ctx, int cls, const char *name)
-{
-    const char *uuid = cli_arg(ctx, name);
-    char *ref = uuid ? cli_ref_of(cls, uuid) : NULL;
-    if (!ref)
-        cli_fail_api(ctx, api_fail(UUID_INVALID, model_classes[cls].name, uuid ? uuid : ""));
-    return ref;
-}
-
-/* Prints the uuid of a new object of class cls (a list item). */
-static int print_new(struct cli_ctx *ctx, int cls, const char *ref)
-{
-    _cleanup_free_ char *uuid = cli_uuid_of(cls, ref);
-    cli_print_item(ctx, uuid ? uuid : ref);
-    return 0;
 }
 
 /* A size argument in bytes (suffixes allowed); prints the error on failure. */
@@ -179,14 +132,14 @@ static int cmd_sr_create(struct cli_ctx *ctx)
 {
     bool shared = cli_arg_bool(ctx, "shared", false);
     _cleanup_free_ char *host = NULL, *size = NULL, *sr = NULL;
-    _cleanup_free_ char *dc = read_map(ctx, "device-config", false);
-    _cleanup_free_ char *smc = read_map(ctx, "sm-config", false);
+    _cleanup_free_ char *dc = cli_read_map(ctx, "device-config", false);
+    _cleanup_free_ char *smc = cli_read_map(ctx, "sm-config", false);
     const char *ct = cli_arg(ctx, "content-type");
     const char *desc = cli_arg(ctx, "name-description");
     struct api_error *e;
 
     if (cli_arg(ctx, "host-uuid")) {
-        if (!(host = ref_arg(ctx, C_host, "host-uuid")))
+        if (!(host = cli_ref_arg(ctx, C_host, "host-uuid")))
             return 1;
     } else if (shared || count_rows(C_host) == 1) {
         host = master_ref();
@@ -227,17 +180,17 @@ static int cmd_sr_introduce(struct cli_ctx *ctx)
                      7, &sr);
     if (e)
         return cli_fail_api(ctx, e);
-    return print_new(ctx, C_SR, sr);
+    return cli_print_new(ctx, C_SR, sr);
 }
 
 static int cmd_sr_probe(struct cli_ctx *ctx)
 {
     _cleanup_free_ char *host = NULL, *xml = NULL;
-    _cleanup_free_ char *dc = read_map(ctx, "device-config", false);
-    _cleanup_free_ char *smc = read_map(ctx, "sm-config", false);
+    _cleanup_free_ char *dc = cli_read_map(ctx, "device-config", false);
+    _cleanup_free_ char *smc = cli_read_map(ctx, "sm-config", false);
 
     if (cli_arg(ctx, "host-uuid")) {
-        if (!(host = ref_arg(ctx, C_host, "host-uuid")))
+        if (!(host = cli_ref_arg(ctx, C_host, "host-uuid")))
             return 1;
     } else
         host = master_ref();
@@ -334,11 +287,11 @@ static void print_probe_results(struct cli_ctx *ctx, json_object *list)
 static int cmd_sr_probe_ext(struct cli_ctx *ctx)
 {
     _cleanup_free_ char *host = NULL, *json = NULL;
-    _cleanup_free_ char *dc = read_map(ctx, "device-config", false);
-    _cleanup_free_ char *smc = read_map(ctx, "sm-config", false);
+    _cleanup_free_ char *dc = cli_read_map(ctx, "device-config", false);
+    _cleanup_free_ char *smc = cli_read_map(ctx, "sm-config", false);
 
     if (cli_arg(ctx, "host-uuid")) {
-        if (!(host = ref_arg(ctx, C_host, "host-uuid")))
+        if (!(host = cli_ref_arg(ctx, C_host, "host-uuid")))
             return 1;
     } else
         host = master_ref();
@@ -359,9 +312,9 @@ static int cmd_sr_probe_ext(struct cli_ctx *ctx)
 
 static int cmd_pbd_create(struct cli_ctx *ctx)
 {
-    _cleanup_free_ char *host = ref_arg(ctx, C_host, "host-uuid");
-    _cleanup_free_ char *sr = host ? ref_arg(ctx, C_SR, "sr-uuid") : NULL;
-    _cleanup_free_ char *dc = read_map(ctx, "device-config", true), *pbd = NULL;
+    _cleanup_free_ char *host = cli_ref_arg(ctx, C_host, "host-uuid");
+    _cleanup_free_ char *sr = host ? cli_ref_arg(ctx, C_SR, "sr-uuid") : NULL;
+    _cleanup_free_ char *dc = cli_read_map(ctx, "device-config", true);
 
     if (!sr)
         return 1;
@@ -369,18 +322,16 @@ static int cmd_pbd_create(struct cli_ctx *ctx)
                                 {FIDX(PBD, SR), sr},
                                 {FIDX(PBD, device_config), dc},
                                 {FIDX(PBD, other_config), "{}"}};
-    struct api_error *e = cli_call_create(ctx, C_PBD, fv, ELEMENTSOF(fv), &pbd);
-    if (e)
-        return cli_fail_api(ctx, e);
-    return print_new(ctx, C_PBD, pbd);
+    return cli_create_print(ctx, C_PBD, fv, ELEMENTSOF(fv));
 }
 
 /* ---- VDIs ---- */
 
 static int cmd_vdi_create(struct cli_ctx *ctx)
 {
-    _cleanup_free_ char *sr = ref_arg(ctx, C_SR, "sr-uuid"), *size = NULL, *vdi = NULL;
-    _cleanup_free_ char *smc = read_map(ctx, "sm-config", false), *tags = read_keys(ctx, "tags");
+    _cleanup_free_ char *sr = cli_ref_arg(ctx, C_SR, "sr-uuid"), *size = NULL;
+    _cleanup_free_ char *smc = cli_read_map(ctx, "sm-config", false),
+                        *tags = read_keys(ctx, "tags");
     const char *type = cli_arg(ctx, "type");
     const char *t = "user";
 
@@ -407,15 +358,12 @@ static int cmd_vdi_create(struct cli_ctx *ctx)
         {FIDX(VDI, sm_config), smc},
         {FIDX(VDI, tags), tags},
     };
-    struct api_error *e = cli_call_create(ctx, C_VDI, fv, ELEMENTSOF(fv), &vdi);
-    if (e)
-        return cli_fail_api(ctx, e);
-    return print_new(ctx, C_VDI, vdi);
+    return cli_create_print(ctx, C_VDI, fv, ELEMENTSOF(fv));
 }
 
 static int cmd_vdi_resize(struct cli_ctx *ctx)
 {
-    _cleanup_free_ char *vdi = ref_arg(ctx, C_VDI, "uuid"), *size = NULL;
+    _cleanup_free_ char *vdi = cli_ref_arg(ctx, C_VDI, "uuid"), *size = NULL;
     const char *online = cli_arg(ctx, "online");
 
     if (!vdi || size_arg(ctx, "disk-size", &size))
@@ -430,8 +378,8 @@ static int cmd_vdi_resize(struct cli_ctx *ctx)
 /* vdi-snapshot and vdi-clone: the message, then the new names if given. */
 static int snapshot_or_clone(struct cli_ctx *ctx, const char *wire)
 {
-    _cleanup_free_ char *vdi = ref_arg(ctx, C_VDI, "uuid"), *nvdi = NULL;
-    _cleanup_free_ char *dp = read_map(ctx, "driver-params", true);
+    _cleanup_free_ char *vdi = cli_ref_arg(ctx, C_VDI, "uuid"), *nvdi = NULL;
+    _cleanup_free_ char *dp = cli_read_map(ctx, "driver-params", true);
     const char *nl = cli_arg(ctx, "new-name-label"), *nd = cli_arg(ctx, "new-name-description");
     struct api_error *e;
 
@@ -444,7 +392,7 @@ static int snapshot_or_clone(struct cli_ctx *ctx, const char *wire)
     if (nd &&
         (e = cli_call(ctx, "VDI.set_name_description", (const char *const[]){nvdi, nd}, 2, NULL)))
         return cli_fail_api(ctx, e);
-    return print_new(ctx, C_VDI, nvdi);
+    return cli_print_new(ctx, C_VDI, nvdi);
 }
 
 static int cmd_vdi_snapshot(struct cli_ctx *ctx)
@@ -459,19 +407,19 @@ static int cmd_vdi_clone(struct cli_ctx *ctx)
 
 static int cmd_vdi_copy(struct cli_ctx *ctx)
 {
-    _cleanup_free_ char *vdi = ref_arg(ctx, C_VDI, "uuid"), *sr = NULL, *base = NULL, *into = NULL,
-                        *nvdi = NULL;
+    _cleanup_free_ char *vdi = cli_ref_arg(ctx, C_VDI, "uuid"), *sr = NULL, *base = NULL,
+                        *into = NULL, *nvdi = NULL;
     bool has_sr = cli_arg(ctx, "sr-uuid") != NULL, has_into = cli_arg(ctx, "into-vdi-uuid");
 
     if (!vdi)
         return 1;
     if (has_sr == has_into)
         return cli_fail(ctx, "Exactly one of sr-uuid or into-vdi-uuid must be given");
-    if (has_sr && !(sr = ref_arg(ctx, C_SR, "sr-uuid")))
+    if (has_sr && !(sr = cli_ref_arg(ctx, C_SR, "sr-uuid")))
         return 1;
-    if (has_into && !(into = ref_arg(ctx, C_VDI, "into-vdi-uuid")))
+    if (has_into && !(into = cli_ref_arg(ctx, C_VDI, "into-vdi-uuid")))
         return 1;
-    if (cli_arg(ctx, "base-vdi-uuid") && !(base = ref_arg(ctx, C_VDI, "base-vdi-uuid")))
+    if (cli_arg(ctx, "base-vdi-uuid") && !(base = cli_ref_arg(ctx, C_VDI, "base-vdi-uuid")))
         return 1;
     struct api_error *e = cli_call_long_str(ctx, "VDI.copy",
                                             (const char *const[]){vdi, sr ? sr : "OpaqueRef:NULL",
@@ -480,15 +428,15 @@ static int cmd_vdi_copy(struct cli_ctx *ctx)
                                             4, &nvdi);
     if (e)
         return cli_fail_api(ctx, e);
-    return print_new(ctx, C_VDI, nvdi);
+    return cli_print_new(ctx, C_VDI, nvdi);
 }
 
 static int cmd_vdi_introduce(struct cli_ctx *ctx)
 {
-    _cleanup_free_ char *sr = ref_arg(ctx, C_SR, "sr-uuid"), *vdi = NULL;
-    _cleanup_free_ char *oc = read_map(ctx, "other-config", false);
-    _cleanup_free_ char *xd = read_map(ctx, "xenstore-data", false);
-    _cleanup_free_ char *smc = read_map(ctx, "sm-config", false);
+    _cleanup_free_ char *sr = cli_ref_arg(ctx, C_SR, "sr-uuid"), *vdi = NULL;
+    _cleanup_free_ char *oc = cli_read_map(ctx, "other-config", false);
+    _cleanup_free_ char *xd = cli_read_map(ctx, "xenstore-data", false);
+    _cleanup_free_ char *smc = cli_read_map(ctx, "sm-config", false);
     const char *nl = cli_arg(ctx, "name-label"), *nd = cli_arg(ctx, "name-description");
     const struct enum_desc *en = model_enum_by_name("vdi_type");
     const char *type = NULL;
@@ -510,20 +458,20 @@ static int cmd_vdi_introduce(struct cli_ctx *ctx)
                      12, &vdi);
     if (e)
         return cli_fail_api(ctx, e);
-    return print_new(ctx, C_VDI, vdi);
+    return cli_print_new(ctx, C_VDI, vdi);
 }
 
 /* ---- VBDs ---- */
 
 static int cmd_vbd_create(struct cli_ctx *ctx)
 {
-    _cleanup_free_ char *vm = ref_arg(ctx, C_VM, "vm-uuid"), *vdi = NULL, *vbd = NULL;
+    _cleanup_free_ char *vm = cli_ref_arg(ctx, C_VM, "vm-uuid"), *vdi = NULL;
     const char *type = cli_arg(ctx, "type"), *mode = cli_arg(ctx, "mode");
     const char *t = "Disk", *md = "RW";
 
     if (!vm)
         return 1;
-    if (cli_arg(ctx, "vdi-uuid") && !(vdi = ref_arg(ctx, C_VDI, "vdi-uuid")))
+    if (cli_arg(ctx, "vdi-uuid") && !(vdi = cli_ref_arg(ctx, C_VDI, "vdi-uuid")))
         return 1;
     if (type) {
         t = strcasecmp(type, "disk") == 0     ? "Disk"
@@ -550,16 +498,13 @@ static int cmd_vbd_create(struct cli_ctx *ctx)
         {FIDX(VBD, unpluggable), tf(cli_arg_bool(ctx, "unpluggable", true))},
         {FIDX(VBD, empty), tf(!vdi)},
     };
-    struct api_error *e = cli_call_create(ctx, C_VBD, fv, ELEMENTSOF(fv), &vbd);
-    if (e)
-        return cli_fail_api(ctx, e);
-    return print_new(ctx, C_VBD, vbd);
+    return cli_create_print(ctx, C_VBD, fv, ELEMENTSOF(fv));
 }
 
 static int cmd_vbd_insert(struct cli_ctx *ctx)
 {
-    _cleanup_free_ char *vbd = ref_arg(ctx, C_VBD, "uuid");
-    _cleanup_free_ char *vdi = vbd ? ref_arg(ctx, C_VDI, "vdi-uuid") : NULL;
+    _cleanup_free_ char *vbd = cli_ref_arg(ctx, C_VBD, "uuid");
+    _cleanup_free_ char *vdi = vbd ? cli_ref_arg(ctx, C_VDI, "vdi-uuid") : NULL;
     if (!vdi)
         return 1;
     struct api_error *e = cli_call(ctx, "VBD.insert", (const char *const[]){vbd, vdi}, 2, NULL);
@@ -631,7 +576,7 @@ static int disk_add(struct cli_ctx *ctx, const char *vm)
     if (size_arg(ctx, "disk-size", &size))
         return 1;
     if (cli_arg(ctx, "sr-uuid")) {
-        if (!(sr = ref_arg(ctx, C_SR, "sr-uuid")))
+        if (!(sr = cli_ref_arg(ctx, C_SR, "sr-uuid")))
             return 1;
     } else {
         size_t it = 0;
@@ -714,7 +659,7 @@ static int cmd_vm_disk_remove(struct cli_ctx *ctx)
 
 /* vm-disk-list / vm-cd-list: per VBD, "Disk n VBD:" and its record, then
  * "Disk n VDI:" and the VDI's when it has one. */
-static int disk_list(struct cli_ctx *ctx, const char *vm, bool cd)
+int cli_disk_list(struct cli_ctx *ctx, const char *vm, bool cd)
 {
     char **refs;
     size_t n = vm_vbds(vm, cd ? "CD" : "Disk", &refs);
@@ -741,12 +686,12 @@ static int disk_list(struct cli_ctx *ctx, const char *vm, bool cd)
 
 static int disk_list_disk(struct cli_ctx *ctx, const char *vm)
 {
-    return disk_list(ctx, vm, false);
+    return cli_disk_list(ctx, vm, false);
 }
 
 static int disk_list_cd(struct cli_ctx *ctx, const char *vm)
 {
-    return disk_list(ctx, vm, true);
+    return cli_disk_list(ctx, vm, true);
 }
 
 static int cmd_vm_disk_list(struct cli_ctx *ctx)

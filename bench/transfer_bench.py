@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""Disk and VM transfer over HTTP (part of `make bench`): MiB/s of GET
+/export_raw_vdi, PUT /import_raw_vdi, GET /export and PUT /import of a VM
+with one 256 MiB disk on the development host's `file` SR (xapi, storaged,
+nbdcopy and qemu-nbd), next to reading the raw file the disk was filled from and to nbdcopy
+reading the image into null: (storaged's side alone, without HTTP). The
+disk is filled with random data, so nothing is skipped as zeros; a second
+line gives the XVA export of the same disk mostly empty (sparse chunks
+left out). Starts its own host (scripts/run-host) in a temporary folder;
+prints figures, judges nothing.
+
+Environment: XENIA_BUILD (default build/), XENIA_BENCH_TRANSFER_MIB
+(default 256)."""
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+from xeniatest import Host, vm_record  # noqa: E402
+
+MIB = int(os.environ.get("XENIA_BENCH_TRANSFER_MIB", "256"))
+SIZE = MIB * 1024 * 1024
+
+
+class Client:
+    """JSON-RPC over one keep-alive HTTP connection."""
+
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.id = 0
+
+    def __call__(self, method, *params):
+        self.id += 1
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": list(params),
+                           "id": self.id})
+        self.conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+        answer = json.loads(self.conn.getresponse().read())
+        if "error" in answer:
+            raise RuntimeError("%s: %s" % (method, answer["error"]))
+        return answer["result"]
+
+
+def get(port, path, query):
+    """Downloads into memory-free counting; returns (bytes, seconds)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    t = time.perf_counter()
+    conn.request("GET", path + "?" + urllib.parse.urlencode(query))
+    resp = conn.getresponse()
+    if resp.status != 200:
+        raise RuntimeError("GET %s: HTTP %d" % (path, resp.status))
+    n = 0
+    while True:
+        chunk = resp.read(1 << 20)
+        if not chunk:
+            break
+        n += len(chunk)
+    conn.close()
+    return n, time.perf_counter() - t
+
+
+def put(port, path, query, filename, c, s):
+    """Uploads a file; waits for the task; returns seconds."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    t = time.perf_counter()
+    with open(filename, "rb") as f:
+        conn.request("PUT", path + "?" + urllib.parse.urlencode(query), body=f,
+                     headers={"Content-Length": str(os.path.getsize(filename))})
+        resp = conn.getresponse()
+        resp.read()
+    task = resp.getheader("task-id")
+    while c("task.get_status", s, task) == "pending":
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - t
+    rec = c("task.get_record", s, task)
+    if rec["status"] != "success":
+        raise RuntimeError("PUT %s: %s" % (path, rec["error_info"]))
+    conn.close()
+    return elapsed, rec["result"]
+
+
+def rate(nbytes, seconds):
+    return nbytes / (1024 * 1024) / seconds
+
+
+def main():
+    host = Host().start()
+    tmp = tempfile.mkdtemp(prefix="xfer-bench-")
+    try:
+        c = Client(host.http_port)
+        s = c("session.login_with_password", "root", host.password, "1.0", "bench")
+        sr = c("pool.get_default_SR", s, c("pool.get_all", s)[0])
+        rec = {"SR": sr, "type": "user", "sharable": False, "read_only": False,
+               "other_config": {}, "name_label": "bench", "name_description": "",
+               "virtual_size": str(SIZE)}
+        vdi = c("VDI.create", s, rec)
+        image = host.state_dir / "sr-local" / c("VDI.get_location", s, vdi)
+        data = os.path.join(tmp, "random.raw")
+        with open(data, "wb") as f:
+            for _ in range(MIB):
+                f.write(os.urandom(1 << 20))
+        subprocess.run(["qemu-img", "convert", "-n", "-O", "qcow2", data, str(image)],
+                       check=True, capture_output=True)
+        print("[transfer] a %d MiB disk of random data on the file SR (qcow2), over plain "
+              "HTTP on loopback; MiB/s of the disk's size" % MIB)
+        t = time.perf_counter()
+        with open(data, "rb") as f:
+            while f.read(1 << 20):
+                pass
+        print("reading the raw file (page cache): %.0f MiB/s" %
+              rate(SIZE, time.perf_counter() - t))
+        t = time.perf_counter()
+        subprocess.run(["nbdcopy", "--", "[", "qemu-nbd", "-r", "-f", "qcow2", str(image), "]",
+                        "null:"], check=True, capture_output=True)
+        print("nbdcopy of the qcow2 image to null: (storaged's side alone): %.0f MiB/s" %
+              rate(SIZE, time.perf_counter() - t))
+        n, secs = get(host.http_port, "/export_raw_vdi", {"session_id": s, "vdi": vdi})
+        assert n == SIZE
+        print("GET /export_raw_vdi: %.0f MiB/s" % rate(SIZE, secs))
+        target = c("VDI.create", s, dict(rec, name_label="bench-target"))
+        secs, _ = put(host.http_port, "/import_raw_vdi", {"session_id": s, "vdi": target}, data,
+                      c, s)
+        print("PUT /import_raw_vdi: %.0f MiB/s" % rate(SIZE, secs))
+        c("VDI.destroy", s, target)
+
+        vm = c("VM.create", s, vm_record(name_label="bench-vm"))
+        c("VBD.create", s, {"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True,
+                            "mode": "RW", "type": "Disk", "empty": False, "other_config": {},
+                            "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        xva = os.path.join(tmp, "vm.xva")
+        conn = http.client.HTTPConnection("127.0.0.1", host.http_port, timeout=600)
+        t = time.perf_counter()
+        conn.request("GET", "/export?" + urllib.parse.urlencode({"session_id": s, "ref": vm}))
+        resp = conn.getresponse()
+        with open(xva, "wb") as f:
+            while True:
+                chunk = resp.read(1 << 20)
+                if not chunk:
+                    break
+                f.write(chunk)
+        secs = time.perf_counter() - t
+        conn.close()
+        print("GET /export (XVA, SHA-1 per chunk): %.0f MiB/s (archive %.0f MiB)" %
+              (rate(SIZE, secs), os.path.getsize(xva) / 2 ** 20))
+        secs, result = put(host.http_port, "/import", {"session_id": s, "sr_id": sr}, xva, c, s)
+        print("PUT /import (XVA, checksums verified): %.0f MiB/s" % rate(SIZE, secs))
+        new = result.split("<value>")[-1].split("</value>")[0]
+        for vbd in c("VM.get_VBDs", s, new):
+            d = c("VBD.get_VDI", s, vbd)
+            c("VBD.destroy", s, vbd)
+            c("VDI.destroy", s, d)
+        c("VM.destroy", s, new)
+
+        # the same export of a mostly empty disk: zero chunks are left out
+        sparse = c("VDI.create", s, dict(rec, name_label="bench-sparse"))
+        vm2 = c("VM.create", s, vm_record(name_label="bench-sparse"))
+        c("VBD.create", s, {"VM": vm2, "VDI": sparse, "userdevice": "0", "bootable": True,
+                            "mode": "RW", "type": "Disk", "empty": False, "other_config": {},
+                            "qos_algorithm_type": "", "qos_algorithm_params": {}})
+        n, secs = get(host.http_port, "/export", {"session_id": s, "ref": vm2})
+        print("GET /export of an empty %d MiB disk: %.0f MiB/s of disk, archive %.1f MiB" %
+              (MIB, rate(SIZE, secs), n / 2 ** 20))
+    finally:
+        host.close()
+        host.remove_state()
+        for f in Path(tmp).glob("*"):
+            f.unlink()
+        os.rmdir(tmp)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+/* vm-export, vm-import, vdi-export and vdi-import (xe-cli.md 4.1, 4.2): the
+ * command makes a task, asks the thin client to GET or PUT the file on a
+ * side connection (HttpGet / HttpPut with a path on this server, xe-cli.md
+ * 5) to the HTTP handlers of xapi-c/xfer.c, then reads the outcome from
+ * the task, as XCP's CLI server does. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lib/strlist.h"
+#include "lib/util.h"
+#include "xapi-c/config.h"
+#include "xapi-c/db.h"
+#include "xapi-c/tasks.h"
+
+#define PARAMS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* The client sends Wait every 300 s while it transfers (protocol 0.2);
+ * silence much longer than that means it is gone. */
+#define TRANSFER_SILENCE_MS (10 * 60 * 1000)
+/* After the client's answer, the handler may still be writing the last
+ * disk: how long the task may take to finish. */
+#define TASK_FINISH_SECONDS 600.0
+
+/* ---- tasks ---- */
+
+/* Sets the task's progress to -1, as XCP's CLI does: the HTTP handler
+ * sets 0 when it takes the task on, so a task still at -1 was never
+ * reached. */
+static void mark_untaken(const char *task)
+{
+    struct changeset *cs = changeset_new();
+    db_wrlock();
+    if (db_get(C_task, task)) {
+        changeset_set(cs, C_task, task, FIDX(task, progress), "-1");
+        db_apply(cs);
+    }
+    db_unlock();
+    changeset_free(cs);
+}
+
+static bool untaken(const char *task)
+{
+    db_rdlock();
+    const struct row *r = db_get(C_task, task);
+    bool u = r && strtod(r->v[FIDX(task, progress)], NULL) < 0;
+    db_unlock();
+    return u;
+}
+
+/* Waits (bounded) for the task to leave pending; its status, error and
+ * result (new strings) go to the outputs. */
+static void task_outcome(const char *task, char **ret_status, struct api_error **ret_err,
+                         char **ret_result)
+{
+    double deadline = (double)time(NULL) + TASK_FINISH_SECONDS;
+    char *status = NULL;
+
+    for (;;) {
+        int64_t gen = db_generation();
+        db_rdlock();
+        const struct row *r = db_get(C_task, task);
+        if (r && !streq(r->v[FIDX(task, status)], "pending")) {
+            status = xstrdup(r->v[FIDX(task, status)]);
+            if (ret_result)
+                *ret_result = xstrdup(r->v[FIDX(task, result)]);
+            if (!streq(status, "success")) {
+                /* error_info is a set of strings: the code, then params */
+                struct strlist_iter it;
+                const char *v;
+                char *code = NULL;
+                char *params[16];
+                size_t n = 0;
+                strlist_iter_init(&it, r->v[FIDX(task, error_info)]);
+                while (strlist_iter_next(&it, NULL, &v))
+                    if (!code)
+                        code = xstrdup(v);
+                    else if (n < ELEMENTSOF(params))
+                        params[n++] = xstrdup(v);
+                strlist_iter_done(&it);
+                *ret_err =
+                    api_error_new(code ? code : "INTERNAL_ERROR", (const char *const *)params, n);
+                free(code);
+                for (size_t i = 0; i < n; i++)
+                    free(params[i]);
+            }
+        }
+        db_unlock();
+        if (status || !r || (double)time(NULL) >= deadline)
+            break;
+        db_wait_change(gen, deadline);
+    }
+    if (!status && !*ret_err)
+        *ret_err = api_failf(INTERNAL_ERROR, "the transfer's task did not finish");
+    *ret_status = status;
+}
+
+/* Runs one transfer under a new task: the url's path and query (the
+ * session and task are added). Returns the exit status after printing
+ * any error; the task's result goes to ret_result when not NULL. */
+static int transfer(struct cli_ctx *ctx, enum cli_cmd_tag tag, const char *label, const char *file,
+                    const char *path_query, char **ret_result)
+{
+    char task[64], *status = NULL;
+    struct api_error *e = task_create(ctx->session, label, "", false, task);
+    if (e)
+        return cli_fail_api(ctx, e);
+    mark_untaken(task);
+    char *url = xasprintf("%s&session_id=%s&task_id=%s", path_query, ctx->session, task);
+    int r = cli_http_transfer(ctx->conn, tag, file, url, TRANSFER_SILENCE_MS);
+    free(url);
+    if (r == -ENOENT && untaken(task)) {
+        /* The client failed before the server saw its request (a file it
+         * may not read or write): it has said why on its side. */
+        e = api_failf(INTERNAL_ERROR, "the client could not transfer %s", file);
+    } else if (r == -ENOENT || r == 0) {
+        task_outcome(task, &status, &e, ret_result);
+        if (!e && r == -ENOENT)
+            e = api_failf(INTERNAL_ERROR, "the client could not transfer %s", file);
+    } else {
+        e = api_failf(INTERNAL_ERROR, "the client stopped answering during the transfer");
+    }
+    db_wrlock();
+    struct changeset *cs = changeset_new();
+    if (db_get(C_task, task))
+        changeset_delete(cs, C_task, task);
+    db_apply(cs);
+    changeset_free(cs);
+    db_unlock();
+    free(status);
+    if (e)
+        return cli_fail_api(ctx, e);
+    return 0;
+}
+
+/* ---- the commands ---- */
+
+static int cmd_vm_export(struct cli_ctx *ctx)
+{
+    static const char *const ignore[] = {"filename",
+                                         "compress",
+                                         "preserve-power-state",
+                                         "metadata",
+                                         "excluded-device-types",
+                                         "include-snapshots",
+                                         NULL};
+    const char *file = cli_arg(ctx, "filename");
+    const char *comp = cli_arg(ctx, "compress");
+    char **vms = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (cli_arg_bool(ctx, "metadata", false))
+        return cli_fail(ctx, "metadata exports are not supported by this host yet");
+    if (comp && strcasecmp(comp, "false") != 0)
+        return cli_fail(ctx, "compressed exports are not supported by this host yet");
+    if ((rc = cli_select(ctx, cli_view_by_name("vm"), ignore, false, &vms, &n)))
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        /* Several VMs go to F, F2, F3 ... as XCP names them. */
+        char *name = i == 0 ? xstrdup(file) : xasprintf("%s%zu", file, i + 1);
+        char *pq = xasprintf("/export?ref=%s&use_compression=false&preserve_power_state=%s", vms[i],
+                             cli_arg_bool(ctx, "preserve-power-state", false) ? "true" : "false");
+        rc = transfer(ctx, CLI_HTTP_GET, "VM.export", name, pq, NULL);
+        free(pq);
+        free(name);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(vms[i]);
+    free(vms);
+    if (rc == 0)
+        cli_print_message(ctx, "Export succeeded");
+    return rc;
+}
+
+static int cmd_vm_import(struct cli_ctx *ctx)
+{
+    const char *file = cli_arg(ctx, "filename");
+    char *sr = NULL, *result = NULL;
+    int rc;
+
+    if (!file)
+        return cli_fail(ctx, "Required parameter not found: filename");
+    if (cli_arg_bool(ctx, "metadata", false) || cli_arg(ctx, "url"))
+        return cli_fail(ctx, "metadata and url imports are not supported by this host yet");
+    if (cli_arg(ctx, "sr-uuid")) {
+        if (!(sr = cli_ref_arg(ctx, C_SR, "sr-uuid")))
+            return 1;
+    } else {
+        db_rdlock();
+        const struct row *pool = db_get(C_pool, xapi_state.pool_ref);
+        if (pool && db_get(C_SR, pool->v[FIDX(pool, default_SR)]))
+            sr = xstrdup(pool->v[FIDX(pool, default_SR)]);
+        db_unlock();
+        if (!sr)
+            return cli_fail(ctx, "No SR specified and Pool default SR is null");
+    }
+    char *pq = xasprintf("/import?restore=%s&force=%s&sr_id=%s",
+                         cli_arg_bool(ctx, "preserve", false) ? "true" : "false",
+                         cli_arg_bool(ctx, "force", false) ? "true" : "false", sr);
+    rc = transfer(ctx, CLI_HTTP_PUT, "VM.import", file, pq, &result);
+    free(pq);
+    free(sr);
+    if (rc == 0 && result) {
+        /* The result is the XML-RPC array of the new VMs. */
+        struct strbuf uuids;
+        strbuf_init(&uuids, 64);
+        for (const char *p = strstr(result, "OpaqueRef:"); p; p = strstr(p + 1, "OpaqueRef:")) {
+            size_t len = strcspn(p, "<");
+            char ref[64];
+            snprintf(ref, sizeof(ref), "%.*s", (int)(len < 63 ? len : 63), p);
+            char *uuid = cli_uuid_of(C_VM, ref);
+            if (uuid)
+                strbuf_addf(&uuids, "%s%s", uuids.len ? "," : "", uuid);
+            free(uuid);
+        }
+        cli_print_item(ctx, uuids.buf ? uuids.buf : "");
+        strbuf_done(&uuids);
+    }
+    free(result);
+    return rc;
+}
+
+static int vdi_transfer(struct cli_ctx *ctx, bool put)
+{
+    const char *file = cli_arg(ctx, "filename");
+    const char *format = cli_arg(ctx, "format");
+    char *vdi;
+    int rc;
+
+    if (!(vdi = cli_ref_arg(ctx, C_VDI, "uuid")))
+        return 1;
+    char *pq = xasprintf("%s?vdi=%s&format=%s", put ? "/import_raw_vdi" : "/export_raw_vdi", vdi,
+                         format ? format : "raw");
+    if (!put && cli_arg(ctx, "base"))
+        rc = cli_fail(ctx, "differencing exports (base=) are not supported by this host yet");
+    else
+        rc = transfer(ctx, put ? CLI_HTTP_PUT : CLI_HTTP_GET, put ? "VDI.import" : "VDI.export",
+                      file, pq, NULL);
+    free(pq);
+    free(vdi);
+    return rc;
+}
+
+static int cmd_vdi_export(struct cli_ctx *ctx)
+{
+    return vdi_transfer(ctx, false);
+}
+
+static int cmd_vdi_import(struct cli_ctx *ctx)
+{
+    return vdi_transfer(ctx, true);
+}
+
+const struct cli_cmd cli_transfer_cmds[] = {
+    {"vm-export", PARAMS("filename"),
+     PARAMS("preserve-power-state", "compress", "metadata", "excluded-device-types",
+            "include-snapshots"),
+     "Export a VM to <filename>.", CMD_STANDARD | CMD_VM_SEL, cmd_vm_export, -1, NULL},
+    {"vm-import", NULL,
+     PARAMS("filename", "preserve", "sr-uuid", "force", "host-username", "host-password", "type",
+            "remote-config", "dry-run", "metadata", "url", "vdi:"),
+     "Import a VM. If type=ESXServer is given, it will import from a VMWare server and 'host-*' "
+     "parameters are required, otherwise it will import from the file <filename>.",
+     CMD_STANDARD, cmd_vm_import, -1, NULL},
+    {"vdi-export", PARAMS("uuid", "filename"), PARAMS("format", "base", "progress"),
+     "Export a VDI.", CMD_STANDARD, cmd_vdi_export, -1, NULL},
+    {"vdi-import", PARAMS("uuid", "filename"), PARAMS("format", "progress"), "Import a raw VDI.",
+     CMD_STANDARD, cmd_vdi_import, -1, NULL},
+    {0},
+};
