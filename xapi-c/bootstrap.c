@@ -75,16 +75,27 @@ static int read_inventory(const char *path, char uuid[UUID_STR_LEN])
     return r;
 }
 
+/* Adds INSTALLATION_UUID to the inventory, keeping what else the
+ * installer wrote there (MANAGEMENT_INTERFACE, ...). */
 static int write_inventory(const char *path, const char *uuid)
 {
     char *tmp = xasprintf("%s.tmp", path);
+    FILE *in = fopen(path, "re");
     FILE *f = fopen(tmp, "we");
+    char line[1024];
     int r = 0;
     if (!f) {
         r = -errno;
+        if (in)
+            fclose(in);
         free(tmp);
         return r;
     }
+    while (in && fgets(line, sizeof(line), in))
+        if (strncmp(line, "INSTALLATION_UUID=", 18) != 0)
+            fputs(line, f);
+    if (in)
+        fclose(in);
     fprintf(f, "INSTALLATION_UUID='%s'\n", uuid);
     if (fflush(f) != 0 || fsync(fileno(f)) < 0)
         r = -errno;

@@ -810,3 +810,15 @@ def test_os_xenapi_failure_of_an_unimplemented_message(osx, XenAPI, dom0):
     with pytest.raises(XenAPI.Failure) as e:
         osx.xenapi.VM.assert_agile(dom0)
     assert e.value.details == ["MESSAGE_NOT_IMPLEMENTED", "VM.assert_agile"]
+
+
+def test_first_start_keeps_what_the_installer_wrote_in_the_inventory(host_factory, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "inventory").write_text("MANAGEMENT_INTERFACE='xenbr7'\nBUILD_NUMBER='x'\n")
+    h = host_factory(state_dir=str(state))
+    with h.session() as s:
+        uuid = s("host.get_uuid", s("host.get_all")[0])
+    lines = (state / "inventory").read_text().splitlines()
+    assert "MANAGEMENT_INTERFACE='xenbr7'" in lines and "BUILD_NUMBER='x'" in lines
+    assert "INSTALLATION_UUID='%s'" % uuid in lines

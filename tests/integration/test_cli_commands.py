@@ -169,18 +169,13 @@ def test_vm_checkpoint(host):
         "Required parameter not found: new-name-label\nFor usage run: 'xe help'\n"
     ok(host, "vm-start", "uuid=" + vm)
     code, out, err = xe(host, "vm-checkpoint", "uuid=" + vm, "new-name-label=cp1")
-    if code == 0:
-        cp = out.strip()
-        assert re.fullmatch(UUID + "\n", out), out
-        assert ok(host, "snapshot-list", "uuid=" + cp, "--minimal") == cp + "\n"
-        assert ok(host, "vm-param-get", "uuid=" + cp, "param-name=power-state") == \
-            "suspended\n"
-        ok(host, "snapshot-uninstall", "uuid=" + cp, "--force")
-    else:
-        # Until the API has VM.checkpoint, xe prints its answer as XCP
-        # prints an error code it has no text for.
-        assert (code, out, err) == (1, "", "Error code: MESSAGE_NOT_IMPLEMENTED\n"
-                                           "Error parameters: VM.checkpoint\n")
+    assert code == 0, err
+    cp = out.strip()
+    assert re.fullmatch(UUID + "\n", out), out
+    assert ok(host, "snapshot-list", "uuid=" + cp, "--minimal") == cp + "\n"
+    assert ok(host, "vm-param-get", "uuid=" + cp, "param-name=power-state") == \
+        "suspended\n"
+    ok(host, "snapshot-uninstall", "uuid=" + cp, "--force")
     ok(host, "vm-shutdown", "uuid=" + vm, "--force")
     ok(host, "vm-uninstall", "uuid=" + vm, "--force")
 
@@ -190,12 +185,8 @@ def test_host_get_vms_which_prevent_evacuation(host):
     assert fails(host, "host-get-vms-which-prevent-evacuation", "uuid=nohost") == \
         UUID_INVALID % ("host", "nohost")
     code, out, err = xe(host, "host-get-vms-which-prevent-evacuation", "uuid=" + h)
-    if code == 0:
-        # No guest runs: nothing prevents the evacuation.
-        assert (out, err) == ("", "")
-    else:
-        assert (code, out, err) == (1, "", "Error code: MESSAGE_NOT_IMPLEMENTED\nError "
-                                           "parameters: host.get_vms_which_prevent_evacuation\n")
+    assert (code, out, err) == (1, "", "Error code: MESSAGE_NOT_IMPLEMENTED\nError "
+                                       "parameters: host.get_vms_which_prevent_evacuation\n")
 
 
 def test_help_lists_and_describes_the_new_commands(host):

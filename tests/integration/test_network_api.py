@@ -386,6 +386,11 @@ def test_vlan_create_and_destroy(s, net):
         assert s("task.get_status", task) == "success", s("task.get_error_info", task)
         vlan = s("task.get_result", task).replace("<value>", "").replace("</value>", "")
         assert net.rows("Port", "name=%s" % br)[0]["tag"] == 7
+        # PIF.destroy of the VLAN's PIF (deprecated) destroys the VLAN.
+        s("PIF.destroy", s("VLAN.get_untagged_PIF", vlan))
+        assert s.error("VLAN.get_record", vlan)[0] == "HANDLE_INVALID"
+        vlan = None
+        assert br not in port_names(net, "xenbr1")
     finally:
         if vlan:
             s("VLAN.destroy", vlan)

@@ -173,16 +173,25 @@ static struct api_error *forget(struct call *c)
     return finish(c, tx, e);
 }
 
+/* Deprecated in favour of VLAN.destroy, and what it still does in XCP:
+ * the VLAN whose master the PIF is goes, with it. */
 static struct api_error *destroy(struct call *c)
 {
     const struct row *p = NULL;
+    char vlan[64] = "";
     db_rdlock();
     struct api_error *e = my_pif(c, 1, &p);
     if (!e && streq(p->v[FIDX(PIF, physical)], "true"))
         e = api_fail(PIF_IS_PHYSICAL, p->ref);
+    else if (!e && is_null_ref(p->v[FIDX(PIF, VLAN_master_of)]))
+        e = api_failf(OPERATION_NOT_ALLOWED, "use Bond.destroy or tunnel.destroy");
     else if (!e)
-        e = api_failf(OPERATION_NOT_ALLOWED, "use VLAN.destroy or Bond.destroy");
+        snprintf(vlan, sizeof(vlan), "%s", p->v[FIDX(PIF, VLAN_master_of)]);
     db_unlock();
+    if (!e)
+        e = network_vlan_destroy(vlan);
+    if (!e)
+        out_void(c->out);
     return e;
 }
 
