@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Disk and VM transfer over HTTP (part of `make bench`): MiB/s of GET
-/export_raw_vdi, PUT /import_raw_vdi, GET /export and PUT /import of a VM
+/export_raw_vdi, PUT /import_raw_vdi (raw, and format=vhd: a dynamic VHD,
+made and parsed by xapi), GET /export and PUT /import of a VM
 with one 256 MiB disk on the development host's `file` SR (xapi, storaged,
 nbdcopy and qemu-nbd), next to reading the raw file the disk was filled from and to nbdcopy
 reading the image into null: (storaged's side alone, without HTTP). The
@@ -128,6 +129,35 @@ def main():
         print("PUT /import_raw_vdi: %.0f MiB/s" % rate(SIZE, secs))
         c("VDI.destroy", s, target)
 
+        n, secs = get(host.http_port, "/export_raw_vdi",
+                      {"session_id": s, "vdi": vdi, "format": "vhd"})
+        print("GET /export_raw_vdi format=vhd: %.0f MiB/s (image %.0f MiB)" %
+              (rate(SIZE, secs), n / 2 ** 20))
+        # the image to upload, made by qemu-img from the same data
+        vhd = os.path.join(tmp, "disk.vhd")
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o",
+                        "subformat=dynamic,force_size=on", data, vhd],
+                       check=True, capture_output=True)
+        target = c("VDI.create", s, dict(rec, name_label="bench-vhd"))
+        secs, _ = put(host.http_port, "/import_raw_vdi",
+                      {"session_id": s, "vdi": target, "format": "vhd"}, vhd, c, s)
+        print("PUT /import_raw_vdi format=vhd: %.0f MiB/s" % rate(SIZE, secs))
+        c("VDI.destroy", s, target)
+        os.unlink(vhd)
+
+        # a delta: 1/16 of the disk rewritten after a snapshot
+        base = c("VDI.snapshot", s, vdi, {})
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c",
+                        "write -P 0x42 0 %d" % (SIZE // 16), str(image)],
+                       check=True, capture_output=True)
+        top = c("VDI.snapshot", s, vdi, {})
+        n, secs = get(host.http_port, "/export_raw_vdi",
+                      {"session_id": s, "vdi": top, "format": "vhd", "base": base})
+        print("GET /export_raw_vdi format=vhd base= (1/16 changed): %.2f s, image %.1f MiB" %
+              (secs, n / 2 ** 20))
+        c("VDI.destroy", s, top)
+        c("VDI.destroy", s, base)
+
         vm = c("VM.create", s, vm_record(name_label="bench-vm"))
         c("VBD.create", s, {"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True,
                             "mode": "RW", "type": "Disk", "empty": False, "other_config": {},
@@ -165,6 +195,10 @@ def main():
         n, secs = get(host.http_port, "/export", {"session_id": s, "ref": vm2})
         print("GET /export of an empty %d MiB disk: %.0f MiB/s of disk, archive %.1f MiB" %
               (MIB, rate(SIZE, secs), n / 2 ** 20))
+        n, secs = get(host.http_port, "/export_raw_vdi",
+                      {"session_id": s, "vdi": sparse, "format": "vhd"})
+        print("GET /export_raw_vdi format=vhd of the empty disk: %.0f MiB/s of disk, "
+              "image %.1f MiB" % (rate(SIZE, secs), n / 2 ** 20))
     finally:
         host.close()
         host.remove_state()

@@ -313,6 +313,13 @@ struct backend_ops {
      * remembered destroyed one: the caller takes a domain absent from that list as destroyed. */
     struct dm_error *(*changes)(struct backend *b, uint64_t since, uint64_t *ret_generation,
                                 bool *ret_full, struct dm_domain_list *ret);
+    /* The hypervisor's console ring (Xen's dmesg) as text, owned by the
+     * caller; emptied after the reading when clear (hostctl.c). NULL in a
+     * backend without one. */
+    struct dm_error *(*console_read)(struct backend *b, bool clear, char **ret_text);
+    /* Hands keys (checked: printable characters) to the hypervisor's
+     * debug-key handler, as `xl debug-keys` does. */
+    struct dm_error *(*debug_keys)(struct backend *b, const char *keys);
 
     /* The simulator's controls; NULL in other backends. sim_inject makes
      * the guest do event ("poweroff", "reboot", "crash", "suspend", "halt",

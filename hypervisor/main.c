@@ -33,6 +33,7 @@ struct domaind_config {
     int64_t sim_memory; /* 0: the machine's */
     int sim_cpus;       /* 0: the machine's */
     int sim_step_ms;
+    char *device_model;
 };
 
 static struct domaind_config cfg;
@@ -70,6 +71,11 @@ static const struct option_def domaind_option_table[] = {
      OPT_INT(&cfg.sim_step_ms, 0, 60000),
      .help = "the time each step of an operation takes",
      .def = "20"},
+    {.name = "device-model",
+     OPT_STRING(&cfg.device_model),
+     .arg = "PATH",
+     .help = "the xen backend's device model (QEMU built for Xen)",
+     .def = XEN_DEFAULT_DEVICE_MODEL},
     OPTIONS_LOG_LEVEL,
     {0},
 };
@@ -169,7 +175,8 @@ int main(int argc, char **argv)
     if (!cfg.backend)
         cfg.backend = xstrdup(running_in_dom0() ? "xen" : "sim");
     if (streq(cfg.backend, "xen")) {
-        if (xen_backend_new(&b) < 0) {
+        struct xen_options xo = {.device_model = cfg.device_model};
+        if (xen_backend_new(&xo, &b) < 0) {
             log_error("the xen backend cannot start: on a machine without Xen, run with "
                       "--backend sim");
             goto out;

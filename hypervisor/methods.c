@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypervisor/hostctl.h"
 #include "hypervisor/nic.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
@@ -31,6 +32,11 @@ static struct jsonrpc_error *to_jsonrpc(struct dm_error *e)
         je = jsonrpc_app_error(dm_error_name(e->code), e->params[0], e->params[1], e->params[2]);
     dm_error_free(e);
     return je;
+}
+
+struct jsonrpc_error *domaind_error_to_jsonrpc(struct dm_error *e)
+{
+    return to_jsonrpc(e);
 }
 
 static json_object *member(json_object *params, const char *name)
@@ -524,6 +530,8 @@ static const struct jsonrpc_param p_fail[] = {
 /* Every backend's methods, and the simulator's controls. */
 #define DOMAIND_METHODS(X)                                                                         \
     X("host/info", m_host_info, p_none)                                                            \
+    X("host/dmesg", hostctl_dmesg, hostctl_p_dmesg)                                                \
+    X("host/debug_keys", hostctl_debug_keys, hostctl_p_debug_keys)                                 \
     X("domain/list", m_list, p_none)                                                               \
     X("domain/get", m_get, p_uuid)                                                                 \
     X("domain/create", m_create, p_create)                                                         \

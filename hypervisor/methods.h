@@ -11,5 +11,8 @@
  * methods only when b is the simulator. Static; ends with a {NULL} entry. */
 const struct jsonrpc_method *domaind_methods(const struct backend *b);
 
+/* A backend's error as the JSON-RPC error to answer; frees e. */
+struct jsonrpc_error *domaind_error_to_jsonrpc(struct dm_error *e);
+
 /* The most seconds a call may wait (shutdown timeout, events/watch). */
 #define DOMAIND_MAX_WAIT 86400.0

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "hypervisor/backend.h"
+#include "hypervisor/hostctl.h"
 #include "hypervisor/domtable.h"
 #include "hypervisor/nic.h"
 #include "lib/cleanup.h"
@@ -49,6 +50,8 @@ LOG_MODULE("sim");
 #define SIM_MAX_DESTROYED 256
 #define SIM_DOM0_RESERVE ((int64_t)1 << 30) /* or a tenth of memory when less */
 #define SIM_XEN_VERSION "4.17.0-sim"
+/* Bytes of the sim's console ring (Xen's default is 16 KiB a CPU). */
+#define SIM_CONSOLE_RING (64 * 1024)
 
 /* The operations that take steps, and so can be made to fail (sim/fail),
  * with their method names. */
@@ -106,6 +109,7 @@ struct sim {
     char *state_dir, *meta_path, *domains_dir;
     int lock_fd;
     int fail[SIM_OP__COUNT];
+    struct console_ring console; /* host/dmesg: the sim's own events */
 };
 
 static struct sim *sim_of(struct backend *b)
@@ -683,6 +687,7 @@ static void sim_gone(struct sim *s, struct dt_dom *sd, struct dm_domain *ret)
     if (ret)
         dm_domain_copy(ret, d);
     log_info("domain %s (domid %d) destroyed", d->uuid, d->domid);
+    console_ring_printf(&s->console, "sim: domain %d (%s) destroyed", d->domid, d->uuid);
     sim_save(s, d->uuid, NULL);
 }
 
@@ -746,6 +751,7 @@ static struct dm_error *sim_build(struct sim *s, struct dt_dom *sd, enum sim_op 
         sim_changed(s, sd);
     }
     log_info("domain %s built: domid %d, %s", sd->d.uuid, sd->d.domid, dm_state_name(sd->d.state));
+    console_ring_printf(&s->console, "sim: domain %d (%s) built", sd->d.domid, sd->d.uuid);
     dm_domain_copy(ret, &sd->d);
     domtable_release(&s->t, sd);
     return NULL;
@@ -1374,7 +1380,22 @@ static void sim_free(struct backend *b)
     free(s->meta_path);
     free(s->domains_dir);
     events_done(&s->b.events);
+    console_ring_done(&s->console);
     free(s);
+}
+
+static struct dm_error *sim_console_read(struct backend *b, bool clear, char **ret_text)
+{
+    *ret_text = console_ring_read(&sim_of(b)->console, clear);
+    return NULL;
+}
+
+/* Xen answers each key on its console; the sim notes it there. */
+static struct dm_error *sim_debug_keys(struct backend *b, const char *keys)
+{
+    for (const char *k = keys; *k; k++)
+        console_ring_printf(&sim_of(b)->console, "'%c' pressed -> handled by the simulator", *k);
+    return NULL;
 }
 
 /* NIC hot-plug: the domain's nics in its configuration, one step each;
@@ -1460,6 +1481,8 @@ static const struct backend_ops sim_ops = {
     .nic_attach = sim_nic_attach,
     .nic_detach = sim_nic_detach,
     .changes = sim_changes,
+    .console_read = sim_console_read,
+    .debug_keys = sim_debug_keys,
     .sim_inject = sim_inject,
     .sim_fail = sim_fail,
 };
@@ -1514,6 +1537,8 @@ int sim_backend_new(const struct sim_options *o, struct backend **ret)
     events_init(&s->b.events, 0); /* sim_load sets it */
     s->next_domid = 1;
     s->lock_fd = -1;
+    console_ring_init(&s->console, SIM_CONSOLE_RING);
+    console_ring_printf(&s->console, "Xen version %s (Xenia simulator)", SIM_XEN_VERSION);
 
     if ((r = sim_open_dir(s)) < 0 || (r = sim_load(s)) < 0)
         goto fail;

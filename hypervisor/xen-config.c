@@ -395,6 +395,39 @@ static struct dm_error *apply_devices(const struct dm_config *c, libxl_domain_co
     return NULL;
 }
 
+/* ---- the device model ---- */
+
+bool xen_config_needs_device_model(const libxl_domain_config *d)
+{
+    if (d->c_info.type == LIBXL_DOMAIN_TYPE_HVM)
+        return true;
+    for (int i = 0; i < d->num_disks; i++)
+        if (d->disks[i].backend == LIBXL_DISK_BACKEND_QDISK)
+            return true;
+    return false;
+}
+
+void xen_config_device_model(libxl_domain_config *d, const char *dm, bool pv_always)
+{
+    libxl_domain_build_info *b = &d->b_info;
+
+    b->device_model_version = LIBXL_DEVICE_MODEL_VERSION_QEMU_XEN;
+    free(b->device_model);
+    b->device_model = xstrdup(dm);
+    if (!pv_always || d->c_info.type == LIBXL_DOMAIN_TYPE_HVM || d->num_channels > 0)
+        return;
+    /* Of the devices a PV guest can have, a channel (a secondary console,
+     * which QEMU serves on a pty) is the one whose presence alone makes
+     * libxl 4.17 start QEMU (libxl__need_xenpv_qemu): a keyboard would
+     * not. */
+    d->channels = xcalloc(1, sizeof(*d->channels));
+    libxl_device_channel_init(&d->channels[0]);
+    d->channels[0].devid = 0;
+    d->channels[0].name = xstrdup(XEN_DM_CHANNEL);
+    libxl_device_channel_init_connection(&d->channels[0], LIBXL_CHANNEL_CONNECTION_PTY);
+    d->num_channels = 1;
+}
+
 /* ---- the whole ---- */
 
 static libxl_domain_type libxl_type(enum dm_type t)

@@ -22,6 +22,20 @@
  * error naming the parameter that cannot be built (and *ret untouched). */
 struct dm_error *xen_config_build(const char *uuid, const struct dm_config *cfg,
                                   libxl_domain_config *ret);
+/* Whether the domain d needs a device model to be built: an HVM guest
+ * (its emulated machine), or a disk served by QEMU's qdisk backend. */
+bool xen_config_needs_device_model(const libxl_domain_config *d);
+/* The name of the channel (a secondary PV console, served by QEMU) that
+ * gives a PV guest its QEMU. */
+#define XEN_DM_CHANNEL "org.xenia.device-model"
+
+/* Makes d's device model upstream QEMU at path dm (for every type: libxl
+ * would fall back to the traditional QEMU, which Debian lacks, when its
+ * default is missing). With pv_always, a PV or PVH guest gets its QEMU
+ * (xenpv) even without a file disk, through a channel QEMU serves: libxl
+ * starts a PV guest's QEMU only when building the domain, and refuses to
+ * hot-plug a qdisk disk into a domain that has none. */
+void xen_config_device_model(libxl_domain_config *d, const char *dm, bool pv_always);
 /* Fills the initialised *ret with the disk d (checked by
  * dm_disk_from_json), for libxl's hot-plug calls. */
 void xen_config_disk(const struct dm_disk *d, libxl_device_disk *ret);

@@ -33,6 +33,7 @@
 #include "lib/cleanup.h"
 #include "lib/hashmap.h"
 #include "lib/log.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
 
 LOG_MODULE("xen");
@@ -58,6 +59,7 @@ struct xen {
     struct backend b;
     libxl_ctx *ctx;
     xentoollog_logger *logger;
+    char *device_model; /* QEMU's path */
     struct xen_watch *watch;
     struct domtable t; /* of struct xen_dom; its lock guards everything below too */
     /* Domids domaind destroyed: while Xen still lists one dying (its last
@@ -394,6 +396,24 @@ static struct dm_error *check_memory(struct xen *x, libxl_domain_config *cfg)
     return NULL;
 }
 
+/* Gives lc its device model. When QEMU is installed every PV guest gets
+ * one, so that a file disk can be plugged later (libxl starts it only
+ * with the domain); a domain that needs QEMU when it is not there is
+ * refused here rather than by a libxl failure half-way through. */
+static struct dm_error *apply_device_model(struct xen *x, libxl_domain_config *lc)
+{
+    bool installed = access(x->device_model, X_OK) == 0;
+
+    if (!installed && xen_config_needs_device_model(lc))
+        return dm_failf(DM_ERR_BACKEND_FAILURE,
+                        "the domain needs QEMU (file disks are served by its qdisk backend, HVM "
+                        "guests are emulated by it) and %s cannot be run: %s (install "
+                        "qemu-system-xen, or give domaind --device-model)",
+                        x->device_model, strerror(errno));
+    xen_config_device_model(lc, x->device_model, installed);
+    return NULL;
+}
+
 /* Builds the domain uuid from cfg with libxl, paused: new (restore_fd -1)
  * or from a save stream, stores its configuration and unpauses it unless
  * start_paused. No lock held. Leaves no domain when it fails. */
@@ -408,7 +428,7 @@ static struct dm_error *xen_build_domain(struct xen *x, const char *uuid,
 
     if ((e = xen_config_build(uuid, cfg, &lc)))
         return e;
-    if (check_mem && (e = check_memory(x, &lc))) {
+    if ((e = apply_device_model(x, &lc)) || (check_mem && (e = check_memory(x, &lc)))) {
         libxl_domain_config_dispose(&lc);
         return e;
     }
@@ -1227,6 +1247,7 @@ static void xen_free(struct backend *b)
     domtable_done(&x->t);
     libxl_ctx_free(x->ctx);
     xtl_logger_destroy(x->logger);
+    free(x->device_model);
     events_done(&x->b.events);
     free(x);
 }
@@ -1305,11 +1326,47 @@ static struct dm_error *xen_nic_detach(struct backend *b, const char *uuid, int 
     return xen_end_cfg_op(x, &op, XEN_CFG_NICS, e, ret);
 }
 
+/* host/dmesg: Xen's console ring, line by line, as `xl dmesg` reads it. */
+static struct dm_error *xen_console_read(struct backend *b, bool clear, char **ret_text)
+{
+    struct xen *x = xen_of(b);
+    struct strbuf sb;
+    char *line;
+    int rc;
+
+    xen_log_clear();
+    libxl_xen_console_reader *cr = libxl_xen_console_read_start(x->ctx, clear);
+    if (!cr)
+        return fail_libxl("cannot read Xen's console ring", ERROR_FAIL);
+    strbuf_init(&sb, 16384);
+    while ((rc = libxl_xen_console_read_line(x->ctx, cr, &line)) > 0)
+        strbuf_adds(&sb, line);
+    libxl_xen_console_read_finish(x->ctx, cr);
+    if (rc < 0) {
+        strbuf_done(&sb);
+        return fail_libxl("cannot read Xen's console ring", rc);
+    }
+    *ret_text = strbuf_detach(&sb, NULL);
+    return NULL;
+}
+
+static struct dm_error *xen_debug_keys(struct backend *b, const char *keys)
+{
+    struct xen *x = xen_of(b);
+    char *k = xstrdup(keys); /* libxl takes it without const */
+    xen_log_clear();
+    int rc = libxl_send_debug_keys(x->ctx, k);
+    free(k);
+    return rc ? fail_libxl("cannot send debug keys to Xen", rc) : NULL;
+}
+
 static const struct backend_ops xen_ops = {
     .name = "xen",
     .stop = xen_stop,
     .free = xen_free,
     .host_info = xen_host_info,
+    .console_read = xen_console_read,
+    .debug_keys = xen_debug_keys,
     .list = xen_list,
     .get = xen_get,
     .create = xen_create,
@@ -1331,12 +1388,13 @@ static const struct backend_ops xen_ops = {
     .changes = xen_changes,
 };
 
-int xen_backend_new(struct backend **ret)
+int xen_backend_new(const struct xen_options *o, struct backend **ret)
 {
     struct xen *x = xcalloc(1, sizeof(*x));
     int rc, r;
 
     x->b.ops = &xen_ops;
+    x->device_model = xstrdup(o && o->device_model ? o->device_model : XEN_DEFAULT_DEVICE_MODEL);
     domtable_init(&x->t, &x->b.events, sizeof(struct xen_dom), XEN_MAX_DESTROYED, xen_refresh_table,
                   x);
     /* Nothing of domaind's is kept across its restarts, so generations
@@ -1376,6 +1434,10 @@ int xen_backend_new(struct backend **ret)
         goto fail;
     log_notice("xen backend: Xen %d.%d%s, %zu domains besides dom0", vi->xen_version_major,
                vi->xen_version_minor, vi->xen_version_extra ? vi->xen_version_extra : "", n);
+    if (access(x->device_model, X_OK) < 0)
+        log_warning("no device model: %s cannot be run (%s); domains with file disks and HVM "
+                    "domains cannot be built",
+                    x->device_model, strerror(errno));
     *ret = &x->b;
     return 0;
 

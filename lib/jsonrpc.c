@@ -857,6 +857,13 @@ static int remove_stale_socket(const char *path, const struct sockaddr_un *sa)
     return 0;
 }
 
+int jsonrpc_remove_stale_socket(const char *path)
+{
+    struct sockaddr_un sa;
+    int r = sockaddr_from_path(path, &sa);
+    return r < 0 ? r : remove_stale_socket(path, &sa);
+}
+
 static int validate_table(const struct jsonrpc_method *methods, size_t *ret_n)
 {
     size_t n = 0;

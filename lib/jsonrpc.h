@@ -98,6 +98,12 @@ struct jsonrpc_method {
 
 struct jsonrpc_server;
 
+/* Removes the socket at path if it is a leftover of a server that died
+ * (nobody answers on it), so that a daemon with slow start-up work is not
+ * taken for ready meanwhile. 0, or -EADDRINUSE if a live server owns it,
+ * -EEXIST if something other than a socket is there, or another -errno. */
+int jsonrpc_remove_stale_socket(const char *path);
+
 /* Listens on path (a stale socket there is replaced; mode 0600) and serves
  * methods (ends with a {NULL} entry; NULL for the built-ins alone) until
  * jsonrpc_server_stop, on threads of its own; returns at once. methods and

@@ -262,3 +262,35 @@ char *strmap_get(const char *text, const char *key)
     strlist_iter_done(&it);
     return found;
 }
+
+char *strmap_with(const char *text, const char *key, const char *value)
+{
+    struct strlist_iter it;
+    struct strbuf sb;
+    const char *k, *v;
+    bool first = true;
+
+    strbuf_init(&sb, (text ? strlen(text) : 0) + 32);
+    strbuf_addc(&sb, '{');
+    strlist_iter_init(&it, text);
+    while (strlist_iter_next(&it, &k, &v)) {
+        if (streq(k, key))
+            continue;
+        if (!first)
+            strbuf_addc(&sb, ',');
+        first = false;
+        strlist_add_quoted(&sb, k, strlen(k));
+        strbuf_addc(&sb, ':');
+        strlist_add_quoted(&sb, v, strlen(v));
+    }
+    strlist_iter_done(&it);
+    if (value) {
+        if (!first)
+            strbuf_addc(&sb, ',');
+        strlist_add_quoted(&sb, key, strlen(key));
+        strbuf_addc(&sb, ':');
+        strlist_add_quoted(&sb, value, strlen(value));
+    }
+    strbuf_addc(&sb, '}');
+    return strbuf_detach(&sb, NULL);
+}

@@ -37,3 +37,6 @@ long strlist_count(const char *text);
 bool strlist_contains(const char *text, const char *s);
 /* Looks up key in object text: a newly allocated value, or NULL. */
 char *strmap_get(const char *text, const char *key);
+/* The object text with key set to value, or removed when value is NULL
+ * (newly allocated). */
+char *strmap_with(const char *text, const char *key, const char *value);

@@ -17,11 +17,13 @@
 #include "lib/strbuf.h"
 #include "lib/util.h"
 #include "networkd/jsonutil.h"
+#include "networkd/tunnel.h"
 
 #define CFG_FORMAT "xenia-networkd"
 #define CFG_VERSION 1
 
-static const char *const sections[] = {"bridges", "vlans", "ports", "bonds", "ips", "vifs"};
+static const char *const sections[] = {"bridges", "vlans", "ports",   "bonds",
+                                       "ips",     "vifs",  "tunnels", "nics"};
 
 json_object *cfg_new(void)
 {
@@ -49,7 +51,7 @@ json_object *cfg_entry(json_object *doc, const char *section, const char *name)
 
 const char *cfg_name_owner(json_object *doc, const char *name)
 {
-    static const char *const owners[] = {"bridges", "vlans", "ports", "bonds", "vifs"};
+    static const char *const owners[] = {"bridges", "vlans", "ports", "bonds", "vifs", "tunnels"};
     for (size_t i = 0; i < ELEMENTSOF(owners); i++)
         if (cfg_entry(doc, owners[i], name))
             return owners[i];
@@ -243,7 +245,8 @@ struct jsonrpc_error *cfg_bridge_remove(json_object *doc, json_object *p)
     if ((user = find_by(doc, "vifs", "bridge", name)))
         return jsonrpc_app_error("NETWORK_CONTAINS_VIF", name, user);
     if ((user = find_by(doc, "ports", "bridge", name)) ||
-        (user = find_by(doc, "bonds", "bridge", name)))
+        (user = find_by(doc, "bonds", "bridge", name)) ||
+        (user = find_by(doc, "tunnels", "bridge", name)))
         return jsonrpc_app_error("NETWORK_CONTAINS_PIF", name, user);
     json_object_object_del(cfg_section(doc, "bridges"), name);
     json_object_object_del(cfg_section(doc, "ips"), name);
@@ -808,7 +811,9 @@ struct jsonrpc_error *cfg_rebuild(json_object *in, const struct cfg_check *c, js
         (e = replay(in, out, "ports", "name", cfg_port_set, c)) ||
         (e = replay(in, out, "bonds", "name", cfg_bond_set, c)) ||
         (e = replay(in, out, "ips", "interface", cfg_ip_set, c)) ||
-        (e = replay(in, out, "vifs", "name", cfg_vif_plug, c))) {
+        (e = replay(in, out, "vifs", "name", cfg_vif_plug, c)) ||
+        (e = replay(in, out, "tunnels", "name", cfg_tunnel_set, c)) ||
+        (e = replay(in, out, "nics", "name", cfg_nic_set, c))) {
         json_object_put(out);
         return e;
     }

@@ -4,11 +4,10 @@
  * kernel, so the reconciler can take a copy and converge to it.
  *
  * The document is {"format": "xenia-networkd", "version": 1, "bridges",
- * "vlans", "ports", "bonds", "ips", "vifs"}, each section an object keyed
- * by name. Every cfg_* mutator checks its params (already type-checked by
- * the method table) against the document, and on success changes doc and
- * returns NULL; on failure it returns an error (caller frees) and leaves
- * doc as it was. */
+ * "vlans", "ports", "bonds", "ips", "vifs", "tunnels", "nics"}, each
+ * section an object keyed by name (tunnels and nics: tunnel.h). Every cfg_* mutator checks its
+ * params (already type-checked by the method table) against the document, and on success changes
+ * doc and returns NULL; on failure it returns an error (caller frees) and leaves doc as it was. */
 #pragma once
 
 #include <json-c/json.h>
@@ -64,7 +63,8 @@ int cfg_load(const char *path, json_object **ret, char **ret_why);
  * the folder). Returns 0 or a negative errno. */
 int cfg_save(const char *path, json_object *doc);
 
-/* Which section of doc holds name (as a bridge, vlan, port, bond or vif),
+/* Which section of doc holds name (as a bridge, vlan, port, bond, vif or
+ * tunnel),
  * or NULL: they share OVS's one namespace of ports. */
 const char *cfg_name_owner(json_object *doc, const char *name);
 

@@ -1,5 +1,5 @@
 /* VIF locking (locking_mode locked and disabled) as OpenFlow rules on the
- * VIF's bridge, as XCP's setup-vif-rules installs them with ovs-ofctl: a
+ * VIF's bridge, the rules XCP's setup-vif-rules installs with ovs-ofctl: a
  * locked VIF may send from its MAC, DHCP requests, ARP and IP from its
  * ipv4_allowed addresses, neighbour discovery and IP from its
  * ipv6_allowed ones, and nothing else; a disabled one sends nothing.
@@ -24,10 +24,9 @@ struct flows_job {
     char *why;
 };
 
-/* Makes each job's bridge table exactly its text with ovs-ofctl
- * replace-flows (which changes only what differs, here in one OpenFlow
- * bundle), through the bridge's management socket in ovs_rundir
- * (<ovs_rundir>/<bridge>.mgmt), at most parallel of them at a time.
- * tmp_dir holds the flow files meanwhile. */
-void flows_apply_all(const char *ofctl, const char *ovs_rundir, const char *tmp_dir,
-                     struct flows_job *jobs, size_t n, size_t parallel);
+/* Makes each job's bridge table exactly its text, speaking OpenFlow 1.4
+ * to ovs-vswitchd on the bridge's management socket
+ * (<ovs_rundir>/<bridge>.mgmt): every bridge at once, each table
+ * replaced in one atomic bundle. Blocks until every job is done or
+ * timeout_ms has passed (the jobs left fail with -ETIMEDOUT). */
+void flows_apply_all(const char *ovs_rundir, struct flows_job *jobs, size_t n, int timeout_ms);

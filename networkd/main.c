@@ -25,7 +25,6 @@ LOG_MODULE("networkd");
 
 struct options {
     char *socket, *state_dir, *run_dir, *ovsdb, *datapath, *resolv_conf, *script, *dhclient;
-    char *ofctl;
 };
 
 static struct options opt;
@@ -79,11 +78,6 @@ static const struct option_def networkd_option_table[] = {
      .arg = "PATH",
      .help = "the DHCP client",
      .def = "/sbin/dhclient"},
-    {.name = "ovs-ofctl",
-     OPT_STRING(&opt.ofctl),
-     .arg = "PATH",
-     .help = "installs the OpenFlow rules of locked VIFs",
-     .def = "/usr/bin/ovs-ofctl"},
     OPTIONS_LOG_LEVEL,
     {0},
 };
@@ -141,8 +135,7 @@ int main(int argc, char **argv)
                               .datapath = opt.datapath,
                               .resolv_conf = opt.resolv_conf,
                               .dhclient_script = opt.script,
-                              .dhclient = opt.dhclient,
-                              .ovs_ofctl = opt.ofctl};
+                              .dhclient = opt.dhclient};
     if ((r = netd_start(&n, &no, &why)) < 0) {
         log_error("cannot start: %s", why ? why : strerror(-r));
         goto out;

@@ -20,6 +20,7 @@
 #include "networkd/kernel.h"
 #include "networkd/netd.h"
 #include "networkd/ovsdb.h"
+#include "networkd/tunnel.h"
 
 LOG_MODULE("methods");
 
@@ -111,6 +112,10 @@ SETTER(ip_set, cfg_ip_set)
 REMOVER(ip_remove, cfg_ip_remove)
 SETTER(vif_plug, cfg_vif_plug)
 REMOVER(vif_unplug, cfg_vif_unplug)
+SETTER(tunnel_set, cfg_tunnel_set)
+REMOVER(tunnel_remove, cfg_tunnel_remove)
+SETTER(nic_set, cfg_nic_set)
+REMOVER(nic_remove, cfg_nic_remove)
 
 static struct jsonrpc_error *m_config_replace(json_object *params, json_object **ret_result,
                                               void *userdata)
@@ -476,6 +481,15 @@ static const struct jsonrpc_param p_vif_plug[] = {{"bridge", JP_STRING, true},
                                                   {0}};
 static const struct jsonrpc_param p_state_wait[] = {
     {"since", JP_INT, true}, {"timeout", JP_INT, false}, {0}};
+static const struct jsonrpc_param p_tunnel_set[] = {{"name", JP_STRING, true},
+                                                    {"bridge", JP_STRING, true},
+                                                    {"protocol", JP_STRING, false},
+                                                    {"remote_ip", JP_STRING, true},
+                                                    {"key", JP_STRING, false},
+                                                    {"dst_port", JP_STRING, false},
+                                                    {0}};
+static const struct jsonrpc_param p_nic_set[] = {
+    {"name", JP_STRING, true}, {"gro", JP_STRING, false}, {0}};
 static const struct jsonrpc_param p_config_replace[] = {{"config", JP_OBJECT, true}, {0}};
 
 static const struct jsonrpc_method methods[] = {
@@ -498,6 +512,10 @@ static const struct jsonrpc_method methods[] = {
     {"ip/remove", m_ip_remove, p_ip_remove},
     {"vif/plug", m_vif_plug, p_vif_plug},
     {"vif/unplug", m_vif_unplug, p_name},
+    {"tunnel/set", m_tunnel_set, p_tunnel_set},
+    {"tunnel/remove", m_tunnel_remove, p_name},
+    {"nic/set", m_nic_set, p_nic_set},
+    {"nic/remove", m_nic_remove, p_name},
     {0},
 };
 

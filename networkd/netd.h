@@ -21,7 +21,6 @@ struct netd_options {
     const char *resolv_conf; /* written from the DNS servers asked for */
     const char *dhclient_script;
     const char *dhclient;
-    const char *ovs_ofctl; /* installs VIF locking rules (flows.h) */
 };
 
 struct netd {

@@ -15,6 +15,7 @@
 #include "lib/strbuf.h"
 #include "lib/util.h"
 #include "networkd/jsonutil.h"
+#include "networkd/tunnel.h"
 
 #define MANAGED_KEY "xenia-managed"
 
@@ -189,7 +190,8 @@ struct iface_spec {
     json_object *external_ids;
     json_object *other_config;
     const char *mac;
-    int64_t kbps; /* ingress policing; 0: none */
+    int64_t kbps;         /* ingress policing; 0: none */
+    json_object *options; /* a tunnel's remote_ip, key...; NULL: column left alone */
 };
 
 static json_object *put_iface(struct builder *b, const struct iface_spec *s)
@@ -203,6 +205,8 @@ static json_object *put_iface(struct builder *b, const struct iface_spec *s)
     json_object_object_add(row, "ingress_policing_rate", json_object_new_int64(s->kbps));
     json_object_object_add(row, "ingress_policing_burst",
                            json_object_new_int64(s->kbps ? s->kbps / 10 : 0));
+    if (s->options)
+        json_object_object_add(row, "options", ovs_map(s->options, NULL, NULL));
     return put_row(b, "Interface", b->existing.iface, s->name, row);
 }
 
@@ -292,7 +296,7 @@ json_object *plan_snapshot_ops(void)
         {"Port", "name interfaces tag fake_bridge bond_mode lacp mac bond_updelay "
                  "bond_downdelay external_ids other_config"},
         {"Interface", "name type mtu_request external_ids other_config mac "
-                      "ingress_policing_rate ingress_policing_burst"}};
+                      "ingress_policing_rate ingress_policing_burst options"}};
     json_object *ops = json_object_new_array();
     for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
         json_object *op = json_object_new_object(), *cols = json_object_new_array();
@@ -405,6 +409,17 @@ static void build_bridge_ports(struct builder *b, json_object *doc, const char *
         json_object_array_add(refs,
                               put_simple_port(b, &is, json_object_get_int64(member(vcfg, "tag")),
                                               true, member(vcfg, "external_ids"), "fake-bridge-"));
+    }
+
+    /* A tunnel: a gre or vxlan port towards the other end (tunnel.h). */
+    json_object_object_foreach(ju_obj(member(doc, "tunnels")), tun, tcfg)
+    {
+        if (!streq(str(tcfg, "bridge"), br))
+            continue;
+        json_object *opts = tunnel_ovs_options(tcfg);
+        struct iface_spec is = {.name = tun, .type = str(tcfg, "protocol"), .options = opts};
+        json_object_array_add(refs, put_simple_port(b, &is, -1, false, NULL, NULL));
+        json_object_put(opts);
     }
 
     json_object_object_foreach(ju_obj(member(doc, "vifs")), vif, vf)

@@ -25,6 +25,8 @@
 #include "lib/util.h"
 #include "networkd/jsonutil.h"
 #include "networkd/config.h"
+#include "networkd/ethtool.h"
+#include "networkd/addrown.h"
 #include "networkd/flows.h"
 #include "networkd/kernel.h"
 #include "networkd/ovsdb.h"
@@ -44,11 +46,8 @@ LOG_MODULE("reconciler");
  * so: the bridges' OpenFlow sockets are looked at this often, and a table
  * that failed to install is tried again (converge_flows). */
 #define FLOWS_PERIOD 5.0
-/* ovs-ofctl runs at a time: each mostly waits for ovs-vswitchd, which
- * serves every connection in each round of its main loop. */
-#ifndef FLOWS_PARALLEL
-#define FLOWS_PARALLEL 8
-#endif
+/* How long an install of the locking rules waits for ovs-vswitchd. */
+#define FLOWS_TIMEOUT_MS 30000
 
 /* What the thread keeps between rounds. */
 struct rstate {
@@ -57,6 +56,7 @@ struct rstate {
     json_object *applied; /* the configuration last converged (for cleanup) */
     json_object *flows;   /* bridges with a table of ours: bridge -> true */
     double next_flows;
+    struct addr_owner addrs; /* interfaces whose addresses are networkd's */
 };
 
 static json_object *member(json_object *o, const char *name)
@@ -262,7 +262,7 @@ static char *mgmt_identity(struct netd *n, const char *bridge)
  * is installed when its text changed, or when its OpenFlow socket is not
  * the one it was installed through (ovs-vswitchd restarted and forgot its
  * rules without OVSDB saying so), so that a converged host costs a stat()
- * per bridge; the installs run FLOWS_PARALLEL at a time. rs->flows keeps,
+ * per bridge; the installs run all at once. rs->flows keeps,
  * for each bridge with a table of ours, {text, sock} as last installed. */
 static void converge_flows(struct netd *n, struct rstate *rs, json_object *doc, struct strbuf *errs)
 {
@@ -312,8 +312,7 @@ static void converge_flows(struct netd *n, struct rstate *rs, json_object *doc, 
     for (size_t i = 0; i < njobs; i++)
         jobs[i].text = str(texts, jobs[i].bridge);
     if (njobs)
-        flows_apply_all(n->opt.ovs_ofctl, n->ovs_rundir, n->opt.run_dir, jobs, njobs,
-                        FLOWS_PARALLEL);
+        flows_apply_all(n->ovs_rundir, jobs, njobs, FLOWS_TIMEOUT_MS);
     for (size_t i = 0; i < njobs; i++) {
         const char *name = jobs[i].bridge;
         if (jobs[i].result < 0) {
@@ -365,11 +364,39 @@ static void one_addr(struct kernel *k, const char *name, int af, const char *add
     json_object_put(want);
 }
 
+/* Takes (or gives up) the IPv<family> addresses of iface: false when
+ * that cannot be recorded, and then nothing is done to them. */
+static bool own_addrs(struct addr_owner *ao, const char *iface, int family, bool owned,
+                      struct strbuf *errs)
+{
+    int r = addr_owner_set(ao, iface, family, owned);
+    if (r < 0)
+        add_error(errs, "cannot record the IPv%d addresses of %s in %s: %s", family, iface,
+                  ao->path, strerror(-r));
+    return r == 0;
+}
+
+/* An interface with no IPv<family> configuration is left alone, unless
+ * networkd managed its addresses until now: then they are flushed, once,
+ * as XCP does when a PIF goes to mode None. */
+static void release_addrs(struct addr_owner *ao, struct kernel *k, const char *iface, int family,
+                          struct strbuf *errs)
+{
+    if (!addr_owner_has(ao, iface, family) || !kernel_link_exists(k, iface))
+        return;
+    if (family == 6)
+        kernel_ipv6_autoconf(iface, false);
+    size_t before = errs->len;
+    one_addr(k, iface, family == 4 ? AF_INET : AF_INET6, NULL, errs);
+    if (errs->len == before)
+        own_addrs(ao, iface, family, false, errs);
+}
+
 /* Addresses, DHCP and default routes of one interface (a bridge's or a
  * VLAN's); ip is its entry of "ips", or NULL for none. keep collects the
  * DHCP clients wanted, dns the DNS servers. */
-static void converge_ip(struct netd *n, struct kernel *k, const char *iface, json_object *ip,
-                        json_object *keep, json_object *dns, json_object *leases,
+static void converge_ip(struct netd *n, struct kernel *k, struct addr_owner *ao, const char *iface,
+                        json_object *ip, json_object *keep, json_object *dns, json_object *leases,
                         struct strbuf *errs)
 {
     json_object *v4 = member(ip, "ipv4"), *v6 = member(ip, "ipv6");
@@ -379,7 +406,9 @@ static void converge_ip(struct netd *n, struct kernel *k, const char *iface, jso
     json_object *lease = NULL, *k4 = json_object_new_object();
     char buf[64];
 
-    if (streq(m4, "static")) {
+    if (!streq(m4, "none") && !own_addrs(ao, iface, 4, true, errs)) {
+        /* not recorded: not touched either, tried again next round */
+    } else if (streq(m4, "static")) {
         snprintf(buf, sizeof(buf), "%s/%d", str(v4, "address"),
                  json_object_get_int(member(v4, "prefix")));
         one_addr(k, iface, AF_INET, buf, errs);
@@ -394,9 +423,11 @@ static void converge_ip(struct netd *n, struct kernel *k, const char *iface, jso
             json_object_object_add(leases, iface, json_object_get(lease));
         gw4 = str(lease, "router");
     } else
-        one_addr(k, iface, AF_INET, NULL, errs);
+        release_addrs(ao, k, iface, 4, errs);
 
-    if (streq(m6, "static")) {
+    if (!streq(m6, "none") && !own_addrs(ao, iface, 6, true, errs)) {
+        /* as above */
+    } else if (streq(m6, "static")) {
         kernel_ipv6_autoconf(iface, false);
         one_addr(k, iface, AF_INET6, str(v6, "address"), errs);
         gw6 = str(v6, "gateway");
@@ -409,10 +440,8 @@ static void converge_ip(struct netd *n, struct kernel *k, const char *iface, jso
         int r = dhcp_ensure(&n->dhcp, iface, 6);
         if (r < 0)
             add_error(errs, "cannot start dhclient -6 on %s: %s", iface, strerror(-r));
-    } else {
-        kernel_ipv6_autoconf(iface, false);
-        one_addr(k, iface, AF_INET6, NULL, errs);
-    }
+    } else
+        release_addrs(ao, k, iface, 6, errs);
     if (json_object_object_length(k4))
         json_object_object_add(keep, iface, json_object_get(k4));
     json_object_put(k4);
@@ -495,9 +524,14 @@ static void port_nic(struct kernel *k, json_object *applied, const char *nic, in
     sync_addrs(k, nic, AF_INET6, NULL, errs);
 }
 
+static bool iface_configured(const char *iface, void *doc)
+{
+    return member(member(doc, "bridges"), iface) || member(member(doc, "vlans"), iface);
+}
+
 /* The kernel half, also run alone every second. */
-static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc,
-                            json_object *applied, struct strbuf *errs)
+static void converge_kernel(struct netd *n, struct kernel *k, struct addr_owner *ao,
+                            json_object *doc, json_object *applied, struct strbuf *errs)
 {
     json_object *keep = json_object_new_object(), *dns = json_object_new_array();
     json_object *ips = member(doc, "ips"), *leases = json_object_new_object();
@@ -525,6 +559,8 @@ static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc,
                          mtu, errs);
         }
     }
+    /* NIC settings (PIF.properties), on whatever bridge or bond. */
+    ethtool_converge(doc, errs);
     json_object_object_foreach(ju_obj(member(doc, "vlans")), vlan, v)
     {
         set_up(k, vlan, (int)json_object_get_int64(member(v, "mtu")), errs);
@@ -554,10 +590,14 @@ static void converge_kernel(struct netd *n, struct kernel *k, json_object *doc,
                 bool gw = json_object_get_boolean(member(ip, "default_gateway"));
                 (void)unused;
                 if (gw == (pass == 0))
-                    converge_ip(n, k, iface, ip, keep, dns, leases, errs);
+                    converge_ip(n, k, ao, iface, ip, keep, dns, leases, errs);
             }
         }
     }
+    /* A bridge or VLAN that is gone took its addresses with it. */
+    int r = addr_owner_prune(ao, iface_configured, doc);
+    if (r < 0)
+        add_error(errs, "cannot write %s: %s", ao->path, strerror(-r));
     dhcp_stop_others(&n->dhcp, keep);
     write_resolv_conf(n, dns, errs);
     note_leases(n, leases);
@@ -589,7 +629,7 @@ static char *converge(struct netd *n, struct rstate *rs, json_object *doc)
         rs->applied = NULL; /* deep_copy writes only to a NULL target */
         json_object_deep_copy(doc, &rs->applied, NULL);
     }
-    converge_kernel(n, k, doc, rs->applied, &errs);
+    converge_kernel(n, k, &rs->addrs, doc, rs->applied, &errs);
 out:
     kernel_free(k);
     pthread_mutex_lock(&n->lock);
@@ -625,6 +665,13 @@ static void *reconciler_main(void *arg)
     bool full = true;
     uint64_t done = 0;
     double next_kernel = 0, next_connect = 0, retry_at = 0;
+    _cleanup_free_ char *addrs_path = xasprintf("%s/networkd-addresses.json", n->opt.state_dir);
+    char *why = NULL;
+
+    addr_owner_load(&rs.addrs, addrs_path, &why);
+    if (why)
+        log_warning("%s", why);
+    free(why);
 
     for (;;) {
         pthread_mutex_lock(&n->lock);
@@ -680,7 +727,7 @@ static void *reconciler_main(void *arg)
             struct strbuf errs;
             strbuf_init(&errs, 0);
             if (kernel_open(&k) == 0) {
-                converge_kernel(n, k, doc, rs.applied, &errs);
+                converge_kernel(n, k, &rs.addrs, doc, rs.applied, &errs);
                 kernel_free(k);
             }
             if (rs.db && now_monotonic() >= rs.next_flows)
@@ -718,6 +765,7 @@ static void *reconciler_main(void *arg)
         drop_ovsdb(n, &rs);
     json_object_put(rs.applied);
     json_object_put(rs.flows);
+    addr_owner_done(&rs.addrs);
     return NULL;
 }
 

@@ -22,6 +22,7 @@
 #include "lib/util.h"
 #include "storaged/chain.h"
 #include "storaged/exec.h"
+#include "storaged/lvm.h"
 #include "storaged/lvmsr.h"
 #include "storaged/qcow2.h"
 #include "storaged/recover.h"
@@ -181,8 +182,9 @@ sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_
     struct vdi_meta *v = NULL;
     char uuid[UUID_STR_LEN];
     _cleanup_free_ char *src = NULL, *tmp = NULL, *tmpname = NULL, *path = NULL, *err = NULL;
-    _cleanup_free_ char *name_label = NULL, *name_description = NULL;
-    bool sharable, read_only;
+    _cleanup_free_ char *name_label = NULL, *name_description = NULL, *dest_dev = NULL;
+    bool sharable, read_only, to_lvm;
+    int64_t need = 0, avail = -1, src_size, lv_size = 0;
     const char *fmt;
     sd_error *e = NULL;
     int r;
@@ -190,28 +192,39 @@ sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_
     pthread_mutex_lock(&sd->lock);
     if ((e = sd_get_sr(sd, sr_uuid, &sr)) || (e = sd_get_vdi(sr, vdi_uuid, &v)) ||
         (e = sd_get_sr(sd, dest_sr_uuid, &dest)) || (e = sd_check_writable_sr(dest)) ||
-        (e = sd_is_lvm(sr) || sd_is_lvm(dest) ? sd_lvm_unsupported("vdi_copy") : NULL) ||
-        (e = sd_new_vdi_uuid(dest, dest_vdi_uuid, uuid))) {
+        (e = sd_new_vdi_uuid(dest, dest_vdi_uuid, uuid)) ||
+        (e = sd_is_lvm(sr) ? sd_lvm_copy_source(sr, v, &src, &need) : NULL) ||
+        (e = sd_is_lvm(dest) ? sd_lvm_free_space(dest, &avail) : NULL)) {
         pthread_mutex_unlock(&sd->lock);
         return e;
     }
-    int64_t need = chain_allocated(sr, v);
-    struct statvfs vfs;
-    if (statvfs(dest->root, &vfs) == 0) {
-        int64_t avail = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
-        if (need > avail) {
-            char a[32], b[32];
-            snprintf(a, sizeof(a), "%lld", (long long)need);
-            snprintf(b, sizeof(b), "%lld", (long long)avail);
-            pthread_mutex_unlock(&sd->lock);
-            return jsonrpc_app_error("SR_FULL", a, b);
-        }
+    to_lvm = sd_is_lvm(dest);
+    if (!sd_is_lvm(sr)) {
+        need = chain_allocated(sr, v);
+        src = sd_path_in(sr, v->file);
     }
-    src = sd_path_in(sr, v->file);
+    struct statvfs vfs;
+    if (!to_lvm && statvfs(dest->root, &vfs) == 0)
+        avail = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+    if (avail >= 0 && need > avail) {
+        char a[32], b[32];
+        snprintf(a, sizeof(a), "%lld", (long long)need);
+        snprintf(b, sizeof(b), "%lld", (long long)avail);
+        pthread_mutex_unlock(&sd->lock);
+        return jsonrpc_app_error("SR_FULL", a, b);
+    }
     fmt = streq(v->format, "qcow2") ? "qcow2" : "raw";
-    tmpname = xasprintf("%s.qcow2.tmp", uuid);
-    tmp = sd_path_in(dest, tmpname);
-    path = xasprintf("%s/%s.qcow2", dest->root, uuid);
+    src_size = v->virtual_size;
+    if (to_lvm) {
+        /* The LV is made below, without the lock; meanwhile the live list
+         * keeps recovery from taking it for an orphan. */
+        tmpname = lvm_lv_name(uuid);
+        dest_dev = xstrdup(sd_dc_get(dest->dc, "device"));
+    } else {
+        tmpname = xasprintf("%s.qcow2.tmp", uuid);
+        tmp = sd_path_in(dest, tmpname);
+        path = xasprintf("%s/%s.qcow2", dest->root, uuid);
+    }
     name_label = xstrdup(v->name_label);
     name_description = xstrdup(v->name_description);
     sharable = v->sharable;
@@ -227,8 +240,22 @@ sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_
     struct copy_progress cp = {.sd = sd, .job = job};
     struct exec_opts opts = {
         .on_stdout = on_copy_output, .cancelled = copy_cancelled, .userdata = &cp};
-    const char *argv[] = {"qemu-img", "convert", "-p", "-f", fmt, "-O", "qcow2", src, tmp, NULL};
-    r = exec_run(argv, &opts, NULL, &err);
+    sd_error *made = NULL;
+    if (to_lvm) {
+        /* A new thin LV reads zeros where unwritten: --target-is-zero
+         * writes only the data, so the source's holes stay unallocated in
+         * the pool. */
+        made = sd_lvm_copy_target(dest_sr_uuid, dest_dev, uuid, src_size, &tmp, &lv_size);
+        sd_fist(sd, "copy-lv-created");
+        const char *argv[] = {"qemu-img", "convert", "-p", "-n",  "--target-is-zero",
+                              "-f",       fmt,       "-O", "raw", src,
+                              tmp,        NULL};
+        r = made ? -EIO : exec_run(argv, &opts, NULL, &err);
+    } else {
+        const char *argv[] = {"qemu-img", "convert", "-p", "-f", fmt,
+                              "-O",       "qcow2",   src,  tmp,  NULL};
+        r = exec_run(argv, &opts, NULL, &err);
+    }
     if (r == 0)
         r = sd_fsync_path(tmp);
     sd_fist(sd, "copy-converted");
@@ -240,12 +267,14 @@ sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_
     sd_strv_remove(sr->busy, &sr->n_busy, vdi_uuid);
     sd_strv_remove(dest->live, &dest->n_live, tmpname);
     dest->copies_into--;
-    int64_t size = 0;
-    if (cancelled) {
+    int64_t size = lv_size;
+    if (made) {
+        e = made;
+    } else if (cancelled) {
         e = jsonrpc_app_error("TASK_CANCELLED", job);
     } else if (r != 0) {
         e = sd_tool_failure(SM_VDI_CREATE, "VDI copy failed: qemu-img convert", r, err);
-    } else if ((r = qcow2_read_header(tmp, &size, NULL)) < 0) {
+    } else if (!to_lvm && (r = qcow2_read_header(tmp, &size, NULL)) < 0) {
         errno = -r;
         e = sd_backend_failure(SM_VDI_CREATE, "VDI copy failed: %s: %m", tmp);
     } else if (sr_meta_find(&dest->meta, uuid)) {
@@ -253,6 +282,10 @@ sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_
     }
     if (!e) {
         struct vdi_meta *d = sr_meta_add(&dest->meta, uuid);
+        if (to_lvm) {
+            meta_set_str(&d->file, tmpname);
+            snprintf(d->format, sizeof(d->format), "raw");
+        }
         meta_set_str(&d->name_label, name_label);
         meta_set_str(&d->name_description, name_description);
         d->virtual_size = size;
@@ -264,15 +297,20 @@ sd_error *sd_vdi_copy(struct storaged *sd, const char *sr_uuid, const char *vdi_
         }
     }
     if (e) {
-        unlink(tmp);
+        if (to_lvm && !made)
+            sd_lvm_copy_drop(dest_sr_uuid, dest_dev, uuid);
+        else if (!to_lvm)
+            unlink(tmp);
         if (cancelled)
             log_info("job %s: copy of VDI %s cancelled, nothing kept", job, vdi_uuid);
     } else {
         sd_fist(sd, "copy-committed");
-        if (rename(tmp, path) < 0)
+        if (!to_lvm && rename(tmp, path) < 0)
             log_error("SR %s: cannot rename %s into place: %m (the next scan will)", dest_sr_uuid,
                       tmp);
         *ret = sd_vdi_info(dest->root, sr_meta_find(&dest->meta, uuid));
+        if (to_lvm)
+            sd_lvm_fill_usage(dest, *ret);
         log_info("copied VDI %s of SR %s to VDI %s of SR %s", vdi_uuid, sr_uuid, uuid,
                  dest_sr_uuid);
     }
@@ -324,8 +362,17 @@ sd_error *sd_vdi_copy_into(struct storaged *sd, const char *sr_uuid, const char 
         pthread_mutex_unlock(&sd->lock);
         return sd_backend_failure(SM_VDI_CREATE, "VDI copy failed: %s into itself", vdi_uuid);
     }
-    src = sd_path_in(sr, v->file);
-    dst = sd_path_in(dest, d->file);
+    /* An lvm VDI is read and written as its LV's block device. */
+    int64_t unused;
+    if ((e = sd_is_lvm(sr) ? sd_lvm_copy_source(sr, v, &src, &unused) : NULL) ||
+        (e = sd_is_lvm(dest) ? sd_lvm_copy_source(dest, d, &dst, &unused) : NULL)) {
+        pthread_mutex_unlock(&sd->lock);
+        return e;
+    }
+    if (!src)
+        src = sd_path_in(sr, v->file);
+    if (!dst)
+        dst = sd_path_in(dest, d->file);
     snprintf(sfmt, sizeof(sfmt), "%s", streq(v->format, "qcow2") ? "qcow2" : "raw");
     snprintf(dfmt, sizeof(dfmt), "%s", d->format);
     /* Both ends are busy while the data moves: no delete, resize,
@@ -363,6 +410,8 @@ sd_error *sd_vdi_copy_into(struct storaged *sd, const char *sr_uuid, const char 
         e = jsonrpc_app_error("VDI_MISSING", dest_sr_uuid, into_uuid);
     if (!e) {
         *ret = sd_vdi_info(dest->root, d);
+        if (sd_is_lvm(dest))
+            sd_lvm_fill_usage(dest, *ret);
         log_info("copied VDI %s of SR %s into VDI %s of SR %s", vdi_uuid, sr_uuid, into_uuid,
                  dest_sr_uuid);
     } else if (cancelled) {

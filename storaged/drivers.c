@@ -18,14 +18,14 @@ static const char *const file_caps[] = {
     "SR_PROBE",      "SR_UPDATE",    "VDI_CREATE",     "VDI_DELETE",        "VDI_ATTACH",
     "VDI_DETACH",    "VDI_UPDATE",   "VDI_CLONE",      "VDI_SNAPSHOT",      "VDI_RESIZE",
     "VDI_INTRODUCE", "VDI_ACTIVATE", "VDI_DEACTIVATE", "THIN_PROVISIONING", NULL};
+/* file, ext and nfs besides revert, which lvm lacks (storaged/revert.h). */
+static const char *const qcow2_caps[] = {
+    "SR_PROBE",       "SR_UPDATE",         "VDI_CREATE",    "VDI_DELETE",
+    "VDI_ATTACH",     "VDI_DETACH",        "VDI_UPDATE",    "VDI_CLONE",
+    "VDI_SNAPSHOT",   "VDI_RESIZE",        "VDI_INTRODUCE", "VDI_ACTIVATE",
+    "VDI_DEACTIVATE", "THIN_PROVISIONING", "VDI_REVERT",    NULL};
 static const char *const iso_caps[] = {"VDI_ATTACH", "VDI_DETACH", "SR_SCAN",
                                        "SR_ATTACH",  "SR_DETACH",  NULL};
-/* lvm: no VDI_INTRODUCE (an LV cannot be introduced yet). */
-static const char *const lvm_caps[] = {
-    "SR_PROBE",          "SR_UPDATE",  "VDI_CREATE",   "VDI_DELETE",
-    "VDI_ATTACH",        "VDI_DETACH", "VDI_UPDATE",   "VDI_CLONE",
-    "VDI_SNAPSHOT",      "VDI_RESIZE", "VDI_ACTIVATE", "VDI_DEACTIVATE",
-    "THIN_PROVISIONING", NULL};
 
 static const char *const file_conf[] = {"location", "local directory path (required)", NULL};
 static const char *const ext_conf[] = {"device", "local device path (required) (e.g. /dev/sda3)",
@@ -43,18 +43,18 @@ static const char *const nfs_conf[] = {"server",     "hostname or IP address (re
 
 static const struct sd_driver drivers[] = {
     {"file", "Local Path VHD",
-     "SR plugin which represents disks as VHD files stored on a local path", file_caps, file_conf,
+     "SR plugin which represents disks as VHD files stored on a local path", qcow2_caps, file_conf,
      "user", true},
     {"ext", "Local EXT3 VHD",
      "SR plugin which represents disks as VHD files stored on a local EXT3 filesystem, created "
      "inside an LVM volume",
-     file_caps, ext_conf, "user", true},
+     qcow2_caps, ext_conf, "user", true},
     {"iso", "ISO", "Handles CD images stored as files in iso format", iso_caps, iso_conf, "iso",
      true},
-    {"lvm", "LVM", "SR plugin which represents disks as thin LVs on a local device", lvm_caps,
+    {"lvm", "LVM", "SR plugin which represents disks as thin LVs on a local device", file_caps,
      lvm_conf, "user", true},
     {"nfs", "NFS VHD", "SR plugin which stores disks as VHD files on a remote NFS filesystem",
-     file_caps, nfs_conf, "user", true},
+     qcow2_caps, nfs_conf, "user", true},
 };
 
 const struct sd_driver *sd_driver_find(const char *type)

@@ -84,7 +84,8 @@ static bool name_ok(const char *s)
     return s && *s && *s != '-' && !strchr(s, '/') && !strchr(s, ' ');
 }
 
-static const char *const REPORT_LVS_FIELDS = "lv_name,lv_size,lv_attr,pool_lv,origin,data_percent";
+static const char *const REPORT_LVS_FIELDS =
+    "lv_name,lv_size,lv_attr,pool_lv,origin,data_percent,lv_tags";
 static const char *const REPORT_VGS_FIELDS = "vg_name,vg_size,vg_free";
 static const char *const REPORT_PVS_FIELDS = "pv_name,vg_name";
 
@@ -94,13 +95,14 @@ int lvm_cmd_build(enum lvm_op op, const struct lvm_args *a, struct lvm_cmd *ret)
     bool need_dev =
         op == LVM_PVCREATE || op == LVM_VGCREATE || op == LVM_PVREMOVE || op == LVM_REPORT_PVS;
     bool need_vg = op != LVM_PVCREATE && op != LVM_PVREMOVE && op != LVM_REPORT_PVS;
-    bool need_lv =
-        op == LVM_THIN_CREATE || op == LVM_SNAPSHOT || op == LVM_EXTEND || op == LVM_REMOVE;
+    bool need_lv = op == LVM_THIN_CREATE || op == LVM_SNAPSHOT || op == LVM_EXTEND ||
+                   op == LVM_REMOVE || op == LVM_ADDTAG;
     bool need_size = op == LVM_THIN_CREATE || op == LVM_EXTEND;
 
     if ((need_dev && (!a->dev || a->dev[0] != '/')) || (need_vg && !name_ok(a->vg)) ||
         (need_lv && !name_ok(a->lv)) || (a->lv && !name_ok(a->lv)) ||
-        (op == LVM_SNAPSHOT && !name_ok(a->new_lv)) || (need_size && a->size <= 0))
+        (op == LVM_SNAPSHOT && !name_ok(a->new_lv)) || (need_size && a->size <= 0) ||
+        (a->devices && a->devices[0] != '/'))
         return -EINVAL;
     switch (op) {
     case LVM_PVCREATE:
@@ -119,12 +121,12 @@ int lvm_cmd_build(enum lvm_op op, const struct lvm_args *a, struct lvm_cmd *ret)
     case LVM_THIN_CREATE:
         words(&c, "lvcreate", "-q", "-y", "--thin", "-V", NULL);
         word_owned(&c, xasprintf("%lldb", (long long)a->size));
-        words(&c, "-n", a->lv, NULL);
+        words(&c, "-n", a->lv, "--addtag", LVM_TAG, NULL);
         word_owned(&c, xasprintf("%s/%s", a->vg, LVM_POOL_LV));
         break;
     case LVM_SNAPSHOT:
         /* -kn: thin snapshots skip activation by default; a VDI must not. */
-        words(&c, "lvcreate", "-q", "-y", "-s", "-kn", "-n", a->new_lv, NULL);
+        words(&c, "lvcreate", "-q", "-y", "-s", "-kn", "-n", a->new_lv, "--addtag", LVM_TAG, NULL);
         word_owned(&c, xasprintf("%s/%s", a->vg, a->lv));
         break;
     case LVM_EXTEND:
@@ -164,8 +166,19 @@ int lvm_cmd_build(enum lvm_op op, const struct lvm_args *a, struct lvm_cmd *ret)
     case LVM_REPORT_PVS:
         words(&c, "pvs", "--reportformat", "json", "-o", REPORT_PVS_FIELDS, a->dev, NULL);
         break;
+    case LVM_ADDTAG:
+        words(&c, "lvchange", "-q", "--addtag", LVM_TAG, NULL);
+        word_owned(&c, xasprintf("%s/%s", a->vg, a->lv));
+        break;
     default:
         return -EINVAL;
+    }
+    if (a->devices) {
+        /* Right after the command's name, before its positional words. */
+        memmove(&c.argv[3], &c.argv[1], c.n * sizeof(*c.argv)); /* argv[n] is NULL */
+        c.argv[1] = xstrdup("--devices");
+        c.argv[2] = xstrdup(a->devices);
+        c.n += 2;
     }
     *ret = c;
     return 0;
@@ -222,6 +235,17 @@ static const char *field(json_object *row, const char *k, char **ret_why)
     return json_object_get_string(v);
 }
 
+/* True if lv_tags (comma-separated, as lvs prints them) holds LVM_TAG. */
+static bool has_tag(const char *tags)
+{
+    size_t len = strlen(LVM_TAG);
+
+    for (const char *p = tags; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, LVM_TAG, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+            return true;
+    return false;
+}
+
 /* A byte count as lvm prints it with --units b --nosuffix. */
 static bool parse_bytes(const char *s, int64_t *ret)
 {
@@ -274,8 +298,13 @@ int lvm_parse_lvs(const char *text, struct lvm_lv **ret, size_t *ret_n, char **r
             const char *attr = field(row, "lv_attr", &why), *pool = field(row, "pool_lv", &why);
             const char *origin = field(row, "origin", &why);
             const char *pct = field(row, "data_percent", &why);
+            json_object *tags = NULL;
             if (why)
                 break;
+            /* Older reports (and LVs without tags) may not have it. */
+            if (json_object_object_get_ex(row, "lv_tags", &tags) &&
+                json_object_is_type(tags, json_type_string))
+                lv->tagged = has_tag(json_object_get_string(tags));
             lv->name = xstrdup(name);
             lv->pool = xstrdup(pool);
             lv->origin = xstrdup(origin);
@@ -401,6 +430,13 @@ int64_t lvm_sr_used(const struct lvm_vg *vg, const struct lvm_lv *lvs, size_t n)
     return (outside > 0 ? outside : 0) + lvm_lv_used(pool);
 }
 
+int64_t lvm_pool_free(const struct lvm_lv *lvs, size_t n)
+{
+    const struct lvm_lv *pool = lvm_find_lv(lvs, n, LVM_POOL_LV);
+
+    return pool ? pool->size - lvm_lv_used(pool) : -1;
+}
+
 static void push_uuid(char (**v)[UUID_STR_LEN], size_t *n, const char *uuid)
 {
     *v = xrealloc(*v, (*n + 1) * sizeof(**v));
@@ -414,8 +450,12 @@ void lvm_plan_recover(const struct sr_meta *m, const struct lvm_lv *lvs, size_t 
     char uuid[UUID_STR_LEN];
 
     for (size_t i = 0; i < n; i++)
-        if (lvm_lv_uuid(lvs[i].name, uuid) && !sr_meta_find(m, uuid))
-            push_uuid(&p.orphans, &p.n_orphans, uuid);
+        if (lvm_lv_uuid(lvs[i].name, uuid) && !sr_meta_find(m, uuid)) {
+            if (lvs[i].tagged)
+                push_uuid(&p.orphans, &p.n_orphans, uuid);
+            else
+                push_uuid(&p.foreign, &p.n_foreign, uuid);
+        }
     for (size_t i = 0; i < m->n_vdis; i++) {
         const struct vdi_meta *v = &m->vdis[i];
         _cleanup_free_ char *name = lvm_lv_name(v->uuid);
@@ -434,6 +474,7 @@ void lvm_plan_recover(const struct sr_meta *m, const struct lvm_lv *lvs, size_t 
 void lvm_plan_done(struct lvm_plan *p)
 {
     free(p->orphans);
+    free(p->foreign);
     free(p->missing);
     free(p->resized);
     free(p->sizes);

@@ -27,6 +27,10 @@
 #define LVM_MGT_LV "MGT"
 #define LVM_POOL_LV "xenia-pool"
 #define LVM_MGT_SIZE "64m"
+/* The tag of every VDI LV storaged made or took in: recovery removes only
+ * LVs that bear it, so an LV someone made by hand for vdi_introduce is
+ * never taken for the leftover of an interrupted operation. */
+#define LVM_TAG "xenia-vdi"
 
 /* "VG_XenStorage-<sr_uuid>": a new string. */
 char *lvm_vg_name(const char *sr_uuid);
@@ -64,6 +68,7 @@ enum lvm_op {
     LVM_REPORT_LVS,  /* vg */
     LVM_REPORT_VGS,  /* vg */
     LVM_REPORT_PVS,  /* dev */
+    LVM_ADDTAG,      /* vg, lv: adds LVM_TAG */
 };
 
 struct lvm_args {
@@ -72,6 +77,10 @@ struct lvm_args {
     const char *lv;
     const char *new_lv;
     int64_t size; /* bytes */
+    /* The SR's device: lvm scans no other (--devices), which spares it a
+     * scan of every block device of the host at each call. NULL: lvm
+     * looks at every device. */
+    const char *devices;
 };
 
 /* The command line for op with args (see enum lvm_op for which it uses).
@@ -87,6 +96,7 @@ struct lvm_lv {
     char *pool;          /* pool_lv, "" when none */
     char *origin;        /* origin, "" when none */
     double data_percent; /* of the LV's size in use; -1 when lvm gives none */
+    bool tagged;         /* lv_tags holds LVM_TAG */
 };
 
 struct lvm_vg {
@@ -104,7 +114,7 @@ void lvm_vg_done(struct lvm_vg *vg);
  * *ret_n) for the caller. Returns 0, or -EBADMSG with a message in
  * *ret_why (may be NULL) when text is not such a report: bad JSON, no
  * "report"/"lv" arrays, a missing field, or a size that is not a byte
- * count. */
+ * count. lv_tags may be absent (no tags). */
 int lvm_parse_lvs(const char *text, struct lvm_lv **ret, size_t *ret_n, char **ret_why);
 /* Parses the output of LVM_REPORT_VGS for one VG into *ret, as above;
  * -ENOENT when the report lists no VG. */
@@ -127,6 +137,10 @@ bool lvm_lv_active(const struct lvm_lv *lv);
  * use, which is the SR's physical_utilisation. */
 int64_t lvm_sr_used(const struct lvm_vg *vg, const struct lvm_lv *lvs, size_t n);
 
+/* The bytes of the thin pool's data not in use yet (what a new thin LV
+ * can fill), from an LV report; -1 when the report has no pool. */
+int64_t lvm_pool_free(const struct lvm_lv *lvs, size_t n);
+
 /* The LV named name among lvs (borrowed), or NULL. */
 const struct lvm_lv *lvm_find_lv(const struct lvm_lv *lvs, size_t n, const char *name);
 
@@ -134,9 +148,12 @@ const struct lvm_lv *lvm_find_lv(const struct lvm_lv *lvs, size_t n, const char 
  * lvs lists, with no journal: the metadata is the commit point of every
  * operation (a create or snapshot makes its LV first and commits after; a
  * delete commits first and removes its LV after), so
- *  - orphans: the VDI LVs ("LV-<uuid>") that no VDI of m names, left by an
- *    operation interrupted before its commit or a delete after it: they
- *    are removed;
+ *  - orphans: the VDI LVs ("LV-<uuid>") that bear LVM_TAG and that no VDI
+ *    of m names, left by an operation interrupted before its commit or a
+ *    delete after it: they are removed;
+ *  - foreign: the LVs named like VDIs that no VDI of m names and that do
+ *    not bear the tag: made by someone else (for vdi_introduce), left
+ *    alone;
  *  - missing: the VDIs of m whose LV is gone: they are forgotten, as
  *    XCP's scan forgets them;
  *  - resized: the VDIs of m whose LV has another size than the metadata
@@ -145,6 +162,8 @@ const struct lvm_lv *lvm_find_lv(const struct lvm_lv *lvs, size_t n, const char 
 struct lvm_plan {
     char (*orphans)[UUID_STR_LEN];
     size_t n_orphans;
+    char (*foreign)[UUID_STR_LEN];
+    size_t n_foreign;
     char (*missing)[UUID_STR_LEN];
     size_t n_missing;
     char (*resized)[UUID_STR_LEN];

@@ -61,7 +61,7 @@ static void run_logged(enum lvm_op op, const struct lvm_args *a, const char *wha
  * not a PV or in no VG (pvs fails on a device that is not a PV). */
 static sd_error *pv_vg(const char *dev, char **ret_vg)
 {
-    struct lvm_args a = {.dev = dev};
+    struct lvm_args a = {.dev = dev, .devices = dev};
     _cleanup_free_ char *out = NULL, *err = NULL, *why = NULL;
     int r = lvm_exec(LVM_REPORT_PVS, &a, &out, &err);
 
@@ -74,9 +74,15 @@ static sd_error *pv_vg(const char *dev, char **ret_vg)
     return NULL;
 }
 
-static sd_error *report_lvs(const char *vg, struct lvm_lv **ret, size_t *ret_n)
+/* The SR's device, which every lvm command of the SR is limited to. */
+static const char *sr_dev(const struct sd_sr *sr)
 {
-    struct lvm_args a = {.vg = vg};
+    return sd_dc_get(sr->dc, "device");
+}
+
+static sd_error *report_lvs(const char *vg, const char *dev, struct lvm_lv **ret, size_t *ret_n)
+{
+    struct lvm_args a = {.vg = vg, .devices = dev};
     _cleanup_free_ char *out = NULL, *err = NULL, *why = NULL;
     int r = lvm_exec(LVM_REPORT_LVS, &a, &out, &err);
 
@@ -87,9 +93,9 @@ static sd_error *report_lvs(const char *vg, struct lvm_lv **ret, size_t *ret_n)
     return NULL;
 }
 
-static sd_error *report_vg(const char *vg, struct lvm_vg *ret)
+static sd_error *report_vg(const char *vg, const char *dev, struct lvm_vg *ret)
 {
-    struct lvm_args a = {.vg = vg};
+    struct lvm_args a = {.vg = vg, .devices = dev};
     _cleanup_free_ char *out = NULL, *err = NULL, *why = NULL;
     int r = lvm_exec(LVM_REPORT_VGS, &a, &out, &err);
 
@@ -101,11 +107,11 @@ static sd_error *report_vg(const char *vg, struct lvm_vg *ret)
 }
 
 /* The size lvs gives the LV (rounded to extents), or -1 if it cannot. */
-static int64_t lv_size(const char *vg, const char *lv)
+static int64_t lv_size(const char *vg, const char *dev, const char *lv)
 {
     struct lvm_lv *lvs = NULL;
     size_t n = 0;
-    sd_error *e = report_lvs(vg, &lvs, &n);
+    sd_error *e = report_lvs(vg, dev, &lvs, &n);
     int64_t size = -1;
 
     if (e) {
@@ -119,9 +125,9 @@ static int64_t lv_size(const char *vg, const char *lv)
     return size;
 }
 
-static void remove_lv(const char *vg, const char *lv)
+static void remove_lv(const char *vg, const char *dev, const char *lv)
 {
-    struct lvm_args a = {.vg = vg, .lv = lv};
+    struct lvm_args a = {.vg = vg, .lv = lv, .devices = dev};
     run_logged(LVM_REMOVE, &a, "lvremove");
 }
 
@@ -129,12 +135,6 @@ char *sd_lvm_vdi_path(const struct sd_sr *sr, const struct vdi_meta *v)
 {
     _cleanup_free_ char *vg = lvm_vg_name(sr->uuid);
     return lvm_lv_path(vg, v->file);
-}
-
-sd_error *sd_lvm_unsupported(const char *op)
-{
-    return sd_backend_failure(SM_UNIMPLEMENTED,
-                              "%s is not implemented for lvm SRs by this storaged", op);
 }
 
 sd_error *sd_lvm_probe(struct storaged *sd, json_object *dc, json_object **ret)
@@ -162,7 +162,7 @@ sd_error *sd_lvm_probe(struct storaged *sd, json_object *dc, json_object **ret)
     _cleanup_free_ char *name = xasprintf(".probe-%s", tmp);
     _cleanup_free_ char *mp = sd_mount_point(sd, name);
     _cleanup_free_ char *mgt = lvm_lv_path(vg, LVM_MGT_LV);
-    struct lvm_args args = {.vg = vg, .lv = LVM_MGT_LV};
+    struct lvm_args args = {.vg = vg, .lv = LVM_MGT_LV, .devices = dev};
     if ((e = run(LVM_ACTIVATE, &args, SM_SR_UNAVAILABLE, "The SR is not available: lvchange"))) {
         json_object_put(a);
         return e;
@@ -185,7 +185,7 @@ sd_error *sd_lvm_probe(struct storaged *sd, json_object *dc, json_object **ret)
 /* Undoes a create that failed after vgcreate. */
 static void undo_create(const char *vg, const char *dev)
 {
-    struct lvm_args a = {.vg = vg, .dev = dev};
+    struct lvm_args a = {.vg = vg, .dev = dev, .devices = dev};
     run_logged(LVM_VGREMOVE, &a, "vgremove");
     run_logged(LVM_PVREMOVE, &a, "pvremove");
 }
@@ -197,7 +197,7 @@ sd_error *sd_lvm_create(struct storaged *sd, json_object *dc, const struct sr_me
     _cleanup_free_ char *vg = lvm_vg_name(m->uuid), *old = NULL, *err = NULL;
     _cleanup_free_ char *mp = sd_mount_point(sd, m->uuid);
     _cleanup_free_ char *mgt = lvm_lv_path(vg, LVM_MGT_LV);
-    struct lvm_args a = {.dev = dev, .vg = vg};
+    struct lvm_args a = {.dev = dev, .vg = vg, .devices = dev};
     sd_error *e;
     int r;
 
@@ -245,7 +245,7 @@ sd_error *sd_lvm_open(struct storaged *sd, const char *uuid, json_object *dc, bo
     _cleanup_free_ char *vg = lvm_vg_name(uuid), *have = NULL;
     _cleanup_free_ char *mp = sd_mount_point(sd, uuid);
     _cleanup_free_ char *mgt = lvm_lv_path(vg, LVM_MGT_LV);
-    struct lvm_args a = {.vg = vg};
+    struct lvm_args a = {.vg = vg, .devices = dev};
     sd_error *e;
 
     if ((e = pv_vg(dev, &have)))
@@ -266,10 +266,10 @@ sd_error *sd_lvm_open(struct storaged *sd, const char *uuid, json_object *dc, bo
     return NULL;
 }
 
-void sd_lvm_close(const char *sr_uuid)
+void sd_lvm_close(const char *sr_uuid, const char *dev)
 {
     _cleanup_free_ char *vg = lvm_vg_name(sr_uuid);
-    struct lvm_args a = {.vg = vg};
+    struct lvm_args a = {.vg = vg, .devices = dev};
     run_logged(LVM_DEACTIVATE, &a, "vgchange -an");
 }
 
@@ -278,7 +278,7 @@ sd_error *sd_lvm_sr_delete(struct storaged *sd, struct sd_sr *sr)
     _cleanup_free_ char *vg = lvm_vg_name(sr->uuid);
     _cleanup_free_ char *dev = xstrdup(sd_dc_get(sr->dc, "device"));
     _cleanup_free_ char *uuid = xstrdup(sr->uuid);
-    struct lvm_args a = {.vg = vg, .dev = dev};
+    struct lvm_args a = {.vg = vg, .dev = dev, .devices = dev};
     sd_error *e;
 
     for (size_t i = 0; i < sr->meta.n_vdis; i++)
@@ -301,7 +301,7 @@ int sd_lvm_recover(struct sd_sr *sr)
     struct lvm_plan p;
     size_t n = 0;
     bool changed = false;
-    sd_error *e = report_lvs(vg, &lvs, &n);
+    sd_error *e = report_lvs(vg, sr_dev(sr), &lvs, &n);
 
     if (e) {
         log_warning("SR %s: no recovery: %s", sr->uuid,
@@ -313,9 +313,19 @@ int sd_lvm_recover(struct sd_sr *sr)
     lvm_lvs_free(lvs, n);
     for (size_t i = 0; i < p.n_orphans; i++) {
         _cleanup_free_ char *lv = lvm_lv_name(p.orphans[i]);
+        bool live = false;
+        /* A copy fills it right now and commits it when done. */
+        for (size_t j = 0; j < sr->n_live; j++)
+            live = live || streq(sr->live[j], lv);
+        if (live)
+            continue;
         log_notice("SR %s: removing %s, left by an interrupted operation", sr->uuid, lv);
-        remove_lv(vg, lv);
+        remove_lv(vg, sr_dev(sr), lv);
     }
+    for (size_t i = 0; i < p.n_foreign; i++)
+        log_info("SR %s: LV-%s is not a VDI and not made by storaged: left alone "
+                 "(vdi_introduce takes it in)",
+                 sr->uuid, p.foreign[i]);
     for (size_t i = 0; i < p.n_missing; i++) {
         log_notice("SR %s: VDI %s has no LV: forgotten", sr->uuid, p.missing[i]);
         sr_meta_remove(&sr->meta, p.missing[i]);
@@ -336,7 +346,7 @@ int sd_lvm_recover(struct sd_sr *sr)
     return changed ? sr_meta_save(sr->root, &sr->meta) : 0;
 }
 
-void sd_lvm_sizes(const char *sr_uuid, int64_t *ret_size, int64_t *ret_used)
+void sd_lvm_sizes(const char *sr_uuid, const char *dev, int64_t *ret_size, int64_t *ret_used)
 {
     _cleanup_free_ char *vg = lvm_vg_name(sr_uuid);
     struct lvm_vg v = {0};
@@ -345,12 +355,12 @@ void sd_lvm_sizes(const char *sr_uuid, int64_t *ret_size, int64_t *ret_used)
     sd_error *e;
 
     *ret_size = *ret_used = 0;
-    if ((e = report_vg(vg, &v))) {
+    if ((e = report_vg(vg, dev, &v))) {
         jsonrpc_error_free(e);
         return;
     }
     *ret_size = v.size;
-    if ((e = report_lvs(vg, &lvs, &n)))
+    if ((e = report_lvs(vg, dev, &lvs, &n)))
         jsonrpc_error_free(e);
     else
         *ret_used = lvm_sr_used(&v, lvs, n);
@@ -375,7 +385,7 @@ void sd_lvm_fill_usage(const struct sd_sr *sr, json_object *info)
     _cleanup_free_ char *vg = lvm_vg_name(sr->uuid);
     struct lvm_lv *lvs = NULL;
     size_t n = 0;
-    sd_error *e = report_lvs(vg, &lvs, &n);
+    sd_error *e = report_lvs(vg, sr_dev(sr), &lvs, &n);
 
     if (e) {
         jsonrpc_error_free(e);
@@ -400,7 +410,7 @@ static json_object *vdi_answer(const struct sd_sr *sr, const char *uuid)
 sd_error *sd_lvm_activate(const struct sd_sr *sr, const struct vdi_meta *v)
 {
     _cleanup_free_ char *vg = lvm_vg_name(sr->uuid);
-    struct lvm_args a = {.vg = vg, .lv = v->file};
+    struct lvm_args a = {.vg = vg, .lv = v->file, .devices = sr_dev(sr)};
     return run(LVM_ACTIVATE, &a, SM_VDI_UNAVAILABLE, "The VDI is not available: lvchange -ay");
 }
 
@@ -421,13 +431,13 @@ sd_error *sd_lvm_vdi_create(struct storaged *sd, struct sd_sr *sr, const struct 
     if ((e = sd_new_vdi_uuid(sr, a->vdi_uuid, uuid)))
         return e;
     _cleanup_free_ char *lv = lvm_lv_name(uuid);
-    struct lvm_args args = {.vg = vg, .lv = lv, .size = a->virtual_size};
+    struct lvm_args args = {.vg = vg, .lv = lv, .size = a->virtual_size, .devices = sr_dev(sr)};
     if ((e = run(LVM_THIN_CREATE, &args, SM_VDI_CREATE, "VDI Creation failed: lvcreate")))
         return e;
     sd_fist(sd, "create-written");
-    int64_t real = lv_size(vg, lv);
+    int64_t real = lv_size(vg, sr_dev(sr), lv);
     if (real < 0) {
-        remove_lv(vg, lv);
+        remove_lv(vg, sr_dev(sr), lv);
         return sd_backend_failure(SM_VDI_CREATE, "VDI Creation failed: lvs does not list %s", lv);
     }
     struct vdi_meta *v = sr_meta_add(&sr->meta, uuid);
@@ -440,7 +450,7 @@ sd_error *sd_lvm_vdi_create(struct storaged *sd, struct sd_sr *sr, const struct 
     v->read_only = a->read_only;
     if ((r = sr_meta_save(sr->root, &sr->meta)) < 0) {
         sr_meta_remove(&sr->meta, uuid);
-        remove_lv(vg, lv);
+        remove_lv(vg, sr_dev(sr), lv);
         return sd_meta_failure(r, sr->uuid);
     }
     sd_fist(sd, "create-committed");
@@ -470,7 +480,7 @@ sd_error *sd_lvm_vdi_delete(struct storaged *sd, struct sd_sr *sr, const struct 
         return sd_meta_failure(r, sr->uuid);
     }
     sd_fist(sd, "delete-journaled");
-    remove_lv(vg, lv);
+    remove_lv(vg, sr_dev(sr), lv);
     log_info("SR %s: deleted VDI %s", sr->uuid, uuid);
     return NULL;
 }
@@ -493,10 +503,10 @@ sd_error *sd_lvm_vdi_resize(struct storaged *sd, struct sd_sr *sr, struct vdi_me
         return sd_backend_failure(SM_VDI_SIZE, "VDI Invalid size: %lld is over %lld",
                                   (long long)new_size, (long long)MAX_VDI_SIZE);
     if (new_size > v->virtual_size) {
-        struct lvm_args a = {.vg = vg, .lv = v->file, .size = new_size};
+        struct lvm_args a = {.vg = vg, .lv = v->file, .size = new_size, .devices = sr_dev(sr)};
         if ((e = run(LVM_EXTEND, &a, SM_VDI_RESIZE, "VDI resize failed: lvextend")))
             return e;
-        int64_t real = lv_size(vg, v->file);
+        int64_t real = lv_size(vg, sr_dev(sr), v->file);
         v->virtual_size = real > 0 ? real : new_size;
         int r = sr_meta_save(sr->root, &sr->meta);
         if (r < 0)
@@ -521,7 +531,7 @@ sd_error *sd_lvm_vdi_snapshot(struct storaged *sd, struct sd_sr *sr, const struc
         return e;
     _cleanup_free_ char *lv = lvm_lv_name(created);
     _cleanup_free_ char *what = xasprintf("Failed to %s VDI %s: lvcreate -s", op, v->uuid);
-    struct lvm_args a = {.vg = vg, .lv = v->file, .new_lv = lv};
+    struct lvm_args a = {.vg = vg, .lv = v->file, .new_lv = lv, .devices = sr_dev(sr)};
     if ((e = run(LVM_SNAPSHOT, &a, code, what)))
         return e;
     sd_fist(sd, "snapshot-created");
@@ -546,11 +556,127 @@ sd_error *sd_lvm_vdi_snapshot(struct storaged *sd, struct sd_sr *sr, const struc
     }
     if ((r = sr_meta_save(sr->root, &sr->meta)) < 0) {
         sr_meta_remove(&sr->meta, created);
-        remove_lv(vg, lv);
+        remove_lv(vg, sr_dev(sr), lv);
         return sd_meta_failure(r, sr->uuid);
     }
     sd_fist(sd, "snapshot-committed");
     log_info("SR %s: %s of %s is %s (thin snapshot)", sr->uuid, op, orig.uuid, created);
     *ret = vdi_answer(sr, created);
     return NULL;
+}
+
+sd_error *sd_lvm_vdi_introduce(struct storaged *sd, struct sd_sr *sr, const char *uuid,
+                               const char *location, json_object **ret)
+{
+    _cleanup_free_ char *vg = lvm_vg_name(sr->uuid), *lv = lvm_lv_name(uuid);
+    struct lvm_lv *lvs = NULL;
+    size_t n = 0;
+    sd_error *e;
+    int r;
+
+    (void)sd;
+    /* XCP's LVM SRs give a VDI its uuid as location; the LV name is ours. */
+    if (location && !streq(location, lv) && !streq(location, uuid))
+        return sd_backend_failure(SM_VDI_LOAD,
+                                  "Failed to load VDI: the location of VDI %s of an lvm SR is its "
+                                  "LV %s, not %s",
+                                  uuid, lv, location);
+    if ((e = report_lvs(vg, sr_dev(sr), &lvs, &n)))
+        return e;
+    const struct lvm_lv *l = lvm_find_lv(lvs, n, lv);
+    /* A thin snapshot (it names its origin) is a VDI all the same. */
+    bool thin = l && streq(l->pool, LVM_POOL_LV);
+    int64_t size = l ? l->size : 0;
+    bool tagged = l && l->tagged;
+    lvm_lvs_free(lvs, n);
+    if (!l)
+        return jsonrpc_app_error("VDI_LOCATION_MISSING", sr->uuid, lv);
+    if (!thin)
+        return sd_backend_failure(SM_VDI_TYPE,
+                                  "Invalid VDI type: %s is not a thin LV of the pool %s of VG %s",
+                                  lv, LVM_POOL_LV, vg);
+    struct vdi_meta *v = sr_meta_add(&sr->meta, uuid);
+    meta_set_str(&v->file, lv);
+    snprintf(v->format, sizeof(v->format), "raw");
+    v->virtual_size = size;
+    if ((r = sr_meta_save(sr->root, &sr->meta)) < 0) {
+        sr_meta_remove(&sr->meta, uuid);
+        return sd_meta_failure(r, sr->uuid);
+    }
+    /* Tagged only once committed: a crash before leaves the LV as it was,
+     * untagged, which recovery never removes. */
+    if (!tagged) {
+        struct lvm_args a = {.vg = vg, .lv = lv, .devices = sr_dev(sr)};
+        run_logged(LVM_ADDTAG, &a, "lvchange --addtag");
+    }
+    log_info("SR %s: introduced VDI %s (LV %s, %lld bytes)", sr->uuid, uuid, lv, (long long)size);
+    *ret = vdi_answer(sr, uuid);
+    return NULL;
+}
+
+sd_error *sd_lvm_copy_source(const struct sd_sr *sr, const struct vdi_meta *v, char **ret_path,
+                             int64_t *ret_used)
+{
+    _cleanup_free_ char *vg = lvm_vg_name(sr->uuid);
+    _cleanup_free_ char *path = lvm_lv_path(vg, v->file);
+    struct lvm_lv *lvs = NULL;
+    size_t n = 0;
+    sd_error *e;
+
+    /* The VG is active while the SR is attached: lvchange only when an
+     * LV was left inactive. */
+    if (access(path, F_OK) < 0 && (e = sd_lvm_activate(sr, v)))
+        return e;
+    *ret_used = 0;
+    if (!report_lvs(vg, sr_dev(sr), &lvs, &n)) {
+        const struct lvm_lv *l = lvm_find_lv(lvs, n, v->file);
+        *ret_used = l ? lvm_lv_used(l) : 0;
+    } else {
+        *ret_used = v->virtual_size; /* unknown: the most it can be */
+    }
+    lvm_lvs_free(lvs, n);
+    *ret_path = TAKE_PTR(path);
+    return NULL;
+}
+
+sd_error *sd_lvm_free_space(const struct sd_sr *sr, int64_t *ret)
+{
+    _cleanup_free_ char *vg = lvm_vg_name(sr->uuid);
+    struct lvm_lv *lvs = NULL;
+    size_t n = 0;
+    sd_error *e = report_lvs(vg, sr_dev(sr), &lvs, &n);
+
+    if (e)
+        return e;
+    *ret = lvm_pool_free(lvs, n);
+    lvm_lvs_free(lvs, n);
+    if (*ret < 0)
+        return sd_backend_failure(SM_SR_UNAVAILABLE, "The SR is not available: VG %s has no %s", vg,
+                                  LVM_POOL_LV);
+    return NULL;
+}
+
+sd_error *sd_lvm_copy_target(const char *sr_uuid, const char *dev, const char *uuid, int64_t size,
+                             char **ret_path, int64_t *ret_size)
+{
+    _cleanup_free_ char *vg = lvm_vg_name(sr_uuid), *lv = lvm_lv_name(uuid);
+    struct lvm_args a = {.vg = vg, .lv = lv, .size = size, .devices = dev};
+    sd_error *e;
+
+    if ((e = run(LVM_THIN_CREATE, &a, SM_VDI_CREATE, "VDI copy failed: lvcreate")))
+        return e;
+    int64_t real = lv_size(vg, dev, lv);
+    if (real < size) {
+        remove_lv(vg, dev, lv);
+        return sd_backend_failure(SM_VDI_CREATE, "VDI copy failed: lvs does not list %s", lv);
+    }
+    *ret_path = lvm_lv_path(vg, lv);
+    *ret_size = real;
+    return NULL;
+}
+
+void sd_lvm_copy_drop(const char *sr_uuid, const char *dev, const char *uuid)
+{
+    _cleanup_free_ char *vg = lvm_vg_name(sr_uuid), *lv = lvm_lv_name(uuid);
+    remove_lv(vg, dev, lv);
 }

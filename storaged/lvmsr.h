@@ -10,7 +10,8 @@
  * The dispatch files (srops.c, vdiops.c, snapshot.c, attach.c, media.c,
  * srtable.c, srutil.c, copy.c) call these for SRs of type lvm, after
  * their common checks (SR attached, VDI present and free). Like the rest
- * of internal.h, they expect sd->lock held. */
+ * of internal.h, they expect sd->lock held, but for sd_lvm_copy_target
+ * and sd_lvm_copy_drop. */
 #pragma once
 
 #include "storaged/internal.h"
@@ -33,15 +34,16 @@ sd_error *sd_lvm_open(struct storaged *sd, const char *uuid, json_object *dc, bo
                       char **ret_root);
 /* Deactivates the SR's VG once its MGT is unmounted (logged on failure):
  * what sr_detach leaves, so that another host may activate it. */
-void sd_lvm_close(const char *sr_uuid);
+void sd_lvm_close(const char *sr_uuid, const char *dev);
 /* sr_delete once the SR is idle: removes the VG and the PV label. */
 sd_error *sd_lvm_sr_delete(struct storaged *sd, struct sd_sr *sr);
 /* Recovery (lvm_plan_recover) of an attached SR: 0 or a negative errno
  * from saving the metadata. A failing lvs changes nothing. */
 int sd_lvm_recover(struct sd_sr *sr);
 /* The SR's physical_size (the VG's) and physical_utilisation (lvm.h,
- * lvm_sr_used); 0 for what lvm cannot tell. */
-void sd_lvm_sizes(const char *sr_uuid, int64_t *ret_size, int64_t *ret_used);
+ * lvm_sr_used); 0 for what lvm cannot tell. dev (may be NULL) is the
+ * SR's device, the only one lvm then looks at. */
+void sd_lvm_sizes(const char *sr_uuid, const char *dev, int64_t *ret_size, int64_t *ret_used);
 /* Sets physical_utilisation of vdi_info answers (one object or an array
  * of them) from the thin LVs' data_percent, with one lvs. */
 void sd_lvm_fill_usage(const struct sd_sr *sr, json_object *info);
@@ -49,8 +51,33 @@ void sd_lvm_fill_usage(const struct sd_sr *sr, json_object *info);
 char *sd_lvm_vdi_path(const struct sd_sr *sr, const struct vdi_meta *v);
 /* Activates a VDI's LV (idempotent) before it is attached. */
 sd_error *sd_lvm_activate(const struct sd_sr *sr, const struct vdi_meta *v);
-/* SR_BACKEND_FAILURE_38 for what lvm SRs do not do yet (op names it). */
-sd_error *sd_lvm_unsupported(const char *op);
+/* vdi_introduce of uuid (lower-case, not a VDI of sr): its LV
+ * "LV-<uuid>", a thin LV of the SR's pool that the metadata does not name
+ * (made by hand, or kept from elsewhere), becomes a raw VDI of its size.
+ * location, when given, must be that LV's name or the uuid (XCP's LVM
+ * location). VDI_LOCATION_MISSING when there is no such LV, _66 when it is
+ * not a thin LV of the pool. The LV gets LVM_TAG once committed. */
+sd_error *sd_lvm_vdi_introduce(struct storaged *sd, struct sd_sr *sr, const char *uuid,
+                               const char *location, json_object **ret);
+
+/* vdi_copy's use of lvm VDIs (storaged/copy.c). */
+/* The block device of v to read (activated if it was not): *ret_path new;
+ * *ret_used the bytes its LV holds in the pool (what a copy needs). */
+sd_error *sd_lvm_copy_source(const struct sd_sr *sr, const struct vdi_meta *v, char **ret_path,
+                             int64_t *ret_used);
+/* The bytes the SR's thin pool can still take. */
+sd_error *sd_lvm_free_space(const struct sd_sr *sr, int64_t *ret);
+/* Makes the thin LV "LV-<uuid>" of at least size bytes in the SR's pool
+ * for a copy to fill (it reads zeros where unwritten): *ret_path its
+ * device, *ret_size its size (rounded up to extents), both for the
+ * caller. Not committed: until the metadata names it, it is an orphan
+ * that recovery removes unless the SR's live list names it. Takes no
+ * lock and touches no SR of the table, so the caller may run it without
+ * sd->lock. Blocks on lvm. */
+sd_error *sd_lvm_copy_target(const char *sr_uuid, const char *dev, const char *uuid, int64_t size,
+                             char **ret_path, int64_t *ret_size);
+/* Removes the LV of a copy that failed (logged on failure). */
+void sd_lvm_copy_drop(const char *sr_uuid, const char *dev, const char *uuid);
 
 sd_error *sd_lvm_vdi_create(struct storaged *sd, struct sd_sr *sr, const struct sd_vdi_create *a,
                             json_object **ret);

@@ -83,6 +83,12 @@ int main(int argc, char **argv)
         log_error_errno(-errno, "cannot create %s: %m", cfg.state_dir);
         goto out;
     }
+    /* Recovery can take a while (lvm2 under emulation): a dead storaged's
+     * socket must not make it look ready meanwhile (wait-socket, systemd) */
+    if ((r = jsonrpc_remove_stale_socket(cfg.socket)) < 0) {
+        log_error_errno(r, "cannot serve on %s: %m", cfg.socket);
+        goto out;
+    }
     if (storaged_new(&so, &sd) < 0)
         goto out;
     r = daemon_serve(cfg.socket, storaged_methods(), STORAGED_VERSION, sd, &server);

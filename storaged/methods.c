@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "storaged/drivers.h"
+#include "storaged/revert.h"
 #include "storaged/stream.h"
 
 LOG_MODULE("methods");
@@ -245,7 +246,7 @@ HANDLER(m_vdi_delete)
 
     if ((e = get_ids(params, true, &id)))
         return e;
-    return null_result(sd_vdi_delete(userdata, id.sr, id.vdi), ret_result);
+    return sd_vdi_delete(userdata, id.sr, id.vdi, ret_result);
 }
 
 HANDLER(m_vdi_resize)
@@ -471,6 +472,8 @@ static const struct jsonrpc_method methods[] = {
     {"job_cancel", m_job_cancel, p_job},
     {"vdi_export", sd_m_vdi_export, sd_p_vdi_stream},
     {"vdi_import", sd_m_vdi_import, sd_p_vdi_stream},
+    {"vdi_revert", sd_m_vdi_revert, sd_p_vdi_revert},
+    {"vdi_map", sd_m_vdi_map, sd_p_vdi_map},
     {0},
 };
 

@@ -67,7 +67,10 @@ struct sd_vdi_create {
 
 sd_error *sd_vdi_create(struct storaged *sd, const char *sr_uuid, const struct sd_vdi_create *a,
                         json_object **ret);
-sd_error *sd_vdi_delete(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid);
+/* Deletes a VDI, then garbage-collects; *ret tells what changed (README:
+ * vdi_delete's result). */
+sd_error *sd_vdi_delete(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid,
+                        json_object **ret);
 sd_error *sd_vdi_resize(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid,
                         int64_t new_size, json_object **ret);
 /* Snapshot (clone false) or clone (clone true) of a VDI into new_uuid (NULL:

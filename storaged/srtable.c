@@ -263,7 +263,7 @@ sd_error *sd_remove_sr(struct storaged *sd, struct sd_sr *sr)
     if (sr->mounted && sd_unmount(sr->root) < 0)
         return jsonrpc_app_error("SR_DEVICE_IN_USE");
     if (sd_is_lvm(sr))
-        sd_lvm_close(sr->uuid);
+        sd_lvm_close(sr->uuid, sd_dc_get(sr->dc, "device"));
     for (size_t i = 0; i < sd->n_srs; i++)
         if (sd->srs[i] == sr) {
             sd->srs[i] = sd->srs[--sd->n_srs];

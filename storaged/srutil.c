@@ -162,7 +162,7 @@ json_object *sd_sr_info(const struct sd_sr *sr, const struct sr_meta *m, const c
     int64_t size = 0, used = 0, virt = 0;
 
     if (streq(m->type, "lvm")) {
-        sd_lvm_sizes(m->uuid, &size, &used);
+        sd_lvm_sizes(m->uuid, sr ? sd_dc_get(sr->dc, "device") : NULL, &size, &used);
     } else if (statvfs(root, &vfs) == 0) {
         size = (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize;
         used = (int64_t)(vfs.f_blocks - vfs.f_bfree) * (int64_t)vfs.f_frsize;

@@ -20,11 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/strbuf.h"
 #include "lib/util.h"
 #include "storaged/exec.h"
 #include "storaged/internal.h"
@@ -185,4 +187,251 @@ struct jsonrpc_error *sd_m_vdi_import(json_object *params, json_object **ret_res
 {
     *ret_result = NULL;
     return vdi_stream(userdata, params, true);
+}
+
+static void lower_uuid(char out[UUID_STR_LEN], const char *uuid)
+{
+    for (size_t i = 0; i < UUID_STR_LEN; i++)
+        out[i] = (char)(uuid[i] >= 'A' && uuid[i] <= 'F' ? uuid[i] + 32 : uuid[i]);
+}
+
+/* vdi_map: which blocks of a VDI hold data, for xapi's VHD export. */
+
+const struct jsonrpc_param sd_p_vdi_map[] = {{"sr_uuid", JP_STRING, true},
+                                             {"vdi_uuid", JP_STRING, true},
+                                             {"base_uuid", JP_STRING, false},
+                                             {"block_size", JP_INT, false},
+                                             {0}};
+
+/* The largest map output kept (a badly fragmented image of 2 TiB). */
+#define MAP_MAX_OUTPUT (256 * 1024 * 1024)
+/* A chain longer than this is refused by snapshot; a loop in the
+ * metadata stops here too. */
+#define MAP_MAX_CHAIN 64
+
+struct map_out {
+    struct strbuf sb;
+    bool overflow;
+};
+
+static void map_collect(const char *data, size_t len, void *userdata)
+{
+    struct map_out *o = userdata;
+
+    if (o->sb.len + len > MAP_MAX_OUTPUT)
+        o->overflow = true;
+    else
+        strbuf_add(&o->sb, data, len);
+}
+
+/* One image of a map: its path and format, and its chain as uuids from
+ * itself down. */
+struct map_image {
+    char *path;
+    const char *fmt;
+    char chain[MAP_MAX_CHAIN][UUID_STR_LEN];
+    size_t n_chain;
+};
+
+static sd_error *map_image_get(struct sd_sr *sr, const char *uuid, struct map_image *ret)
+{
+    struct vdi_meta *v = NULL, *top = NULL;
+    sd_error *e;
+    const char *cur = uuid;
+
+    ret->n_chain = 0;
+    while (*cur) {
+        if (ret->n_chain == MAP_MAX_CHAIN)
+            return sd_backend_failure(SM_SNAPSHOT_CHAIN_TOO_LONG, "The chain of VDI %s is too long",
+                                      uuid);
+        if ((e = sd_get_vdi(sr, cur, &v)))
+            return e;
+        if (sd_is_lvm(sr) && (e = sd_lvm_activate(sr, v)))
+            return e;
+        snprintf(ret->chain[ret->n_chain++], UUID_STR_LEN, "%s", v->uuid);
+        if (!top)
+            top = v;
+        cur = v->parent;
+    }
+    ret->path = sd_is_lvm(sr) ? sd_lvm_vdi_path(sr, top) : sd_path_in(sr, top->file);
+    ret->fmt = streq(top->format, "qcow2") ? "qcow2" : "raw";
+    return NULL;
+}
+
+/* Marks the blocks of the extents of qemu-img map's JSON output that pass
+ * the test: with max_depth < 0, data that is not known zero; else
+ * anything allocated (zeros included) in the top max_depth layers. */
+static sd_error *map_mark(const char *path, const char *fmt, int max_depth, uint64_t bs,
+                          uint8_t *bits, uint64_t n_blocks)
+{
+    const char *argv[] = {"qemu-img", "map", "--output=json", "-f", fmt, path, NULL};
+    struct map_out o = {0};
+    _cleanup_free_ char *err = NULL;
+    sd_error *e = NULL;
+    int r;
+
+    strbuf_init(&o.sb, 4096);
+    struct exec_opts opts = {.on_stdout = map_collect, .userdata = &o};
+    r = exec_run(argv, &opts, NULL, &err);
+    if (r != 0 || o.overflow) {
+        strbuf_done(&o.sb);
+        return sd_tool_failure(SM_EIO, "qemu-img map", r ? r : -EFBIG, err);
+    }
+    json_object *arr = json_tokener_parse(o.sb.buf);
+    strbuf_done(&o.sb);
+    if (!arr || !json_object_is_type(arr, json_type_array)) {
+        json_object_put(arr);
+        return sd_backend_failure(SM_EIO, "qemu-img map gave no extents for %s", path);
+    }
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *x = json_object_array_get_idx(arr, i), *f;
+        int64_t start = -1, length = -1, depth = 0;
+        bool data = false, zero = false, present = false;
+        if (json_object_object_get_ex(x, "start", &f))
+            start = json_object_get_int64(f);
+        if (json_object_object_get_ex(x, "length", &f))
+            length = json_object_get_int64(f);
+        if (json_object_object_get_ex(x, "depth", &f))
+            depth = json_object_get_int64(f);
+        if (json_object_object_get_ex(x, "data", &f))
+            data = json_object_get_boolean(f);
+        if (json_object_object_get_ex(x, "zero", &f))
+            zero = json_object_get_boolean(f);
+        /* qemu-img 7.2 says present; older ones only data and zero. */
+        present =
+            json_object_object_get_ex(x, "present", &f) ? json_object_get_boolean(f) : data || zero;
+        if (start < 0 || length <= 0) {
+            e = sd_backend_failure(SM_EIO, "qemu-img map gave a bad extent for %s", path);
+            break;
+        }
+        bool take = max_depth < 0 ? data && !zero : present && depth < max_depth;
+        if (!take)
+            continue;
+        for (uint64_t b = (uint64_t)start / bs;
+             b <= ((uint64_t)start + (uint64_t)length - 1) / bs && b < n_blocks; b++)
+            bits[b / 8] |= (uint8_t)(1u << (b % 8));
+    }
+    json_object_put(arr);
+    return e;
+}
+
+static sd_error *vdi_map(struct storaged *sd, json_object *params, json_object **ret)
+{
+    json_object *v;
+    const char *sr_uuid = NULL, *vdi_uuid = NULL, *base_uuid = NULL;
+    int64_t bs = 2 * 1024 * 1024, size = 0;
+    struct map_image img = {0}, base = {0};
+    int dv = -1, db = -1;
+    sd_error *e = NULL;
+
+    if (json_object_object_get_ex(params, "sr_uuid", &v))
+        sr_uuid = json_object_get_string(v);
+    if (json_object_object_get_ex(params, "vdi_uuid", &v))
+        vdi_uuid = json_object_get_string(v);
+    if (json_object_object_get_ex(params, "base_uuid", &v))
+        base_uuid = json_object_get_string(v);
+    if (json_object_object_get_ex(params, "block_size", &v))
+        bs = json_object_get_int64(v);
+    if (!sr_uuid || !uuid_is_valid(sr_uuid) || !vdi_uuid || !uuid_is_valid(vdi_uuid) ||
+        (base_uuid && !uuid_is_valid(base_uuid)))
+        return jsonrpc_error_new(JSONRPC_INVALID_PARAMS,
+                                 "sr_uuid, vdi_uuid, base_uuid: UUIDs are required");
+    if (bs < 512 || bs > (1 << 30) || (bs & (bs - 1)))
+        return jsonrpc_error_new(JSONRPC_INVALID_PARAMS,
+                                 "block_size: a power of two from 512 to 1 GiB is required");
+    char sr_id[UUID_STR_LEN], vdi_id[UUID_STR_LEN], base_id[UUID_STR_LEN] = "";
+    lower_uuid(sr_id, sr_uuid);
+    lower_uuid(vdi_id, vdi_uuid);
+    if (base_uuid) {
+        lower_uuid(base_id, base_uuid);
+        base_uuid = base_id;
+    }
+    sr_uuid = sr_id;
+    vdi_uuid = vdi_id;
+
+    {
+        LOCKED(sd);
+        struct sd_sr *sr = NULL;
+        struct vdi_meta *m = NULL;
+        if ((e = sd_get_sr(sd, sr_uuid, &sr)) || (e = sd_get_vdi(sr, vdi_uuid, &m)))
+            return e;
+        if (!m->managed)
+            return sd_backend_failure(SM_VDI_UNAVAILABLE,
+                                      "The VDI is not available: %s is a base copy", vdi_uuid);
+        size = m->virtual_size;
+        if ((e = map_image_get(sr, m->uuid, &img)))
+            goto out_locked;
+        if (base_uuid) {
+            if ((e = map_image_get(sr, base_uuid, &base)))
+                goto out_locked;
+            /* The first layer of the VDI's chain that the base's shares:
+             * what lies above it on either side differs. */
+            for (size_t i = 0; i < img.n_chain && dv < 0; i++)
+                for (size_t j = 0; j < base.n_chain; j++)
+                    if (strcasecmp(img.chain[i], base.chain[j]) == 0) {
+                        dv = (int)i;
+                        db = (int)j;
+                        break;
+                    }
+            if (dv < 0) {
+                e = sd_backend_failure(SM_INVALID_ARG,
+                                       "VDI %s and VDI %s share no ancestor: no difference "
+                                       "between them can be made",
+                                       base_uuid, vdi_uuid);
+                goto out_locked;
+            }
+        }
+        sd_strv_add(&sr->busy, &sr->n_busy, vdi_uuid);
+        if (base_uuid)
+            sd_strv_add(&sr->busy, &sr->n_busy, base_uuid);
+    out_locked:
+        if (e) {
+            free(img.path);
+            free(base.path);
+            return e;
+        }
+    }
+
+    uint64_t n_blocks = ((uint64_t)size + (uint64_t)bs - 1) / (uint64_t)bs;
+    uint8_t *bits = xcalloc(n_blocks / 8 + 1, 1);
+    e = map_mark(img.path, img.fmt, base_uuid ? dv : -1, (uint64_t)bs, bits, n_blocks);
+    if (!e && base_uuid && db > 0)
+        e = map_mark(base.path, base.fmt, db, (uint64_t)bs, bits, n_blocks);
+    stream_end(sd, sr_uuid, vdi_uuid);
+    if (base_uuid)
+        stream_end(sd, sr_uuid, base_uuid);
+    free(img.path);
+    free(base.path);
+    if (e) {
+        free(bits);
+        return e;
+    }
+
+    /* The marked blocks as runs [first, count]. */
+    json_object *runs = json_object_new_array();
+    for (uint64_t b = 0; b < n_blocks;) {
+        if (!(bits[b / 8] & (1u << (b % 8)))) {
+            b++;
+            continue;
+        }
+        uint64_t first = b;
+        while (b < n_blocks && (bits[b / 8] & (1u << (b % 8))))
+            b++;
+        json_object *run = json_object_new_array();
+        json_object_array_add(run, json_object_new_int64((int64_t)first));
+        json_object_array_add(run, json_object_new_int64((int64_t)(b - first)));
+        json_object_array_add(runs, run);
+    }
+    free(bits);
+    *ret = json_object_new_object();
+    json_object_object_add(*ret, "virtual_size", json_object_new_int64(size));
+    json_object_object_add(*ret, "block_size", json_object_new_int64(bs));
+    json_object_object_add(*ret, "blocks", runs);
+    return NULL;
+}
+
+struct jsonrpc_error *sd_m_vdi_map(json_object *params, json_object **ret_result, void *userdata)
+{
+    *ret_result = NULL;
+    return vdi_map(userdata, params, ret_result);
 }

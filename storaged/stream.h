@@ -16,3 +16,9 @@ struct jsonrpc_error *sd_m_vdi_export(json_object *params, json_object **ret_res
 struct jsonrpc_error *sd_m_vdi_import(json_object *params, json_object **ret_result,
                                       void *userdata);
 extern const struct jsonrpc_param sd_p_vdi_stream[];
+
+/* vdi_map: the blocks of a VDI that hold data (with base_uuid: the blocks
+ * where it may differ from that VDI), as runs, for a VHD export
+ * (README.md). Runs qemu-img map on the images; blocks. */
+struct jsonrpc_error *sd_m_vdi_map(json_object *params, json_object **ret_result, void *userdata);
+extern const struct jsonrpc_param sd_p_vdi_map[];

@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "storaged/chain.h"
+#include "storaged/changes.h"
 #include "storaged/exec.h"
 #include "storaged/lvmsr.h"
 #include "storaged/qcow2.h"
@@ -138,38 +139,48 @@ sd_error *sd_check_vdi_free(const struct sd_sr *sr, const struct vdi_meta *v, co
     return NULL;
 }
 
-sd_error *sd_vdi_delete(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid)
+sd_error *sd_vdi_delete(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid,
+                        json_object **ret)
 {
+    struct chain_shape before = {0};
     struct vdi_meta *v = NULL;
     struct sd_sr *sr = NULL;
+    char uuid[UUID_STR_LEN];
     sd_error *e;
     LOCKED(sd);
 
     if ((e = sd_get_sr(sd, sr_uuid, &sr)) || (e = sd_check_writable_sr(sr)) ||
         (e = sd_get_vdi(sr, vdi_uuid, &v)) || (e = sd_check_vdi_free(sr, v, "destroy", false)))
         return e;
-    if (sd_is_lvm(sr))
-        return sd_lvm_vdi_delete(sd, sr, v);
-    if (!v->managed)
+    memcpy(uuid, v->uuid, UUID_STR_LEN);
+    if (!sd_is_lvm(sr) && !v->managed)
         return sd_backend_failure(SM_VDI_REMOVE,
                                   "Failed to remove VDI %s: it is a base copy that other VDIs "
                                   "depend on",
                                   vdi_uuid);
-    if (chain_children(&sr->meta, v->uuid, NULL) > 0) {
+    chain_shape_take(&sr->meta, &before);
+    if (sd_is_lvm(sr)) {
+        e = sd_lvm_vdi_delete(sd, sr, v);
+    } else if (chain_children(&sr->meta, v->uuid, NULL) > 0) {
         /* Other images depend on it: it becomes a hidden node, which GC
          * merges away when only one child is left. */
         v->managed = false;
         int r = sr_meta_save(sr->root, &sr->meta);
         if (r < 0) {
             v->managed = true;
-            return sd_meta_failure(r, sr_uuid);
+            e = sd_meta_failure(r, sr_uuid);
         }
-    } else if ((e = sd_delete_image(sd, sr, v->uuid))) {
-        return e;
+    } else {
+        e = sd_delete_image(sd, sr, v->uuid);
     }
-    log_info("SR %s: deleted VDI %s", sr_uuid, vdi_uuid);
-    sd_gc(sd, sr);
-    return NULL;
+    if (!e && !sd_is_lvm(sr)) {
+        log_info("SR %s: deleted VDI %s", sr_uuid, vdi_uuid);
+        sd_gc(sd, sr);
+    }
+    if (!e)
+        *ret = chain_changes(sr, &before, (const char *const[]){uuid}, 1);
+    chain_shape_done(&before);
+    return e;
 }
 
 sd_error *sd_vdi_resize(struct storaged *sd, const char *sr_uuid, const char *vdi_uuid,
@@ -282,13 +293,13 @@ sd_error *sd_vdi_introduce(struct storaged *sd, const char *sr_uuid, const char 
 
     if ((e = sd_get_sr(sd, sr_uuid, &sr)) || (e = sd_check_writable_sr(sr)))
         return e;
-    if (sd_is_lvm(sr))
-        return sd_lvm_unsupported("vdi_introduce");
     snprintf(uuid, sizeof(uuid), "%s", vdi_uuid);
     for (char *p = uuid; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     if (sr_meta_find(&sr->meta, uuid))
         return sd_backend_failure(SM_VDI_EXISTS, "The VDI already exists: %s", uuid);
+    if (sd_is_lvm(sr))
+        return sd_lvm_vdi_introduce(sd, sr, uuid, location, ret);
     if (!location)
         location = def = xasprintf("%s.qcow2", uuid);
     for (size_t i = 0; i < sr->meta.n_vdis; i++)

@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "vmops.h"
+#include "xapi-c/api/vm_suspend.h"
 
 LOG_MODULE("domains");
 
@@ -169,7 +170,7 @@ static void *watch(void *arg)
     (void)arg;
     struct jsonrpc_client *cl = jsonrpc_client_new(w.path);
     int64_t since = 0;
-    bool warned = false;
+    bool warned = false, recovered = false;
 
     for (;;) {
         pthread_mutex_lock(&w.lock);
@@ -219,6 +220,10 @@ static void *watch(void *arg)
         since = g;
         if (full) {
             record_host_memory();
+            /* every VM's power state is true now: images of suspends
+             * that a stop of xapi cut short can be told and go */
+            if (!recovered)
+                recovered = vm_suspend_vdi_recover();
             pthread_mutex_lock(&w.lock);
             w.synced = true;
             pthread_mutex_unlock(&w.lock);

@@ -241,6 +241,8 @@ void vif_register(void);
 void vlan_register(void);
 void pool_network_register(void);
 void bond_register(void);
+void tunnel_register(void);
+void host_network_register(void);
 
 void api_init(void)
 {
@@ -278,6 +280,8 @@ void api_init(void)
     vlan_register();
     pool_network_register();
     bond_register();
+    tunnel_register();
+    host_network_register();
 
     size_t it = 0;
     const char *k;
@@ -438,39 +442,6 @@ static struct api_error *read_call(struct call *c, enum method_kind kind, int cl
     return e;
 }
 
-/* Rewrites a map's canonical text with key set (to value) or removed. */
-static char *map_update(const char *text, const char *key, const char *value)
-{
-    struct strlist_iter it;
-    struct strbuf sb;
-    const char *k, *v;
-    bool first = true;
-
-    strbuf_init(&sb, strlen(text) + 32);
-    strbuf_addc(&sb, '{');
-    strlist_iter_init(&it, text);
-    while (strlist_iter_next(&it, &k, &v)) {
-        if (streq(k, key))
-            continue;
-        if (!first)
-            strbuf_addc(&sb, ',');
-        first = false;
-        strlist_add_quoted(&sb, k, strlen(k));
-        strbuf_addc(&sb, ':');
-        strlist_add_quoted(&sb, v, strlen(v));
-    }
-    strlist_iter_done(&it);
-    if (value) {
-        if (!first)
-            strbuf_addc(&sb, ',');
-        strlist_add_quoted(&sb, key, strlen(key));
-        strbuf_addc(&sb, ':');
-        strlist_add_quoted(&sb, value, strlen(value));
-    }
-    strbuf_addc(&sb, '}');
-    return strbuf_detach(&sb, NULL);
-}
-
 static char *set_update(const char *text, const char *elem, bool add)
 {
     struct strlist_iter it;
@@ -533,11 +504,11 @@ static struct api_error *write_call(struct call *c, enum method_kind kind, int c
                          cd->uuid_field >= 0 ? r->v[cd->uuid_field] : r->ref, arg_str(c, 2));
             goto out;
         }
-        nv = map_update(cur, arg_str(c, 2), arg_str(c, 3));
+        nv = strmap_with(cur, arg_str(c, 2), arg_str(c, 3));
         break;
     }
     case MK_REMOVE_FROM_MAP:
-        nv = map_update(cur, arg_str(c, 2), NULL);
+        nv = strmap_with(cur, arg_str(c, 2), NULL);
         break;
     case MK_ADD_TO_SET:
         if (strlist_contains(cur, arg_str(c, 2)))

@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "xapi-c/api.h"
+#include "xapi-c/api/host.h"
 #include "xapi-c/auth.h"
 #include "xapi-c/bootstrap.h"
 #include "xapi-c/config.h"
@@ -323,6 +324,7 @@ int main(int argc, char **argv)
     if ((r = bootstrap_host(xapi_cfg.state_dir)) < 0 || (r = templates_ensure()) < 0)
         return 1;
     api_init();
+    host_startup(); /* api/host.h */
     tasks_init(xapi_cfg.task_workers);
     domains_init(xapi_cfg.domaind_socket);
     storage_init(xapi_cfg.storaged_socket);
@@ -377,5 +379,6 @@ int main(int argc, char **argv)
     tasks_shutdown();
     sessions_shutdown();
     db_close();
+    host_agent_finish(argv); /* api/host.h: host.restart_agent */
     return 0;
 }

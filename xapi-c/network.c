@@ -304,6 +304,16 @@ struct api_error *net_tx_end(struct net_tx *tx, struct api_error *e)
     return e;
 }
 
+struct api_error *net_tx_finish(struct net_tx *tx, struct api_error *e, struct out *o)
+{
+    if (!e)
+        e = net_tx_apply(tx);
+    e = net_tx_end(tx, e);
+    if (!e)
+        out_void(o);
+    return e;
+}
+
 struct api_error *net_tx_commit(struct net_tx *tx)
 {
     struct api_error *e = network_sync();
@@ -470,6 +480,100 @@ static void add_vif(json_object *vifs, const struct row *vif)
     json_object_object_add(vifs, name, o);
 }
 
+/* Whether s is an IPv4 or IPv6 address. */
+static bool ip_address(const char *s)
+{
+    unsigned char buf[16];
+    return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
+}
+
+/* Whether s is a decimal number no greater than max. */
+static bool small_number(const char *s, long long max)
+{
+    return s && *s && strlen(s) <= 12 && strspn(s, "0123456789") == strlen(s) &&
+           strtoll(s, NULL, 10) <= max;
+}
+
+/* The networkd entry of a tunnel whose access PIF is this host's and
+ * plugged, or NULL: its port exists once other_config names the other
+ * end (remote_ip, and optionally key and dst_port), as the SDN
+ * controller adds it on XCP. A value networkd would refuse leaves the
+ * tunnel inactive rather than the whole host's configuration refused.
+ * db lock held. */
+static json_object *tunnel_entry(const struct row *t, const char **ret_name)
+{
+    const struct row *a = db_get(C_PIF, t->v[FIDX(tunnel, access_PIF)]);
+    if (!a || !mine(a) || !streq(a->v[FIDX(PIF, currently_attached)], "true"))
+        return NULL;
+    const char *br = net_bridge(a->v[FIDX(PIF, network)]);
+    const char *proto = t->v[FIDX(tunnel, protocol)];
+    bool vxlan = streq(proto, "vxlan");
+    const char *oc = t->v[FIDX(tunnel, other_config)];
+    char *remote = strmap_get(oc, "remote_ip"), *key = strmap_get(oc, "key");
+    char *port = strmap_get(oc, "dst_port");
+    json_object *o = NULL;
+    if (*br && network_valid_ifname(a->v[FIDX(PIF, device)]) && ip_address(remote) &&
+        (!key || small_number(key, vxlan ? 0xffffffLL : 0xffffffffLL)) &&
+        (!port || (vxlan && small_number(port, 65535) && strtol(port, NULL, 10) > 0))) {
+        o = json_object_new_object();
+        add_str(o, "bridge", br);
+        add_str(o, "protocol", vxlan ? "vxlan" : "gre");
+        add_str(o, "remote_ip", remote);
+        if (key)
+            add_str(o, "key", key);
+        if (port)
+            add_str(o, "dst_port", port);
+        *ret_name = a->v[FIDX(PIF, device)];
+    }
+    free(remote);
+    free(key);
+    free(port);
+    return o;
+}
+
+/* Tunnels and the bridge MAC of their networks (XCP gives a tunnel's
+ * bridge its access PIF's MAC); db lock held. */
+static void add_tunnels(json_object *tunnels, json_object *bridges)
+{
+    size_t it = 0;
+    const struct row *t;
+    while (db_next(C_tunnel, &it, &t)) {
+        const struct row *a = db_get(C_PIF, t->v[FIDX(tunnel, access_PIF)]);
+        json_object *b = NULL;
+        if (a && mine(a) &&
+            json_object_object_get_ex(bridges, net_bridge(a->v[FIDX(PIF, network)]), &b) &&
+            network_valid_mac(a->v[FIDX(PIF, MAC)])) {
+            json_object *oc = json_object_new_object();
+            add_str(oc, "hwaddr", a->v[FIDX(PIF, MAC)]);
+            json_object_object_add(b, "other_config", oc);
+        }
+        const char *name = NULL;
+        json_object *e = tunnel_entry(t, &name);
+        if (e)
+            json_object_object_add(tunnels, name, e);
+    }
+}
+
+/* PIF.properties networkd applies to NICs (gro), for this host's
+ * physical PIFs; db lock held. */
+static void add_nic_properties(json_object *nics)
+{
+    size_t it = 0;
+    const struct row *p;
+    while (db_next(C_PIF, &it, &p)) {
+        if (!mine(p) || !streq(p->v[FIDX(PIF, physical)], "true") ||
+            !network_valid_ifname(p->v[FIDX(PIF, device)]))
+            continue;
+        char *gro = strmap_get(p->v[FIDX(PIF, properties)], "gro");
+        if (gro && (streq(gro, "on") || streq(gro, "off"))) {
+            json_object *o = json_object_new_object();
+            add_str(o, "gro", gro);
+            json_object_object_add(nics, p->v[FIDX(PIF, device)], o);
+        }
+        free(gro);
+    }
+}
+
 /* The whole configuration of this host's network; db lock held. */
 static json_object *build_config(void)
 {
@@ -549,6 +653,9 @@ static json_object *build_config(void)
     while (db_next(C_VIF, &it, &r))
         if (streq(r->v[FIDX(VIF, currently_attached)], "true"))
             add_vif(vifs, r);
+    json_object *tunnels = json_object_new_object(), *nics = json_object_new_object();
+    add_tunnels(tunnels, bridges);
+    add_nic_properties(nics);
     strbuf_done(&scratch);
     json_object_object_add(doc, "bridges", bridges);
     json_object_object_add(doc, "vlans", vlans);
@@ -556,7 +663,41 @@ static json_object *build_config(void)
     json_object_object_add(doc, "bonds", bonds);
     json_object_object_add(doc, "ips", ips);
     json_object_object_add(doc, "vifs", vifs);
+    json_object_object_add(doc, "tunnels", tunnels);
+    json_object_object_add(doc, "nics", nics);
     return doc;
+}
+
+/* tunnel.status of this host's tunnels after a configuration networkd
+ * took: active when its port is in it, with the key it carries. */
+static void tunnel_status(json_object *doc)
+{
+    json_object *tunnels = jget(doc, "tunnels");
+    struct changeset *cs = changeset_new();
+    size_t it = 0;
+    const struct row *t;
+    db_wrlock();
+    while (db_next(C_tunnel, &it, &t)) {
+        const struct row *a = db_get(C_PIF, t->v[FIDX(tunnel, access_PIF)]);
+        if (!a || !mine(a))
+            continue;
+        json_object *e = jget(tunnels, a->v[FIDX(PIF, device)]);
+        json_object *st = json_object_new_object();
+        add_str(st, "active", e ? "true" : "false");
+        if (e && jget(e, "key"))
+            add_str(st, "key", jstr(e, "key"));
+        const char *text = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN);
+        json_object *have = map_json(t->v[FIDX(tunnel, status)]);
+        if (!json_object_equal(have, st))
+            changeset_set(cs, C_tunnel, t->ref, FIDX(tunnel, status), text);
+        json_object_put(have);
+        json_object_put(st);
+    }
+    int r = changeset_size(cs) ? db_apply(cs) : 0;
+    db_unlock();
+    changeset_free(cs);
+    if (r < 0)
+        log_warning("tunnel status not recorded: %s", strerror(-r));
 }
 
 struct api_error *network_sync(void)
@@ -578,6 +719,7 @@ struct api_error *network_sync(void)
         /* after a failure networkd holds something else: send again next time */
         nw.last_sent = e ? NULL : xstrdup(text);
         if (!e) {
+            tunnel_status(doc);
             log_info("network configuration sent");
             pthread_mutex_lock(&nw.lock);
             nw.resent = true;
@@ -1151,6 +1293,7 @@ static void follow_changes(void)
 {
     bool want[C__COUNT] = {false};
     want[C_network] = want[C_PIF] = want[C_VIF] = want[C_VLAN] = want[C_Bond] = true;
+    want[C_tunnel] = true;
     db_rdlock();
     int64_t since = db_generation();
     db_unlock();

@@ -61,6 +61,11 @@ struct api_error *net_tx_commit(struct net_tx *tx);
 /* The end of a message's change, db_wrlock held: unlocks, then commits the
  * change (e NULL: applied) or frees it (e: failed, or no networkd to tell). */
 struct api_error *net_tx_end(struct net_tx *tx, struct api_error *e);
+/* The end of a message whose answer is void, db_wrlock held: applies the
+ * change unless e, ends it (net_tx_end) and writes the void answer to o
+ * when all went well. */
+struct out;
+struct api_error *net_tx_finish(struct net_tx *tx, struct api_error *e, struct out *o);
 
 /* A new PIF (and its PIF_metrics and network with bridge xenbr<N>) for a
  * NIC as nic/list describes it, into tx; db_wrlock held. */

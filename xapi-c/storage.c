@@ -429,6 +429,48 @@ struct api_error *storage_vdis_record(const char *sr_ref, json_object *vdis, jso
     return e;
 }
 
+/* Forgets the row of a VDI of sr_ref that the media no longer hold, or
+ * only marks it missing while a domain uses it, as a scan does. db lock
+ * held. */
+static void forget_vanished(struct changeset *cs, const char *sr_ref, const struct row *vdi)
+{
+    if (!vdi || !streq(vdi->v[FIDX(VDI, SR)], sr_ref))
+        return;
+    if (vdi_attached(vdi))
+        changeset_set(cs, C_VDI, vdi->ref, FIDX(VDI, missing), "true");
+    else
+        changeset_delete(cs, C_VDI, vdi->ref);
+}
+
+struct api_error *storage_vdis_changed(const char *sr_ref, json_object *answer)
+{
+    struct uuid_refs m = {0};
+    struct api_error *e;
+    json_object *removed = jget(answer, "removed"), *sr_info = jget(answer, "sr");
+    struct changeset *cs = changeset_new();
+    db_wrlock();
+    if (!db_get(C_SR, sr_ref)) {
+        changeset_free(cs);
+        e = api_fail(HANDLE_INVALID, "SR", sr_ref);
+    } else {
+        record_listed(cs, sr_ref, jget(answer, "updated"), &m);
+        size_t n =
+            json_object_is_type(removed, json_type_array) ? json_object_array_length(removed) : 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *uuid = json_object_get_string(json_object_array_get_idx(removed, i));
+            if (uuid && uuid_is_valid(uuid))
+                forget_vanished(cs, sr_ref, db_get_by_uuid(C_VDI, uuid));
+        }
+        if (sr_info)
+            storage_sr_sizes(cs, sr_ref, sr_info);
+        e = api_apply(cs);
+    }
+    db_unlock();
+    free(m.uuid);
+    free(m.ref);
+    return e;
+}
+
 struct api_error *storage_sr_scan(const char *sr_ref)
 {
     json_object *p = storage_params(sr_ref, NULL), *res = NULL;
@@ -459,13 +501,8 @@ struct api_error *storage_sr_scan(const char *sr_ref)
         bool listed = false;
         for (size_t i = 0; i < m.n && !listed; i++)
             listed = streq(m.ref[i], ref);
-        const struct row *vdi = db_get(C_VDI, ref);
-        if (listed || !vdi)
-            continue;
-        if (vdi_attached(vdi))
-            changeset_set(cs, C_VDI, ref, FIDX(VDI, missing), "true");
-        else
-            changeset_delete(cs, C_VDI, ref);
+        if (!listed)
+            forget_vanished(cs, sr_ref, db_get(C_VDI, ref));
     }
     strlist_iter_done(&it);
     strbuf_done(&scratch);

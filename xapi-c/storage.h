@@ -49,6 +49,14 @@ struct api_error *storage_vdi_record(const char *sr_ref, json_object *info, char
  * db lock. */
 struct api_error *storage_vdis_record(const char *sr_ref, json_object *vdis, json_object *sr_info);
 
+/* Records what a chain operation of storaged says it changed in the SR
+ * sr_ref (answer: {updated: [vdi_info], removed: [uuid], sr: sr_info},
+ * each member optional): listed VDIs updated or created as in
+ * storage_vdis_record, removed ones forgotten (only marked missing while
+ * a domain uses them, as a scan does), the SR's sizes; one change set, no
+ * scan. Takes the db lock. */
+struct api_error *storage_vdis_changed(const char *sr_ref, json_object *answer);
+
 /* Records the SR's sizes as storaged reports them now (sr_update). */
 struct api_error *storage_sr_refresh(const char *sr_ref);
 
@@ -79,8 +87,14 @@ struct api_error *storage_vdi_copy(const char *vdi_ref, const char *dest, const 
  * (storaged checks and does it; the caller has checked into as xapi does),
  * its row then updated; job as above. */
 struct api_error *storage_vdi_copy_into(const char *vdi, const char *into, const char *job);
-/* Deletes a VDI from its SR and its row (chain rows follow by a scan). */
+/* Deletes a VDI from its SR and its row; the rows of the chain nodes that
+ * storaged's garbage collection then changed follow from its answer (a
+ * scan only if storaged does not say). */
 struct api_error *storage_vdi_delete(const char *vdi_ref);
+/* VDI.revert's work: the VDI the snapshot was taken of takes its
+ * content (storaged's vdi_revert; the caller has checked what xapi
+ * checks), and the rows of the chain follow storaged's answer. */
+struct api_error *storage_vdi_revert(const char *snapshot_ref);
 /* A new VDI made by storaged in the plugged SR sr from the values of a new
  * row vals_ref (taken: uuid, names, virtual_size, sharable, read_only), in
  * format (NULL: the SR's own), and its row; the ref goes to ret_ref. */

@@ -1,5 +1,5 @@
-/* Reads the host's memory, CPUs and versions from /proc and /sys (see
- * sysinfo.h). */
+/* Reads the host's memory, CPUs, versions, CPU times and load from /proc
+ * and /sys (see sysinfo.h). */
 #include "sysinfo.h"
 
 #include <errno.h>
@@ -113,4 +113,41 @@ void sysinfo_done(struct sysinfo_host *s)
         free(s->cpus[i].flags);
     free(s->cpus);
     s->cpus = NULL;
+}
+
+int sysinfo_cpu_times(struct sysinfo_cpu_times *ret)
+{
+    FILE *f = fopen("/proc/stat", "re");
+    char line[512];
+    ret->n = 0;
+    if (!f)
+        return -errno;
+    while (fgets(line, sizeof(line), f) && ret->n < SYSINFO_MAX_CPUS) {
+        unsigned long long v[8] = {0}, total = 0;
+        int cpu;
+        if (strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9')
+            continue;
+        if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2],
+                   &v[3], &v[4], &v[5], &v[6], &v[7]) < 5)
+            continue;
+        for (int i = 0; i < 8; i++)
+            total += v[i];
+        ret->busy[ret->n] = total - v[3] - v[4]; /* less idle and iowait */
+        ret->total[ret->n] = total;
+        ret->n++;
+    }
+    fclose(f);
+    return 0;
+}
+
+double sysinfo_loadavg(void)
+{
+    FILE *f = fopen("/proc/loadavg", "re");
+    double v = 0;
+    if (f) {
+        if (fscanf(f, "%lf", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v;
 }

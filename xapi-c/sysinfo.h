@@ -1,5 +1,6 @@
-/* Facts read from the running system for the host's records: memory,
- * CPUs, kernel and hypervisor versions. */
+/* Facts read from the running system for the host's records and data
+ * sources: memory, CPUs, kernel and hypervisor versions, the CPUs' time
+ * and the load average. */
 #pragma once
 
 #include <stdint.h>
@@ -25,3 +26,17 @@ struct sysinfo_host {
 /* Reads /proc/meminfo, /proc/cpuinfo, uname and /sys/hypervisor. */
 int sysinfo_read(struct sysinfo_host *ret);
 void sysinfo_done(struct sysinfo_host *s);
+
+#define SYSINFO_MAX_CPUS 512
+
+/* Jiffies each CPU the kernel shows spent busy (all but idle and iowait)
+ * and in all, from /proc/stat (in dom0: dom0's vCPUs). */
+struct sysinfo_cpu_times {
+    int n;
+    unsigned long long busy[SYSINFO_MAX_CPUS], total[SYSINFO_MAX_CPUS];
+};
+
+/* Reads /proc/stat; 0, or -errno when it cannot be read. */
+int sysinfo_cpu_times(struct sysinfo_cpu_times *ret);
+/* The one-minute load average of /proc/loadavg (0 if unreadable). */
+double sysinfo_loadavg(void);

@@ -207,3 +207,81 @@ void vbdops_end(const char *vbd_ref, const char *task)
         set_current(vbd_ref, task, NULL);
     db_unlock();
 }
+
+/* Whether another VBD of the VDI (not vbd) holds it now: attached or in
+ * an operation, its VM neither suspended (really
+ * offline) nor the control domain (which shares disks safely); rw says
+ * whether one of those writes. db lock held. */
+static bool vdi_held_elsewhere(const struct row *vdi, const struct row *vbd, bool *ret_rw)
+{
+    struct strbuf scratch;
+    struct strlist_iter it;
+    const char *ref;
+    bool held = false;
+    *ret_rw = false;
+    strbuf_init(&scratch, 0);
+    strlist_iter_init(&it, db_value(vdi, FIDX(VDI, VBDs), &scratch));
+    while (strlist_iter_next(&it, NULL, &ref)) {
+        const struct row *o = db_get(C_VBD, ref);
+        const struct row *vm = o ? db_get(C_VM, o->v[FIDX(VBD, VM)]) : NULL;
+        if (!o || o == vbd || !vm || streq(vm->v[FIDX(VM, power_state)], "Suspended") ||
+            is_true(vm->v[FIDX(VM, is_control_domain)]))
+            continue;
+        struct api_error *op = busy("VBD", o->ref, o->v[FIDX(VBD, current_operations)]);
+        bool in_op = op != NULL;
+        api_error_free(op);
+        if (is_true(o->v[FIDX(VBD, currently_attached)]) || in_op) {
+            held = true;
+            *ret_rw = *ret_rw || streq(o->v[FIDX(VBD, mode)], "RW");
+        }
+    }
+    strlist_iter_done(&it);
+    strbuf_done(&scratch);
+    return held;
+}
+
+struct api_error *vbdops_assert_attachable(const char *vbd_ref)
+{
+    const struct row *vbd = NULL, *vm, *vdi;
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VBD, vbd_ref, &vbd);
+    if (e)
+        goto out;
+    vm = db_get(C_VM, vbd->v[FIDX(VBD, VM)]);
+    if ((e = busy("VBD", vbd->ref, vbd->v[FIDX(VBD, current_operations)])))
+        goto out;
+    /* A suspended VM's CD can be neither changed nor attached: its resume
+     * attaches it. */
+    if (vm && streq(vbd->v[FIDX(VBD, type)], "CD") &&
+        streq(vm->v[FIDX(VM, power_state)], "Suspended")) {
+        e = api_fail(VM_BAD_POWER_STATE, vm->ref, "halted, running", "suspended");
+        goto out;
+    }
+    if (is_true(vbd->v[FIDX(VBD, empty)]))
+        goto out;
+    vdi = db_get(C_VDI, vbd->v[FIDX(VBD, VDI)]);
+    if (!vdi) {
+        e = api_fail(HANDLE_INVALID, "VDI", vbd->v[FIDX(VBD, VDI)]);
+        goto out;
+    }
+    /* xapi names the VBD here, not the VDI. */
+    if (!is_true(vdi->v[FIDX(VDI, managed)])) {
+        e = api_fail(VDI_NOT_MANAGED, vbd->ref);
+        goto out;
+    }
+    if ((e = busy("VDI", vdi->ref, vdi->v[FIDX(VDI, current_operations)])))
+        goto out;
+    if (!is_true(vbd->v[FIDX(VBD, currently_attached)])) {
+        bool rw, need_write = streq(vbd->v[FIDX(VBD, mode)], "RW");
+        bool held = vdi_held_elsewhere(vdi, vbd, &rw);
+        bool dom0 = vm && is_true(vm->v[FIDX(VM, is_control_domain)]);
+        /* xapi gives VDI_IN_USE only the VDI here. */
+        if (!is_true(vdi->v[FIDX(VDI, sharable)]) && !dom0 && (rw || (need_write && held)))
+            e = api_fail(VDI_IN_USE, vdi->ref);
+        else if (need_write && is_true(vdi->v[FIDX(VDI, read_only)]))
+            e = api_fail(VDI_READONLY, vdi->ref);
+    }
+out:
+    db_unlock();
+    return e;
+}

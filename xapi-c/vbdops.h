@@ -20,3 +20,9 @@ void vbdops_end(const char *vbd_ref, const char *task);
  * power_state were vm_power ("Running"...; NULL: as it is), adding the
  * change to cs. The db lock must be held. */
 void vbdops_refresh(struct changeset *cs, const char *vbd_ref, const char *vm_power);
+/* VBD.assert_attachable: whether the VBD's disk could be attached now,
+ * checked as xapi checks its attach operation (operations in progress on
+ * the VBD or its VDI, a suspended VM's CD, an unmanaged VDI, and, unless
+ * the VBD is attached already, sharing with other VBDs and a read-only
+ * VDI), with xapi's errors. An empty VBD passes. Takes the db lock. */
+struct api_error *vbdops_assert_attachable(const char *vbd_ref);

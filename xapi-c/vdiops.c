@@ -234,15 +234,23 @@ struct api_error *storage_vdi_copy_into(const char *vdi, const char *into, const
     return e;
 }
 
+/* Whether storaged's answer lists what it changed. */
+static bool lists_changes(json_object *res)
+{
+    json_object *v;
+    return json_object_is_type(res, json_type_object) &&
+           json_object_object_get_ex(res, "updated", &v) && json_object_is_type(v, json_type_array);
+}
+
 struct api_error *storage_vdi_delete(const char *vdi)
 {
     char sr[64];
     struct api_error *e = sr_of(vdi, sr);
     if (e)
         return e;
-    json_object *p = storage_params(sr, vdi);
+    json_object *p = storage_params(sr, vdi), *res = NULL;
     storage_lock();
-    e = storage_call("vdi_delete", p, 600, NULL);
+    e = storage_call("vdi_delete", p, 600, &res);
     json_object_put(p);
     if (!e) {
         struct changeset *cs = changeset_new();
@@ -255,9 +263,35 @@ struct api_error *storage_vdi_delete(const char *vdi)
         db_unlock();
         changeset_free(cs);
     }
-    if (!e) /* the chain may have been coalesced: its nodes change */
+    /* The chain may have been coalesced: storaged lists the nodes that
+     * changed (an older one says nothing, and a scan finds them). */
+    if (!e && lists_changes(res))
+        e = storage_vdis_changed(sr, res);
+    else if (!e)
         e = storage_sr_scan(sr);
     storage_unlock();
+    json_object_put(res);
+    return e;
+}
+
+struct api_error *storage_vdi_revert(const char *snapshot)
+{
+    char sr[64];
+    struct api_error *e = sr_of(snapshot, sr);
+    if (e)
+        return e;
+    json_object *p = storage_params(sr, NULL), *v, *res = NULL;
+    json_object *sp = storage_params(NULL, snapshot);
+    json_object_object_get_ex(sp, "vdi_uuid", &v);
+    json_object_object_add(p, "snapshot_uuid", json_object_get(v));
+    json_object_put(sp);
+    storage_lock();
+    e = storage_call("vdi_revert", p, 600, &res);
+    json_object_put(p);
+    if (!e)
+        e = storage_vdis_changed(sr, res);
+    storage_unlock();
+    json_object_put(res);
     return e;
 }
 

@@ -37,16 +37,23 @@ static const struct vm_op_desc ops[] = {
     {"suspend", PS_RUNNING, false, false, false},
     {"resume", PS_SUSPENDED, false, false, false},
     {"resume_on", PS_SUSPENDED, false, false, false},
-    {"power_state_reset", ALL_STATES, false, false, false},
+    {"power_state_reset", ALL_STATES, true, true, true}, /* not listed, as in XCP */
     {"changing_dynamic_range", PS_HALTED | PS_RUNNING, true, false, false},
     {"changing_VCPUs_live", PS_RUNNING, false, false, false},
     {"destroy", PS_HALTED | PS_SUSPENDED, true, true, false},
     {"clone", PS_HALTED, true, true, false},
     {"copy", PS_HALTED, true, true, false},
     {"snapshot", ALL_STATES, false, false, false},
-    {"checkpoint", PS_RUNNING | PS_SUSPENDED, false, false, false},
+    {"checkpoint", PS_RUNNING | PS_PAUSED | PS_SUSPENDED, false, false, false},
     {"revert", ALL_STATES, false, true, false},
     {"provision", PS_HALTED, true, false, false},
+    /* GET /export and /export_metadata, for their time (xva_export.c). */
+    {"export", PS_HALTED | PS_SUSPENDED, true, true, false},
+    {"metadata_export", ALL_STATES, true, true, false},
+    /* Locks only, as XCP keeps them out of allowed_operations. */
+    {"awaiting_memory_live", PS_RUNNING, false, false, true},
+    {"send_sysrq", PS_RUNNING, false, false, true},
+    {"send_trigger", PS_RUNNING, false, false, true},
     /* The VM that a snapshot reverts, for the time of the revert. */
     {"reverting", ALL_STATES, false, false, true},
 };
@@ -184,37 +191,6 @@ char *vmops_allowed(const struct row *vm)
     return strbuf_detach(&sb, NULL);
 }
 
-/* Rewrites the current_operations map with key added (op) or removed
- * (op NULL). */
-static char *ops_update(const char *map, const char *key, const char *op)
-{
-    struct strlist_iter it;
-    struct strbuf sb;
-    const char *k, *v;
-    strbuf_init(&sb, 128);
-    strbuf_addc(&sb, '{');
-    strlist_iter_init(&it, map);
-    while (strlist_iter_next(&it, &k, &v)) {
-        if (streq(k, key))
-            continue;
-        if (sb.len > 1)
-            strbuf_addc(&sb, ',');
-        strlist_add_quoted(&sb, k, strlen(k));
-        strbuf_addc(&sb, ':');
-        strlist_add_quoted(&sb, v, strlen(v));
-    }
-    strlist_iter_done(&it);
-    if (op) {
-        if (sb.len > 1)
-            strbuf_addc(&sb, ',');
-        strlist_add_quoted(&sb, key, strlen(key));
-        strbuf_addc(&sb, ':');
-        strlist_add_quoted(&sb, op, strlen(op));
-    }
-    strbuf_addc(&sb, '}');
-    return strbuf_detach(&sb, NULL);
-}
-
 /* Sets current_operations and recomputes allowed_operations from the
  * row as it will be (db write lock held). */
 static void set_ops(const struct row *vm, char *current)
@@ -239,7 +215,7 @@ struct api_error *vmops_begin(const char *vm_ref, const char *op, const char *ta
     struct api_error *e = vmops_check(vm_ref, op);
     if (!e) {
         const struct row *vm = db_get(C_VM, vm_ref);
-        char *cur = ops_update(vm->v[FIDX(VM, current_operations)], task, op);
+        char *cur = strmap_with(vm->v[FIDX(VM, current_operations)], task, op);
         set_ops(vm, cur);
         free(cur);
     }
@@ -252,7 +228,7 @@ void vmops_end(const char *vm_ref, const char *task)
     db_wrlock();
     const struct row *vm = db_get(C_VM, vm_ref);
     if (vm) {
-        char *cur = ops_update(vm->v[FIDX(VM, current_operations)], task, NULL);
+        char *cur = strmap_with(vm->v[FIDX(VM, current_operations)], task, NULL);
         set_ops(vm, cur);
         free(cur);
     }

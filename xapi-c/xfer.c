@@ -37,10 +37,8 @@ LOG_MODULE("xfer");
 #define XFER_MAX_QUERY 32
 
 static const struct xfer_route *const routes[] = {
-    &xfer_export_raw_vdi,
-    &xfer_import_raw_vdi,
-    &xva_export_route,
-    &xva_import_route,
+    &xfer_export_raw_vdi,       &xfer_import_raw_vdi, &xva_export_route,
+    &xva_export_metadata_route, &xva_import_route,
 };
 
 struct xfer {

@@ -1,13 +1,14 @@
 /* Bulk data over HTTP, as xapi serves it beside the RPC paths (xenapi.md
- * 1.1): GET /export_raw_vdi, PUT /import_raw_vdi (xfer_raw.c), GET /export
- * and PUT /import (xva_export.c, xva_import.c). xfer.c claims these
- * requests from the HTTP server before their body is read
- * (http_stream_handler), authenticates them as XCP does (session_id=, or
- * HTTP basic auth, or the host's Unix socket), runs them under the task
- * the client named with task_id= (or a new one), writes the answer's head
- * on the connection itself, and records the outcome in the task. A PUT's
- * body reaches its handler through a pipe read on a thread of its own, so
- * handlers read and write with plain blocking calls. */
+ * 1.1): GET /export_raw_vdi, PUT /import_raw_vdi (xfer_raw.c, xfer_vhd.c),
+ * GET /export, GET /export_metadata and PUT /import (xva_export.c,
+ * xva_import.c). xfer.c claims these requests from the HTTP server before
+ * their body is read (http_stream_handler), authenticates them as XCP
+ * does (session_id=, or HTTP basic auth, or the host's Unix socket), runs
+ * them under the task the client named with task_id= (or a new one),
+ * writes the answer's head on the connection itself, and records the
+ * outcome in the task. A PUT's body reaches its handler through a pipe
+ * read on a thread of its own, so handlers read and write with plain
+ * blocking calls. */
 #pragma once
 
 #include <stdbool.h>
@@ -73,7 +74,7 @@ int xfer_read_full(struct xfer *x, void *buf, size_t len);
 
 /* The routes (xfer_raw.c, xva_export.c, xva_import.c). */
 extern const struct xfer_route xfer_export_raw_vdi, xfer_import_raw_vdi;
-extern const struct xfer_route xva_export_route, xva_import_route;
+extern const struct xfer_route xva_export_route, xva_export_metadata_route, xva_import_route;
 
 /* The object of class cls named by a ref or a uuid (db lock held), or
  * NULL. */

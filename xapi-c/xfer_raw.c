@@ -1,10 +1,11 @@
 /* GET /export_raw_vdi and PUT /import_raw_vdi: one disk's content as raw
  * bytes (export_raw_vdi.ml and import_raw_vdi.ml of XCP). vdi= names the
- * VDI by ref or uuid; format= is raw (the default), other formats XCP
- * knows (vhd, tar, qcow2) are refused until they are done, and anything
- * else is XCP's "Unknown format" (404). An import without vdi= but with
+ * VDI by ref or uuid; format= is raw (the default) or vhd (xfer_vhd.c,
+ * where base= names the VDI of a differencing export), other formats XCP
+ * knows (tar, qcow2) are refused until they are done, and anything else is
+ * XCP's "Unknown format" (404). An import without vdi= but with
  * sr_id= and a Content-Length makes a new VDI of that size, "Imported
- * VDI", as XCP does. */
+ * VDI", as XCP does (of a VHD: of the image's size). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "out.h"
 #include "xfer.h"
 #include "xfer_vdi.h"
+#include "xfer_vhd.h"
 
 LOG_MODULE("xfer");
 
@@ -26,16 +28,24 @@ LOG_MODULE("xfer");
 
 struct raw_req {
     char vdi[64];
+    char base[64]; /* "" for none */
+    char sr[64];   /* the SR of a new VDI (sr_id=) */
+    bool vhd;
 };
 
-/* format=: 0 for raw, else the HTTP status with the task's error. */
-static int check_format(struct xfer *x, struct api_error **ret_err)
+/* format=: 0 for raw or vhd, else the HTTP status with the task's
+ * error. */
+static int check_format(struct xfer *x, struct raw_req *rq, struct api_error **ret_err)
 {
     const char *f = xfer_query(x, "format");
 
     if (!f || strcasecmp(f, "raw") == 0)
         return 0;
-    if (strcasecmp(f, "vhd") == 0 || strcasecmp(f, "tar") == 0 || strcasecmp(f, "qcow2") == 0)
+    if (strcasecmp(f, "vhd") == 0) {
+        rq->vhd = true;
+        return 0;
+    }
+    if (strcasecmp(f, "tar") == 0 || strcasecmp(f, "qcow2") == 0)
         *ret_err = api_failf(INTERNAL_ERROR, "Format %s is not supported by this host yet", f);
     else
         *ret_err = api_failf(INTERNAL_ERROR, "Unknown format %s", f);
@@ -70,11 +80,14 @@ static int export_prepare(struct xfer *x, struct api_error **ret_err)
     }
     rq = xcalloc(1, sizeof(*rq));
     xfer_set_data(x, rq);
-    if ((status = find_vdi(x, arg, rq->vdi, ret_err)) || (status = check_format(x, ret_err)))
+    if ((status = find_vdi(x, arg, rq->vdi, ret_err)) || (status = check_format(x, rq, ret_err)))
         return status;
-    if (xfer_query(x, "base")) {
-        *ret_err = api_failf(INTERNAL_ERROR, "Differencing exports (base=) are not supported");
-        return 404;
+    if ((arg = xfer_query(x, "base"))) {
+        if (!rq->vhd) {
+            *ret_err = api_failf(INTERNAL_ERROR, "Differencing exports (base=) need format=vhd");
+            return 404;
+        }
+        return find_vdi(x, arg, rq->base, ret_err);
     }
     return 0;
 }
@@ -86,9 +99,11 @@ static struct api_error *export_run(struct xfer *x)
     int64_t size = 0;
     uint64_t sent = 0;
     char name[64];
-    struct api_error *e = xfer_vdi_open(rq->vdi, false, &sv, &size);
+    struct api_error *e;
 
-    if (e)
+    if (rq->vhd)
+        return xfer_vhd_export(x, rq->vdi, *rq->base ? rq->base : NULL);
+    if ((e = xfer_vdi_open(rq->vdi, false, &sv, &size)))
         return e;
     db_rdlock();
     const struct row *r = db_get(C_VDI, rq->vdi);
@@ -110,6 +125,17 @@ static struct api_error *export_run(struct xfer *x)
             api_error_free(xfer_vdi_close(sv, true));
             return api_fail(TASK_CANCELLED, xfer_task(x));
         }
+        /* The last bytes go out once storaged has let the VDI go, so that
+         * a client that has them all may destroy or change it at once. */
+        bool last = sent + (uint64_t)n >= (uint64_t)size;
+        if (last) {
+            e = xfer_vdi_close(sv, false);
+            sv = NULL;
+            if (e) {
+                free(buf);
+                return e;
+            }
+        }
         if (xfer_write(x, buf, (size_t)n) < 0) {
             free(buf);
             api_error_free(xfer_vdi_close(sv, true));
@@ -117,6 +143,8 @@ static struct api_error *export_run(struct xfer *x)
         }
         sent += (uint64_t)n;
         xfer_progress(x, sent, (uint64_t)size);
+        if (last)
+            break;
     }
     free(buf);
     e = xfer_vdi_close(sv, false);
@@ -132,7 +160,7 @@ static int import_prepare(struct xfer *x, struct api_error **ret_err)
     int status;
 
     xfer_set_data(x, rq);
-    if ((status = check_format(x, ret_err)))
+    if ((status = check_format(x, rq, ret_err)))
         return status;
     if (xfer_chunked(x)) {
         *ret_err = api_failf(INTERNAL_ERROR, "Cannot handle encoding: chunked");
@@ -148,24 +176,21 @@ static int import_prepare(struct xfer *x, struct api_error **ret_err)
         *ret_err = api_failf(INTERNAL_ERROR, "Not enough info supplied to import");
         return 400;
     }
-    /* A new VDI the size of the upload, as XCP makes it. */
-    char sr[64] = "", ref[64];
     db_rdlock();
     const struct row *s = xfer_lookup(C_SR, sr_arg);
     if (s)
-        snprintf(sr, sizeof(sr), "%s", s->ref);
+        snprintf(rq->sr, sizeof(rq->sr), "%s", s->ref);
     db_unlock();
-    if (!*sr) {
+    if (!*rq->sr) {
         *ret_err = api_fail(HANDLE_INVALID, "SR", sr_arg);
         return 500;
     }
-    char **vals = api_new_row(C_VDI, ref);
-    char size[32];
-    snprintf(size, sizeof(size), "%lld", (long long)xfer_content_length(x));
-    api_set_val(vals, FIDX(VDI, name_label), "Imported VDI");
-    api_set_val(vals, FIDX(VDI, virtual_size), size);
-    api_set_val(vals, FIDX(VDI, type), "user");
-    if ((*ret_err = xfer_vdi_create(sr, vals, ref, rq->vdi)))
+    /* A VHD's disk size is in the image: its VDI is made once the first
+     * sector has come (xfer_vhd.c). */
+    if (rq->vhd)
+        return 0;
+    /* A new VDI the size of the upload, as XCP makes it. */
+    if ((*ret_err = xfer_vdi_new_imported(rq->sr, xfer_content_length(x), rq->vdi)))
         return 500;
     return 0;
 }
@@ -176,9 +201,11 @@ static struct api_error *import_run(struct xfer *x)
     struct xfer_vdi *sv = NULL;
     int64_t size = 0;
     uint64_t got = 0;
-    struct api_error *e = xfer_vdi_open(rq->vdi, true, &sv, &size);
+    struct api_error *e;
 
-    if (e)
+    if (rq->vhd)
+        return xfer_vhd_import(x, *rq->vdi ? rq->vdi : NULL, rq->sr);
+    if ((e = xfer_vdi_open(rq->vdi, true, &sv, &size)))
         return e;
     char *buf = xmalloc(RAW_BLOCK);
     for (;;) {

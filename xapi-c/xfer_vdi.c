@@ -205,3 +205,15 @@ struct api_error *xfer_vdi_create(const char *sr_ref, char **vals, const char *v
     api_set_val(vals, FIDX(VDI, read_only), "false");
     return storage_vdi_create(sr_ref, vals, vals_ref, NULL, ret_ref);
 }
+
+struct api_error *xfer_vdi_new_imported(const char *sr_ref, int64_t size, char ret_ref[64])
+{
+    char ref[64], text[32];
+    char **vals = api_new_row(C_VDI, ref);
+
+    snprintf(text, sizeof(text), "%lld", (long long)size);
+    api_set_val(vals, FIDX(VDI, name_label), "Imported VDI");
+    api_set_val(vals, FIDX(VDI, virtual_size), text);
+    api_set_val(vals, FIDX(VDI, type), "user");
+    return xfer_vdi_create(sr_ref, vals, ref, ret_ref);
+}

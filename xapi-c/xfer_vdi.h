@@ -33,3 +33,7 @@ struct api_error *xfer_vdi_close(struct xfer_vdi *v, bool abort);
  * (SR_OPERATION_NOT_SUPPORTED). Blocks. */
 struct api_error *xfer_vdi_create(const char *sr_ref, char **vals, const char *vals_ref,
                                   char ret_ref[64]);
+
+/* A new VDI "Imported VDI" of size bytes in the SR sr_ref, for an upload
+ * that names none (sr_id=), as XCP's import_raw_vdi makes it. Blocks. */
+struct api_error *xfer_vdi_new_imported(const char *sr_ref, int64_t size, char ret_ref[64]);

@@ -4,7 +4,13 @@
  * reference between them turned into the export's "Ref:<n>" ids and every
  * other one into OpaqueRef:NULL (sets keep only exported members); then
  * each disk that is not a CD nor in an ISO library, read through storaged,
- * in 1 MiB chunks with SHA-1 checksums, chunks of zeros left out. */
+ * in 1 MiB chunks with SHA-1 checksums, chunks of zeros left out.
+ *
+ * GET /export_metadata?uuid=|ref=: the same archive with ova.xml alone, of
+ * a VM in any power state, which it keeps (XCP's metadata_handler with
+ * preserve_power_state); with export_snapshots (true unless "false") the
+ * VM's snapshots come too, with their objects and snapshot fields. Sent
+ * with its length, as XCP builds it whole first. */
 #include <errno.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -22,6 +28,7 @@
 #include "lib/util.h"
 #include "marshal.h"
 #include "out.h"
+#include "vmops.h"
 #include "xfer.h"
 #include "xfer_vdi.h"
 #include "xva.h"
@@ -47,7 +54,12 @@ struct ids {
 };
 
 struct export_req {
+    bool metadata;  /* /export_metadata */
+    bool snapshots; /* with the VM's snapshots and the snapshot fields */
     char vm[64];
+    /* The task under which the VM's current_operations holds the export
+     * ("" until then). */
+    char task[64];
     struct ids ids;
     /* The disks to stream, sorted by id. */
     struct disk *disks;
@@ -75,11 +87,14 @@ static void add_id(struct ids *t, int cls, const char *ref)
     t->cls[t->n++] = cls;
 }
 
+static void release(struct export_req *rq);
+
 static void export_free(void *p)
 {
     struct export_req *rq = p;
     if (!rq)
         return;
+    release(rq);
     free(rq->ids.ref);
     free(rq->ids.cls);
     free(rq->disks);
@@ -87,6 +102,7 @@ static void export_free(void *p)
 }
 
 /* The objects of a VM's export, as update_table walks them (db lock held). */
+static void collect(struct export_req *rq, const struct row *vm);
 static void collect(struct export_req *rq, const struct row *vm)
 {
     struct strbuf scratch;
@@ -127,6 +143,15 @@ static void collect(struct export_req *rq, const struct row *vm)
     }
     strlist_iter_done(&it);
     add_id(&rq->ids, C_VM_metrics, vm->v[FIDX(VM, metrics)]);
+    if (rq->snapshots && !streq(vm->v[FIDX(VM, is_a_snapshot)], "true")) {
+        strlist_iter_init(&it, db_value(vm, FIDX(VM, snapshots), &scratch));
+        while (strlist_iter_next(&it, NULL, &ref)) {
+            const struct row *snap = db_get(C_VM, ref);
+            if (snap)
+                collect(rq, snap);
+        }
+        strlist_iter_done(&it);
+    }
     strbuf_done(&scratch);
 }
 
@@ -135,27 +160,70 @@ static int disk_order(const void *a, const void *b)
     return strcmp(((const struct disk *)a)->id, ((const struct disk *)b)->id);
 }
 
+/* A boolean query parameter as XCP's bool_of_string reads it: 1 true, 0
+ * false, -1 anything else. */
+static int query_bool(struct xfer *x, const char *name, int absent)
+{
+    const char *v = xfer_query(x, name);
+
+    if (!v)
+        return absent;
+    return streq(v, "true") ? 1 : streq(v, "false") ? 0 : -1;
+}
+
+static int prepare(struct xfer *x, struct export_req *rq, struct api_error **ret_err);
+
 static int export_prepare(struct xfer *x, struct api_error **ret_err)
 {
-    const char *arg = xfer_query(x, "ref");
-    const char *comp = xfer_query(x, "use_compression");
     struct export_req *rq = xcalloc(1, sizeof(*rq));
 
     xfer_set_data(x, rq);
+    return prepare(x, rq, ret_err);
+}
+
+static int metadata_prepare(struct xfer *x, struct api_error **ret_err)
+{
+    struct export_req *rq = xcalloc(1, sizeof(*rq));
+    int snaps = query_bool(x, "export_snapshots", 1);
+
+    xfer_set_data(x, rq);
+    rq->metadata = true;
+    if (snaps < 0 || query_bool(x, "include_vhd_parents", 0) < 0) {
+        *ret_err = api_failf(INTERNAL_ERROR, "Invalid_argument(\"bool_of_string\")");
+        return 500;
+    }
+    if (query_bool(x, "all", 0) != 0) {
+        *ret_err = api_failf(INTERNAL_ERROR, "Exporting the metadata of all VMs (all=true) is "
+                                             "not supported by this host");
+        return 500;
+    }
+    /* include_vhd_parents adds the VDIs that sm-config's vhd-parent names:
+     * this host's qcow2 chains keep their bases out of the database, so
+     * there are none to add. */
+    rq->snapshots = snaps == 1;
+    return prepare(x, rq, ret_err);
+}
+
+static int prepare(struct xfer *x, struct export_req *rq, struct api_error **ret_err)
+{
+    const char *arg = xfer_query(x, "ref");
+    const char *comp = xfer_query(x, "use_compression");
+
     if (!arg)
         arg = xfer_query(x, "uuid");
     if (!arg) {
         *ret_err = api_failf(INTERNAL_ERROR, "Missing uuid or ref query parameter");
         return 500;
     }
-    if (comp && *comp && strcasecmp(comp, "false") != 0) {
+    if (!rq->metadata && comp && *comp && strcasecmp(comp, "false") != 0) {
         *ret_err = api_failf(INTERNAL_ERROR,
                              "Compressed exports (use_compression=%s) are not "
                              "supported by this host",
                              comp);
         return 500;
     }
-    if (xfer_query(x, "export_snapshots") && streq(xfer_query(x, "export_snapshots"), "true")) {
+    if (!rq->metadata && xfer_query(x, "export_snapshots") &&
+        streq(xfer_query(x, "export_snapshots"), "true")) {
         *ret_err = api_failf(INTERNAL_ERROR, "Exports with snapshots are not supported yet");
         return 500;
     }
@@ -167,7 +235,7 @@ static int export_prepare(struct xfer *x, struct api_error **ret_err)
         return 500;
     }
     const char *ps = vm->v[FIDX(VM, power_state)];
-    if (!streq(ps, "Halted") && !streq(ps, "Suspended")) {
+    if (!rq->metadata && !streq(ps, "Halted") && !streq(ps, "Suspended")) {
         char actual[32];
         snprintf(actual, sizeof(actual), "%s", ps);
         for (char *p = actual; *p; p++)
@@ -180,6 +248,11 @@ static int export_prepare(struct xfer *x, struct api_error **ret_err)
     collect(rq, vm);
     db_unlock();
     qsort(rq->disks, rq->n_disks, sizeof(*rq->disks), disk_order);
+    /* The VM shows the export in current_operations while it runs, and
+     * nothing else may start on it meanwhile (XCP's with_vm_locked). */
+    if ((*ret_err = vmops_begin(rq->vm, rq->metadata ? "metadata_export" : "export", xfer_task(x))))
+        return 500;
+    snprintf(rq->task, sizeof(rq->task), "%s", xfer_task(x));
     return 0;
 }
 
@@ -215,14 +288,14 @@ static char *externalise(const struct ids *ids, const struct type *t, const char
 }
 
 /* What an export never carries: runtime state (export.ml's make_*). */
-static const char *reset_value(int cls, int f)
+static const char *reset_value(const struct export_req *rq, int cls, int f)
 {
     if (cls == C_VM) {
-        if (f == FIDX(VM, power_state))
+        if (f == FIDX(VM, power_state) && !rq->metadata)
             return "Halted";
-        if (f == FIDX(VM, is_a_snapshot))
+        if (f == FIDX(VM, is_a_snapshot) && !rq->snapshots)
             return "false";
-        if (f == FIDX(VM, snapshot_time))
+        if (f == FIDX(VM, snapshot_time) && !rq->snapshots)
             return "19700101T00:00:00Z";
         if (f == FIDX(VM, transportable_snapshot_id))
             return "";
@@ -241,7 +314,7 @@ static const char *reset_value(int cls, int f)
     return NULL;
 }
 
-static void write_record(struct out *o, const struct ids *ids, const struct row *r)
+static void write_record(struct out *o, const struct export_req *rq, const struct row *r)
 {
     const struct class_desc *cd = &model_classes[r->cls];
     struct strbuf scratch;
@@ -252,8 +325,8 @@ static void write_record(struct out *o, const struct ids *ids, const struct row 
         const struct field_desc *f = &cd->fields[i];
         if (f->state == S_REMOVED)
             continue;
-        const char *reset = reset_value(r->cls, i);
-        char *v = externalise(ids, f->type, reset ? reset : db_value(r, i, &scratch));
+        const char *reset = reset_value(rq, r->cls, i);
+        char *v = externalise(&rq->ids, f->type, reset ? reset : db_value(r, i, &scratch));
         out_member_spelled(o, f->xml_member, f->xml_member_len, f->json_member, f->json_member_len);
         marshal_to_wire(o, f->type, v);
         free(v);
@@ -314,7 +387,7 @@ static char *ova_xml(const struct export_req *rq, size_t *ret_len)
             out_member(&o, "id");
             out_string(&o, id_of(&rq->ids, r->ref, id));
             out_member(&o, "snapshot");
-            write_record(&o, &rq->ids, r);
+            write_record(&o, rq, r);
             out_struct_end(&o);
         }
     out_array_end(&o);
@@ -430,7 +503,26 @@ static struct api_error *send_disk(struct xfer *x, const char *vdi, const char *
     return xfer_vdi_close(sv, false);
 }
 
+/* Lets the VM go: before the task finishes, so that whoever sees it done
+ * finds current_operations empty. */
+static void release(struct export_req *rq)
+{
+    if (*rq->task)
+        vmops_end(rq->vm, rq->task);
+    *rq->task = '\0';
+}
+
+static struct api_error *export_stream(struct xfer *x);
+
 static struct api_error *export_run(struct xfer *x)
+{
+    struct api_error *e = export_stream(x);
+
+    release(xfer_data(x));
+    return e;
+}
+
+static struct api_error *export_stream(struct xfer *x)
 {
     struct export_req *rq = xfer_data(x);
     uint64_t total = 0, done = 0;
@@ -469,5 +561,35 @@ const struct xfer_route xva_export_route = {
     .label = "VM.export",
     .prepare = export_prepare,
     .run = export_run,
+    .free_data = export_free,
+};
+
+/* The metadata archive: ova.xml and the end, with its length. */
+static struct api_error *metadata_run(struct xfer *x)
+{
+    struct export_req *rq = xfer_data(x);
+    size_t len;
+    char *xml = ova_xml(rq, &len);
+    static const char end[2 * XVA_BLOCK];
+    uint64_t total = XVA_BLOCK + (len + XVA_BLOCK - 1) / XVA_BLOCK * XVA_BLOCK + sizeof(end);
+
+    log_info("exporting the metadata of VM %s: %zu objects", rq->vm, rq->ids.n);
+    release(rq);
+    int r = xfer_send_head(x, "application/octet-stream", (int64_t)total, "export.xva");
+    if (r == 0)
+        r = tar_member(x, "ova.xml", xml, len);
+    free(xml);
+    if (r < 0 || xfer_write(x, end, sizeof(end)) < 0)
+        return api_failf(INTERNAL_ERROR, "the client went away");
+    return NULL;
+}
+
+const struct xfer_route xva_export_metadata_route = {
+    .method = "GET",
+    .path = "/export_metadata",
+    .realm = "VM.export_metadata",
+    .label = "VM.export_metadata",
+    .prepare = metadata_prepare,
+    .run = metadata_run,
     .free_data = export_free,
 };

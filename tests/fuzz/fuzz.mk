@@ -10,7 +10,7 @@ FUZZ_FLAGS = -std=gnu17 -D_GNU_SOURCE -I. $(WARN) -g -O1 \
              -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 
-FUZZ_NAMES := xmlrpc jsonrpc cli networkd-config networkd-ovsdb storaged xva
+FUZZ_NAMES := xmlrpc jsonrpc cli networkd-config networkd-ovsdb storaged xva vhd
 # Both wire decoders re-encode what they accept through the value writer.
 FUZZ_RPC_SRCS := tests/fuzz/fuzz-rpc.c xapi-c/xmlrpc.c xapi-c/jsonrpc.c xapi-c/rpc.c xapi-c/xv.c xapi-c/out.c \
                  lib/strbuf.c lib/strlist.c lib/util.c
@@ -29,6 +29,8 @@ FUZZ_SRCS_storaged := storaged/meta.c storaged/chain.c storaged/qcow2.c storaged
                       lib/hashmap.c lib/strbuf.c lib/util.c
 # XVA archives arriving on PUT /import (tar members, ova.xml, checksums).
 FUZZ_SRCS_xva := xapi-c/xva_format.c
+# VHD images arriving on PUT /import_raw_vdi?format=vhd.
+FUZZ_SRCS_vhd := lib/vhd.c
 
 define fuzz_target
 $(BUILD)/fuzz/fuzz-$(1): tests/fuzz/fuzz-$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard xapi-c/*.h lib/*.h storaged/*.h networkd/*.h)

@@ -478,7 +478,8 @@ def test_malformed_where_expression_is_invalid_value(session, expr):
 
 
 def test_message_without_handler_is_message_not_implemented(session, vm):
-    assert session.error("VM.assert_agile", vm) == ["MESSAGE_NOT_IMPLEMENTED", "VM.assert_agile"]
+    assert session.error("VM.retrieve_wlb_recommendations", vm) == \
+        ["MESSAGE_NOT_IMPLEMENTED", "VM.retrieve_wlb_recommendations"]
 
 
 def vbd_record(vm, **over):
@@ -683,11 +684,11 @@ def test_async_vm_destroy_result_is_an_empty_value(session):
 
 
 def test_async_unimplemented_message_fails_with_message_not_implemented(session, vm):
-    task = session("Async.VM.assert_agile", vm)
+    task = session("Async.VM.retrieve_wlb_recommendations", vm)
     try:
         rec = wait_task(session, task)
         assert rec["status"] == "failure"
-        assert rec["error_info"] == ["MESSAGE_NOT_IMPLEMENTED", "VM.assert_agile"]
+        assert rec["error_info"] == ["MESSAGE_NOT_IMPLEMENTED", "VM.retrieve_wlb_recommendations"]
     finally:
         session("task.destroy", task)
 
@@ -808,8 +809,8 @@ def test_os_xenapi_logs_in_again_after_session_invalid(host, osx):
 
 def test_os_xenapi_failure_of_an_unimplemented_message(osx, XenAPI, dom0):
     with pytest.raises(XenAPI.Failure) as e:
-        osx.xenapi.VM.assert_agile(dom0)
-    assert e.value.details == ["MESSAGE_NOT_IMPLEMENTED", "VM.assert_agile"]
+        osx.xenapi.VM.retrieve_wlb_recommendations(dom0)
+    assert e.value.details == ["MESSAGE_NOT_IMPLEMENTED", "VM.retrieve_wlb_recommendations"]
 
 
 def test_first_start_keeps_what_the_installer_wrote_in_the_inventory(host_factory, tmp_path):

@@ -267,9 +267,9 @@ def test_dom0_is_never_selected_by_filters(host):
 
 
 def test_unimplemented_message_is_reported_like_xcp(host):
-    code, out, err = xe(host, "host-disable")
+    code, out, err = xe(host, "pool-sync-database")
     assert code == 1
-    assert err == "Error code: MESSAGE_NOT_IMPLEMENTED\nError parameters: host.disable\n"
+    assert err == "Error code: MESSAGE_NOT_IMPLEMENTED\nError parameters: pool.sync_database\n"
 
 
 def test_host_pool_task_message_commands(host):

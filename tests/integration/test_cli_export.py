@@ -168,3 +168,93 @@ def test_export_to_an_existing_file_fails_at_once(host, s, vm_with_disk, tmp):
     assert there.read_bytes() == b"keep me"
     # the command's task is gone
     assert not [t for t in s("task.get_all") if s("task.get_name_label", t) == "VM.export"]
+
+
+def test_vm_export_metadata_writes_ova_xml_alone(host, s, vm_with_disk, tmp):
+    vm, vdi = vm_with_disk
+    xva = tmp / "meta.xva"
+    code, out, err = xe(host, "vm-export", "vm=" + s("VM.get_uuid", vm), "filename=" + str(xva),
+                        "metadata=true")
+    assert code == 0, err
+    assert out.strip() == "Export succeeded"
+    with tarfile.open(xva) as t:
+        assert t.getnames() == ["ova.xml"]
+        assert b"cli-disk" in t.extractfile("ova.xml").read()
+
+
+def test_snapshot_export_to_template_imports_as_a_template(host, s, vm_with_disk, tmp):
+    vm, vdi = vm_with_disk
+    snap = s("VM.snapshot", vm, "cli-snap")
+    xva = tmp / "snap.xva"
+    try:
+        code, out, err = xe(host, "snapshot-export-to-template",
+                            "snapshot-uuid=" + s("VM.get_uuid", snap), "filename=" + str(xva))
+        assert code == 0, err
+        assert out.strip() == "Export succeeded"
+        code, out, err = xe(host, "vm-import", "filename=" + str(xva))
+        assert code == 0, err
+        new = s("VM.get_by_uuid", out.strip())
+        try:
+            assert s("VM.get_is_a_template", new) is True
+            assert s("VM.get_is_a_snapshot", new) is False
+            assert s("VM.get_name_label", new) == "cli-snap"
+            (vbd,) = s("VM.get_VBDs", new)
+            assert guest_content(image_path(host, s, s("VBD.get_VDI", vbd))) == expected(4 * MiB)
+        finally:
+            destroy_vm_and_disks(s, new)
+    finally:
+        destroy_vm_and_disks(s, snap)
+
+
+def test_snapshot_export_to_template_refuses_a_vm(host, s, vm_with_disk, tmp):
+    vm, vdi = vm_with_disk
+    code, out, err = xe(host, "snapshot-export-to-template", "snapshot-uuid=" + s("VM.get_uuid", vm),
+                        "filename=" + str(tmp / "x.xva"))
+    assert code != 0 and "not a snapshot" in err
+    assert not (tmp / "x.xva").exists()
+
+
+def qemu_write(path, writes):
+    args = ["qemu-io", "-f", "qcow2"]
+    for pattern, offset, length in writes:
+        args += ["-c", "write -P 0x%02x %d %d" % (pattern, offset, length)]
+    subprocess.run(args + [str(path)], check=True, capture_output=True, timeout=120)
+
+
+def test_vdi_export_vhd_with_base(host, s, tmp):
+    """xe vdi-export format=vhd base=: the blocks written since the base
+    snapshot only; the full VHD imports back with vdi-import format=vhd."""
+    sr = s("pool.get_default_SR", s("pool.get_all")[0])
+    vdi = s("VDI.create", {"SR": sr, "virtual_size": str(4 * MiB), "type": "user",
+                           "sharable": False, "read_only": False, "other_config": {},
+                           "name_label": "cli-vhd-src"})
+    qemu_write(image_path(host, s, vdi), CONTENT)
+    base = s("VDI.snapshot", vdi, {})
+    qemu_write(image_path(host, s, vdi), [(0x77, 2 * MiB, 4096)])
+    top = s("VDI.snapshot", vdi, {})
+    try:
+        full, delta = tmp / "full.vhd", tmp / "delta.vhd"
+        code, _, err = xe(host, "vdi-export", "uuid=" + s("VDI.get_uuid", top),
+                          "filename=" + str(full), "format=vhd")
+        assert code == 0, err
+        code, _, err = xe(host, "vdi-export", "uuid=" + s("VDI.get_uuid", top),
+                          "filename=" + str(delta), "format=vhd",
+                          "base=" + s("VDI.get_uuid", base))
+        assert code == 0, err
+        # The full image has the two written blocks, the delta one.
+        assert os.path.getsize(full) - os.path.getsize(delta) == 2 * MiB + 512
+        target = s("VDI.create", {"SR": s("VDI.get_SR", vdi), "virtual_size": str(4 * MiB),
+                                  "type": "user", "sharable": False, "read_only": False,
+                                  "other_config": {}, "name_label": "cli-vhd"})
+        try:
+            code, _, err = xe(host, "vdi-import", "uuid=" + s("VDI.get_uuid", target),
+                              "filename=" + str(full), "format=vhd")
+            assert code == 0, err
+            want = bytearray(expected(4 * MiB))
+            want[2 * MiB:2 * MiB + 4096] = b"\x77" * 4096
+            assert guest_content(image_path(host, s, target)) == bytes(want)
+        finally:
+            s("VDI.destroy", target)
+    finally:
+        for v in (top, base, vdi):
+            s("VDI.destroy", v)

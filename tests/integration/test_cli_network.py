@@ -3,7 +3,8 @@ pif-set-primary-address-type, pif-introduce, pif-db-forget, pif-param-set
 properties:, vlan-create, vlan-destroy, pool-vlan-create, tunnel-create,
 tunnel-destroy, bond-create, bond-set-mode, bond-param-set properties:,
 vif-create, vif-move, vif-configure-ipv4/-ipv6, vm-vif-list,
-host-/pool-management-reconfigure, host-management-disable) on a real host
+host-/pool-management-reconfigure, host-management-disable,
+host-emergency-management-reconfigure) on a real host
 with its own network namespace, Open vSwitch and networkd
 (scripts/run-host): the bytes
 each prints as XCP prints them, XCP's parameter parsing and its errors in
@@ -175,18 +176,27 @@ def test_pif_introduce(nhost, s):
     # pif-db-forget (hidden): only the record goes; pif-scan finds the NIC
     # again.
     assert fails(nhost, "pif-db-forget", "uuid=nopif") == UUID_INVALID % ("PIF", "nopif")
-    code, out, err = xe(nhost, "pif-db-forget", "uuid=" + new)
-    assert (code, out, err) == (1, "", "Error code: MESSAGE_NOT_IMPLEMENTED\n"
-                                       "Error parameters: PIF.db_forget\n")
+    assert ok(nhost, "pif-db-forget", "uuid=" + new) == ""
+    assert fails(nhost, "pif-param-get", "uuid=" + new, "param-name=device") == \
+        UUID_INVALID % ("PIF", new)
+    assert ok(nhost, "pif-scan", "host-uuid=" + host) == ""
+    again = pif_uuid(s, "eth1")
+    assert again != new
+    assert get(nhost, "pif", again, "network-uuid") == network
+    ok(nhost, "pif-plug", "uuid=" + again)
+    assert get(nhost, "pif", again, "currently-attached") == "true"
 
 
 def test_pif_param_set_properties(nhost, s):
     """A key of a PIF's properties is set through PIF.set_property, as in
     XCP; other read-only maps stay read-only."""
     eth1 = pif_uuid(s, "eth1")
-    code, out, err = xe(nhost, "pif-param-set", "uuid=" + eth1, "properties:gro=off")
-    assert (code, out, err) == (1, "", "Error code: MESSAGE_NOT_IMPLEMENTED\n"
-                                       "Error parameters: PIF.set_property\n")
+    assert ok(nhost, "pif-param-set", "uuid=" + eth1, "properties:gro=off") == ""
+    assert get(nhost, "pif", eth1, "properties", "gro") == "off"
+    assert fails(nhost, "pif-param-set", "uuid=" + eth1, "properties:gro=maybe") == \
+        "The value given is invalid\nfield: properties\nvalue: gro = maybe\n"
+    assert ok(nhost, "pif-param-set", "uuid=" + eth1, "properties:gro=on") == ""
+    assert get(nhost, "pif", eth1, "properties", "gro") == "on"
     assert fails(nhost, "pif-param-set", "uuid=" + eth1, "capabilities:x=y") == \
         "Error: Unknown field 'capabilities'\n"
 
@@ -274,13 +284,29 @@ def test_tunnel_create(nhost, s):
                      "protocol=ipip") == "Error: Expected one of 'gre', 'vxlan', got ipip\n"
         assert fails(nhost, "tunnel-create", "pif-uuid=nopif", "network-uuid=nonet") == \
             UUID_INVALID % ("network", "nonet")
-        code, out, err = xe(nhost, "tunnel-create", "pif-uuid=" + eth0, "network-uuid=" + net,
-                            "protocol=VXLAN")
-        assert (code, out, err) == (1, "", "Error code: MESSAGE_NOT_IMPLEMENTED\n"
-                                           "Error parameters: tunnel.create\n")
+        # XCP prints the access PIF.
+        out = ok(nhost, "tunnel-create", "pif-uuid=" + eth0, "network-uuid=" + net,
+                 "protocol=VXLAN")
+        assert re.fullmatch(UUID + "\n", out), out
+        access = out.strip()
+        assert get(nhost, "pif", access, "device") == "tunnel0"
+        assert get(nhost, "pif", access, "network-uuid") == net
+        tunnel = ok(nhost, "tunnel-list", "access-PIF=" + access, "--minimal").strip()
+        assert re.fullmatch(UUID, tunnel), tunnel
+        assert get(nhost, "tunnel", tunnel, "transport-PIF") == eth0
+        assert get(nhost, "tunnel", tunnel, "protocol") == "vxlan"
+        assert fails(nhost, "tunnel-create", "pif-uuid=" + access, "network-uuid=" + net) == \
+            ("You tried to create a PIF, but the network you tried to attach it to is already "
+             "attached to some other PIF, and so the creation failed.\nnetwork: %s (tunnel net)\n"
+             "connected PIF: %s\n" % (net, access))
+        assert ok(nhost, "tunnel-destroy", "uuid=" + tunnel) == ""
+        assert ok(nhost, "tunnel-list", "--minimal") == "\n"
         assert fails(nhost, "tunnel-destroy", "uuid=notunnel") == \
             UUID_INVALID % ("tunnel", "notunnel")
     finally:
+        for t in ok(nhost, "tunnel-list", "--minimal").strip().split(","):
+            if t:
+                ok(nhost, "tunnel-destroy", "uuid=" + t)
         ok(nhost, "network-destroy", "uuid=" + net)
 
 
@@ -394,11 +420,19 @@ def test_vif_create_move_configure_and_vm_vif_list(nhost, s):
             "Error: Expected one of 'None', 'Static', 'DHCP', got auto\n"
         assert fails(nhost, "vif-configure-ipv6", "uuid=" + v0, "mode=dhcp") == \
             "Error: Expected one of 'None', 'Static', 'Autoconf', got dhcp\n"
-        for cmd, wire, addr in (("vif-configure-ipv4", "VIF.configure_ipv4", "10.0.0.5/24"),
-                                ("vif-configure-ipv6", "VIF.configure_ipv6", "fd00::5/64")):
-            code, out, err = xe(nhost, cmd, "uuid=" + v0, "mode=static", "address=" + addr)
-            assert (code, out, err) == (1, "", "Error code: MESSAGE_NOT_IMPLEMENTED\n"
-                                               "Error parameters: %s\n" % wire)
+        # The API's checks (XCP's), then its refusal of a guest whose agent
+        # does not announce feature-static-ip-setting (no guest here does).
+        for cmd, good, bad in (("vif-configure-ipv4", "10.0.0.5/24", "10.0.0.5/33"),
+                               ("vif-configure-ipv6", "fd00::5/64", "10.0.0.5/24")):
+            assert fails(nhost, cmd, "uuid=" + v0, "mode=static", "address=" + bad) == \
+                ("A required parameter contained an invalid CIDR address (<addr>/<prefix "
+                 "length>)\nparameter: address\n")
+            assert fails(nhost, cmd, "uuid=" + v0, "mode=static", "address=" + good,
+                         "gateway=nowhere") == \
+                "A required parameter contained an invalid IP address\nparameter: gateway\n"
+            assert fails(nhost, cmd, "uuid=" + v0, "mode=static", "address=" + good) == \
+                "You attempted an operation on a VM which lacks the feature.\nvm: %s (vif-cli)\n" % vm
+        assert get(nhost, "vif", v0, "ipv4-configuration-mode") == "None"
     finally:
         for uuid in (vm, twin):
             ref = s("VM.get_by_uuid", uuid)
@@ -428,9 +462,15 @@ def test_management_reconfigure(nhost, s):
             UUID_INVALID % ("network", "nonet")
         # host-management-disable: no PIF is the management one any more,
         # until host-management-reconfigure names one.
-        code, out, err = xe(nhost, "host-management-disable")
-        assert (code, out, err) == (1, "", "Error code: MESSAGE_NOT_IMPLEMENTED\n"
-                                           "Error parameters: host.management_disable\n")
+        assert ok(nhost, "host-management-disable") == ""
+        assert get(nhost, "pif", eth0, "management") == "false"
+        assert get(nhost, "pif", eth1, "management") == "false"
+        assert ok(nhost, "host-management-reconfigure", "pif-uuid=" + eth0) == ""
+        assert get(nhost, "pif", eth0, "management") == "true"
+        # Only for a pool member in emergency mode, which this host is not.
+        code, out, err = xe(nhost, "host-emergency-management-reconfigure", "interface=xenbr1")
+        assert (code, out) == (1, "")
+        assert err == "This pool is not in emergency mode.\n"
         assert get(nhost, "pif", eth0, "management") == "true"
     finally:
         if get(nhost, "pif", eth0, "management") != "true":

@@ -638,6 +638,137 @@ def test_export_of_a_running_vm_or_unknown_vm_is_refused(host, s):
 
 
 # ---------------------------------------------------------------------------
+# GET /export_metadata
+
+
+def ova_objects(data):
+    """The objects of an XVA's ova.xml as (class, record) pairs, and the
+    archive's member names."""
+    import xmlrpc.client
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        names = t.getnames()
+        xml = t.extractfile("ova.xml").read().decode()
+    (ova,), _ = xmlrpc.client.loads("<methodResponse><params><param>%s</param></params>"
+                                    "</methodResponse>" % xml)
+    return [(o["class"], o["id"], o["snapshot"]) for o in ova["objects"]], names
+
+
+@pytest.fixture
+def vm_with_snapshot(s, sr):
+    vm = s("VM.create", vm_record(name_label="meta"))
+    vdi = make_vdi(s, sr, 4 * MiB, "meta-disk")
+    s("VBD.create", {"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW",
+                     "type": "Disk", "empty": False, "other_config": {},
+                     "qos_algorithm_type": "", "qos_algorithm_params": {}})
+    snap = s("VM.snapshot", vm, "meta-snap")
+    yield vm, snap
+    for v in (snap, vm):
+        for vbd in s("VM.get_VBDs", v):
+            disk = s("VBD.get_VDI", vbd)
+            s("VBD.destroy", vbd)
+            s("VDI.destroy", disk)
+        s("VM.destroy", v)
+
+
+def test_export_metadata_is_ova_xml_alone_with_the_snapshots(host, s, vm_with_snapshot):
+    vm, snap = vm_with_snapshot
+    task = s("task.create", "meta", "")
+    resp, data = request(host, "GET", "/export_metadata",
+                         {"session_id": s.ref, "task_id": task, "uuid": s("VM.get_uuid", vm)})
+    assert resp.status == 200
+    assert int(resp.getheader("content-length")) == len(data)
+    assert resp.getheader("content-disposition") == 'attachment; filename="export.xva"'
+    objects, names = ova_objects(data)
+    # No disk content, only ova.xml.
+    assert names == ["ova.xml"]
+    vms = {r["name_label"]: (i, r) for c, i, r in objects if c == "VM"}
+    assert sorted(vms) == ["meta", "meta-snap"]
+    vm_id, vm_rec = vms["meta"]
+    snap_id, snap_rec = vms["meta-snap"]
+    assert snap_rec["is_a_snapshot"] is True and vm_rec["is_a_snapshot"] is False
+    assert snap_rec["snapshot_of"] == vm_id
+    assert vm_rec["snapshots"] == [snap_id]
+    # Both VMs' disks are described.
+    assert len([c for c, _, _ in objects if c == "VDI"]) == 2
+    assert task_done(s, task)["status"] == "success"
+    s("task.destroy", task)
+
+
+def test_export_metadata_without_snapshots(host, s, vm_with_snapshot):
+    vm, snap = vm_with_snapshot
+    resp, data = request(host, "GET", "/export_metadata",
+                         {"session_id": s.ref, "ref": vm, "export_snapshots": "false"})
+    assert resp.status == 200
+    objects, _ = ova_objects(data)
+    vms = [r for c, _, r in objects if c == "VM"]
+    assert [r["name_label"] for r in vms] == ["meta"]
+    assert vms[0]["snapshots"] == []
+
+
+def test_export_metadata_keeps_a_running_vms_power_state(host, s, vm_with_snapshot):
+    vm, _ = vm_with_snapshot
+    s("VM.start", vm, False, False)
+    try:
+        # A full export refuses a running VM; its metadata is fine.
+        resp, _ = request(host, "GET", "/export", {"session_id": s.ref, "ref": vm})
+        assert resp.status == 500
+        resp, data = request(host, "GET", "/export_metadata",
+                             {"session_id": s.ref, "ref": vm, "export_snapshots": "false"})
+        assert resp.status == 200
+        objects, _ = ova_objects(data)
+        assert [r["power_state"] for c, _, r in objects if c == "VM"] == ["Running"]
+    finally:
+        s("VM.hard_shutdown", vm)
+
+
+def test_export_metadata_refuses_bad_arguments(host, s, vm_with_snapshot):
+    vm, _ = vm_with_snapshot
+    task = s("task.create", "meta", "")
+    resp, _ = request(host, "GET", "/export_metadata",
+                      {"session_id": s.ref, "task_id": task, "ref": vm,
+                       "export_snapshots": "maybe"})
+    assert resp.status == 500
+    assert task_done(s, task)["error_info"] == ["INTERNAL_ERROR",
+                                                'Invalid_argument("bool_of_string")']
+    resp, _ = request(host, "GET", "/export_metadata", {"ref": vm})
+    assert resp.status == 401
+    assert resp.getheader("WWW-Authenticate") == 'Basic realm="VM.export_metadata"'
+
+
+def test_vm_shows_export_in_current_operations_while_exported(host, s, sr):
+    """XCP's with_vm_locked: the VM holds the export in current_operations
+    for as long as it runs, and nothing else may start meanwhile."""
+    vm = s("VM.create", vm_record(name_label="busy-export"))
+    vdi = make_vdi(s, sr, 64 * MiB, "busy-disk")
+    # More data than the socket buffers hold, so the export waits on us.
+    qemu_write(image_path(host, s, vdi), (0x5a, 0, 48 * MiB))
+    s("VBD.create", {"VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW",
+                     "type": "Disk", "empty": False, "other_config": {},
+                     "qos_algorithm_type": "", "qos_algorithm_params": {}})
+    assert "export" in s("VM.get_allowed_operations", vm)
+    task = s("task.create", "export", "")
+    conn = http.client.HTTPConnection("127.0.0.1", host.http_port, timeout=120)
+    try:
+        conn.request("GET", "/export?" + urllib.parse.urlencode(
+            {"session_id": s.ref, "task_id": task, "ref": vm}))
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert s("VM.get_current_operations", vm) == {task: "export"}
+        assert "export" not in s("VM.get_allowed_operations", vm)
+        err = s.error("VM.start", vm, False, False)
+        assert err[0] == "OTHER_OPERATION_IN_PROGRESS"
+        resp.read()
+    finally:
+        conn.close()
+    assert task_done(s, task)["status"] == "success"
+    assert s("VM.get_current_operations", vm) == {}
+    s("task.destroy", task)
+    s("VBD.destroy", s("VM.get_VBDs", vm)[0])
+    s("VDI.destroy", vdi)
+    s("VM.destroy", vm)
+
+
+# ---------------------------------------------------------------------------
 # Faults
 
 

@@ -197,8 +197,8 @@ def test_vif_locking_with_openflow_rules(host):
 
 
 def test_many_locked_bridges_are_installed_together(host):
-    """Each bridge's table is installed by its own ovs-ofctl, several at a
-    time: every bridge gets exactly its VIFs' rules."""
+    """Every bridge's table is installed at once, each on its own OpenFlow
+    connection: every bridge gets exactly its VIFs' rules."""
     for i in range(12):
         host.call("bridge/set", name="xapi%d" % i)
     for i in range(12):
@@ -380,6 +380,39 @@ def test_static_address_and_default_route(host):
     with pytest.raises(RPCError) as e:
         host.call("ip/set", interface="xenbr0", ipv4={"mode": "static", "address": "10.1.1.1"})
     assert e.value.code == "PIF_CONFIGURATION_ERROR" and e.value.params[0] == "xenbr0"
+
+
+def test_addresses_without_ip_configuration_are_left_alone(host):
+    """As XCP's networkd: the addresses of a bridge xapi gave no IP
+    configuration (a private network, a PIF in mode None) are not
+    networkd's, and stay across convergences and restarts; those it set
+    itself are flushed, once, when the configuration goes to none, even
+    after a kill -9 in between."""
+    host.call("bridge/set", name="xapi5")
+    host.call("bridge/set", name="xapi6")
+    sh("ip", "-n", host.ns, "addr", "add", "192.168.77.1/24", "dev", "xapi5")
+    sh("ip", "-n", host.ns, "addr", "add", "fd77::1/64", "dev", "xapi5", "nodad")
+    host.call("reconcile")
+    assert {"192.168.77.1/24", "fd77::1/64"} <= set(host.addresses("xapi5"))
+    assert host.stop() == 0
+    host.start()
+    host.call("reconcile")
+    assert {"192.168.77.1/24", "fd77::1/64"} <= set(host.addresses("xapi5"))
+
+    host.call("ip/set", interface="xapi6",
+              ipv4={"mode": "static", "address": "192.168.78.1", "netmask": "24"},
+              ipv6={"mode": "static", "address": "fd78::1/64"})
+    assert {"192.168.78.1/24", "fd78::1/64"} <= set(host.addresses("xapi6"))
+    host.stop(signal.SIGKILL)
+    host.start()
+    host.call("ip/set", interface="xapi6", ipv4={"mode": "none"}, ipv6={"mode": "none"})
+    left = [a for a in host.addresses("xapi6") if not a.startswith("fe80:")]
+    assert left == [], left
+    # from now on xapi6 is not networkd's either
+    sh("ip", "-n", host.ns, "addr", "add", "192.168.78.9/24", "dev", "xapi6")
+    host.call("reconcile")
+    assert "192.168.78.9/24" in host.addresses("xapi6")
+    assert "192.168.77.1/24" in host.addresses("xapi5")
 
 
 def test_dhcp_address_from_dnsmasq(host, tmp_path):

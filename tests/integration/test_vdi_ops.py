@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from xeniatest import Host, XenAPIError, vm_record, wait_until
+from xeniatest import Host, XenAPIError, agent_answer, agent_call, vm_record, wait_until
 
 MiB = 1024 ** 2
 TOOL_TIMEOUT = 120
@@ -227,3 +227,126 @@ def test_a_chain_operation_records_what_a_scan_would(s, sr, op):
     # a full scan finds nothing to correct
     s("SR.scan", ref)
     assert vdi_rows(s, ref) == rows
+
+
+def scans(shost):
+    return agent_call(shost, "storaged", "counters/show")["sr_scan"]["calls"]
+
+
+def test_destroy_in_a_chain_records_the_merge_without_a_scan(shost, s, sr):
+    ref, d = sr
+    vdi = new_vdi(s, ref, 8 * MiB, "chained")
+    qemu_io(image(s, d, vdi), "qcow2", "write -P 0x11 0 1M")
+    first = s("VDI.snapshot", vdi, {})
+    qemu_io(image(s, d, vdi), "qcow2", "write -P 0x22 1M 1M")
+    second = s("VDI.snapshot", vdi, {})
+    before = vdi_rows(s, ref)
+    bases = [v for v, r in before.items() if not r["managed"]]
+    assert len(bases) == 2
+    lower = [b for b in bases if before[b]["parent"] == "OpaqueRef:NULL"][0]
+    upper = [b for b in bases if b != lower][0]
+    n = scans(shost)
+    s("VDI.destroy", first)
+    assert scans(shost) == n  # the rows come from vdi_delete's answer
+    rows = vdi_rows(s, ref)
+    # the lower base had only the upper one left: merged into it
+    assert lower not in rows and first not in rows
+    assert rows[upper]["parent"] == "OpaqueRef:NULL"
+    assert int(rows[upper]["physical_utilisation"]) >= 2 * MiB
+    assert rows[vdi]["parent"] == upper and rows[second]["parent"] == upper
+    assert rows[second]["snapshot_of"] == vdi
+    sr_rec = s("SR.get_record", ref)
+    s("SR.scan", ref)
+    assert scans(shost) == n + 1
+    assert vdi_rows(s, ref) == rows  # a full scan finds nothing to correct
+    assert s("SR.get_record", ref)["virtual_allocation"] == sr_rec["virtual_allocation"]
+    # the merged chain still reads as it was written
+    path = image(s, d, second)
+    assert qemu_io(path, "qcow2", "read -P 0x11 0 1M")
+    assert qemu_io(path, "qcow2", "read -P 0x22 1M 1M")
+
+
+def test_destroy_of_a_snapshotted_vdi_records_its_snapshot_without_a_scan(shost, s, sr):
+    ref, d = sr
+    vdi = new_vdi(s, ref, 8 * MiB, "origin")
+    qemu_io(image(s, d, vdi), "qcow2", "write -P 0x33 0 1M")
+    snap = s("VDI.snapshot", vdi, {})
+    n = scans(shost)
+    s("VDI.destroy", vdi)
+    assert scans(shost) == n
+    rows = vdi_rows(s, ref)
+    # the base merged into the snapshot, the only VDI left; its origin is gone
+    assert list(rows) == [snap]
+    assert rows[snap]["parent"] == "OpaqueRef:NULL" and rows[snap]["snapshot_of"] == "OpaqueRef:NULL"
+    assert int(rows[snap]["physical_utilisation"]) >= 1 * MiB
+    s("SR.scan", ref)
+    assert vdi_rows(s, ref) == rows
+    assert qemu_io(image(s, d, snap), "qcow2", "read -P 0x33 0 1M")
+
+
+
+# ---- VDI.revert ------------------------------------------------------------------
+
+
+def test_revert_gives_the_vdi_its_snapshots_content(shost, s, sr, vm):
+    ref, d = sr
+    assert "VDI_REVERT" in [r for r in s("SM.get_all_records").values()
+                            if r["type"] == "file"][0]["capabilities"]
+    vdi = new_vdi(s, ref, 8 * MiB, "reverted")
+    vbd = attach_to(s, vm, vdi)
+    qemu_io(image(s, d, vdi), "qcow2", "write -P 0x11 0 1M")
+    snap = s("VDI.snapshot", vdi, {})
+    qemu_io(image(s, d, vdi), "qcow2", "write -P 0x22 0 2M")
+    s("VDI.resize", vdi, str(16 * MiB))
+    n = scans(shost)
+    s("VDI.revert", snap)
+    assert scans(shost) == n  # rows from vdi_revert's answer
+    # the same VDI, with its VBD, holds the snapshot's content and size again
+    assert s("VDI.get_VBDs", vdi) == [vbd]
+    assert s("VDI.get_virtual_size", vdi) == str(8 * MiB)
+    assert qemu_io(image(s, d, vdi), "qcow2", "read -P 0x11 0 1M")
+    assert qemu_io(image(s, d, vdi), "qcow2", "read -P 0x00 1M 1M")
+    assert qemu_io(image(s, d, snap), "qcow2", "read -P 0x11 0 1M")
+    rows = vdi_rows(s, ref)
+    assert rows[snap]["snapshot_of"] == vdi and rows[snap]["is_a_snapshot"]
+    assert rows[vdi]["parent"] == rows[snap]["parent"] != "OpaqueRef:NULL"
+    s("SR.scan", ref)
+    assert vdi_rows(s, ref) == rows  # a full scan finds nothing to correct
+    # what the VDI wrote after the snapshot is gone from the SR
+    assert len([v for v, r in rows.items() if not r["managed"]]) == 1
+    # the reverted VDI lives on: it boots, snapshots again and is destroyed
+    s("VM.start", vm, False, False)
+    s("VM.hard_shutdown", vm)
+    again = s("VDI.snapshot", vdi, {})
+    s("VDI.destroy", snap)
+    s("VDI.destroy", again)
+    assert qemu_io(image(s, d, vdi), "qcow2", "read -P 0x11 0 1M")
+    rows = vdi_rows(s, ref)
+    s("SR.scan", ref)
+    assert vdi_rows(s, ref) == rows
+
+
+def test_revert_refusals(s, sr, vm):
+    ref, d = sr
+    vdi = new_vdi(s, ref, 8 * MiB, "busy")
+    assert s.error("VDI.revert", vdi) == ["ONLY_REVERT_SNAPSHOT"]
+    snap = s("VDI.snapshot", vdi, {})
+    attach_to(s, vm, vdi)
+    s("VM.start", vm, False, False)
+    assert s.error("VDI.revert", snap) == ["VDI_IN_USE", vdi, "revert_from"]
+    s("VM.hard_shutdown", vm)
+    assert s.error("VDI.revert", "OpaqueRef:nope")[0] == "HANDLE_INVALID"
+    # the ISO library's driver has no revert
+    iso = [r for r, rec in s("SR.get_all_records").items() if rec["type"] == "iso"][0]
+    for v in s("SR.get_VDIs", iso)[:1]:
+        assert s.error("VDI.revert", v) == ["SR_OPERATION_NOT_SUPPORTED", iso]
+
+
+def test_storaged_reverts_only_to_snapshots(shost, s, sr):
+    ref, _ = sr
+    vdi = new_vdi(s, ref, 8 * MiB, "not a snapshot")
+    sr_uuid, uuid = s("SR.get_uuid", ref), s("VDI.get_uuid", vdi)
+    _, err = agent_answer(shost, "storaged", "vdi_revert", sr_uuid=sr_uuid, snapshot_uuid=uuid)
+    assert err["data"]["error"] == "SR_BACKEND_FAILURE_81"
+    _, err = agent_answer(shost, "storaged", "vdi_revert", sr_uuid=sr_uuid, snapshot_uuid="x")
+    assert err["code"] == -32602

@@ -209,7 +209,7 @@ def test_assert_operation_valid(s, vm):
 
 def test_power_state_reset_refuses_a_live_domain(s, vm):
     s("VM.start", vm, False, False)
-    assert s.error("VM.power_state_reset", vm)[0] == "OPERATION_NOT_ALLOWED"
+    assert s.error("VM.power_state_reset", vm) == ["DOMAIN_EXISTS", vm]
 
 
 def test_async_start_reports_through_its_task(s, vm):

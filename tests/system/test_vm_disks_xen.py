@@ -1,19 +1,24 @@
 """What is left of the VM lifecycle on real Xen, through the API only, with
-dom0's view (`xl list`, `xl vcpu-list`, the guests' console logs) as the
-witness: a PV guest kit with a disk (a VDI on a file SR this test makes
-through the API) that the guest sees, a disk hot-plugged into the running
-guest (VBD.plug), the balloon target (VM.set_memory_dynamic_range), VCPUs
-set live, the data sources read from Xen, and suspend to a suspend VDI on
-that SR and resume.
+dom0's view (`xl list`, `xl vcpu-list`, the guests' console logs, the
+device models' processes, the VDI files) as the witness: a PV guest kit
+with a disk (a VDI on a file SR this test makes through the API) that the
+guest sees, reads and writes, a disk hot-plugged into the running guest
+(VBD.plug) and unplugged, the disks across suspend and resume and a
+restart of domaind, the balloon target (VM.set_memory_dynamic_range),
+VCPUs set live, the data sources read from Xen, and suspend to a suspend
+VDI on that SR and resume.
 
 The guest kit learns to see disks here: the test adds xen-blkfront (a
 module of dom0's kernel) and busybox's insmod to a copy of its initramfs,
 and boots it with `xenia.disks=1` (iso/guest-kit/init reports the block
-devices it sees on its console). File VDIs are served by QEMU's qdisk
-backend: while dom0 has no QEMU, the disk tests are expected failures with
-that reason. Each boot under emulation costs a minute or more: one VM per
-test, the SR and the kit made once for the module."""
+devices it sees on its console, and `xenia.readdisk=`/`xenia.writedisk=`
+read and write a disk's first bytes). File VDIs are served by QEMU's qdisk
+backend (Debian's qemu-system-xen, one QEMU per PV guest that domaind has
+libxl start): dom0 without it is a failure. Each boot under emulation
+costs a minute or more: one VM per test, the SR and the kit made once for
+the module."""
 
+import json
 import uuid as uuidlib
 
 import pytest
@@ -26,6 +31,7 @@ WAIT = 240  # seconds: a guest under nested emulation on a loaded machine
 KIT_INITRD = GUEST_KIT + "/initrd-disks.img"
 SR_DIR = "/var/lib/xenia/sr-system-tests"
 NULL = "OpaqueRef:NULL"
+QEMU = "/usr/libexec/xen-qemu-system-i386"
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +89,17 @@ def sr(xen, api):
 
 @pytest.fixture(scope="module")
 def qdisk(xen):
-    """File VDIs need QEMU's qdisk backend in dom0."""
-    found = xen.run("ls /usr/bin/qemu-system-* /usr/lib/xen/bin/qemu-system-* 2>/dev/null; true"
-                    ).stdout.split()
-    if not found:
-        pytest.xfail("dom0 has no QEMU: file VDIs (qdisk backend) cannot be attached "
-                     "(qemu-system-xen is not in iso/packages.list)")
+    """File VDIs need QEMU's qdisk backend in dom0: Debian's
+    qemu-system-xen, where libxl looks for it."""
+    r = xen.run("test -x %s" % QEMU, check=False)
+    assert r.returncode == 0, "dom0 has no %s (qemu-system-xen): file VDIs cannot be attached" % QEMU
+    return QEMU
+
+
+def qemus(host, domid):
+    """The device models (QEMU, xenpv) running for domid."""
+    out = host.run("pgrep -a -f '^%s .*-xen-domid %d ' || true" % (QEMU, domid)).stdout
+    return [line for line in out.splitlines() if "xenpv" in line]
 
 
 def _template(api):
@@ -98,15 +109,17 @@ def _template(api):
     raise AssertionError("no Generic Linux PV template")
 
 
-def new_vm(api, initrd, vcpus_max=1, static_max=None):
+def new_vm(api, initrd, vcpus_max=1, static_max=None, args=""):
     """A guest kit VM reporting its disks, with the template's smallest
-    memory (and up to static_max), 1 VCPU at start (of vcpus_max)."""
+    memory (and up to static_max), 1 VCPU at start (of vcpus_max), and
+    args added to its kernel command line."""
     vm = api("VM.clone", _template(api), "disks-%s" % uuidlib.uuid4().hex[:6])
     api("VM.set_is_a_template", vm, False)
     api("VM.set_PV_bootloader", vm, "")
     api("VM.set_PV_kernel", vm, GUEST_KIT + "/vmlinuz")
     api("VM.set_PV_ramdisk", vm, initrd)
-    api("VM.set_PV_args", vm, "console=hvc0 xenia.mode=stay xenia.disks=1 xenia.cpus=1")
+    api("VM.set_PV_args", vm,
+        ("console=hvc0 xenia.mode=stay xenia.disks=1 xenia.cpus=1 " + args).strip())
     smin = api("VM.get_memory_static_min", vm)
     smax = str(static_max) if static_max else smin
     api("VM.set_memory_limits", vm, smin, smax, smax, smax)
@@ -182,30 +195,91 @@ def wait_disks(host, name, want):
                "the guest to report disks %s" % sectors)
 
 
-def test_the_guest_sees_its_disk(xen, api, kit, sr, qdisk):
-    vm = new_vm(api, kit)
+def vdi_file(xen, api, vdi):
+    """The VDI's file in dom0 and its format (qemu-img's word)."""
+    path = "%s/%s" % (SR_DIR, api("VDI.get_location", vdi))
+    info = json.loads(xen.run("qemu-img info --output=json -U %s" % path).stdout)
+    return path, info["format"]
+
+
+def test_the_guest_sees_reads_and_writes_its_disk(xen, api, kit, sr, qdisk):
+    """The guest's file disk is served by its own QEMU (qdisk), which goes
+    with the domain; what dom0 wrote into the VDI the guest reads, and
+    what the guest wrote dom0 finds in the VDI once the guest is gone."""
+    word = "guest-wrote-%s" % uuidlib.uuid4().hex[:8]
+    vm = new_vm(api, kit, args="xenia.readdisk=xvda xenia.writedisk=xvda:" + word)
     try:
-        new_disk(api, sr, vm, 48 * MiB, 0)
+        vdi, _ = new_disk(api, sr, vm, 48 * MiB, 0)
+        path, fmt = vdi_file(xen, api, vdi)
+        xen.run("qemu-io -f %s -c 'write -P 0x58 0 16' %s" % (fmt, path))
         api("VM.start", vm, False, False)
         d = domain_of(xen, api, vm)
+        assert len(qemus(xen, d["domid"])) == 1, xen.run("ps -ef").stdout
         wait_disks(xen, d["name"], {"xvda": 48 * MiB})
+        wait_until(lambda: "XENIA-GUEST-KIT wrotedisk xvda" in console(xen, d["name"]), WAIT,
+                   2.0, "the guest to write xvda")
+        assert "XENIA-GUEST-KIT readdisk xvda: " + "X" * 16 in console(xen, d["name"])
+        api("VM.clean_shutdown", vm)
+        wait_until(lambda: qemus(xen, d["domid"]) == [], 60, 1.0, "the guest's QEMU to stop")
+        head = xen.run("t=$(mktemp); qemu-img dd -f %s -O raw if=%s of=$t bs=512 count=1 && "
+                       "head -c %d $t; rm -f $t" % (fmt, path, len(word))).stdout
+        assert head == word
     finally:
         destroy_vm(api, vm)
 
 
 def test_a_disk_plugged_into_the_running_guest_is_seen(xen, api, kit, sr, qdisk):
+    """A guest started without a file disk has its QEMU all the same, so
+    that one can be plugged into it."""
     vm = new_vm(api, kit)
     try:
         api("VM.start", vm, False, False)
         d = domain_of(xen, api, vm)
         wait_until(lambda: MARKER in console(xen, d["name"]), WAIT, 2.0, "the guest's marker")
+        assert len(qemus(xen, d["domid"])) == 1
         _, vbd = new_disk(api, sr, vm, 32 * MiB, 1)
         api("VBD.plug", vbd)
         assert api("VBD.get_currently_attached", vbd)
         wait_disks(xen, d["name"], {"xvdb": 32 * MiB})
         api("VBD.unplug", vbd)
+        assert not api("VBD.get_currently_attached", vbd)
         wait_until(lambda: disk_reports(console(xen, d["name"]))[-1] == {}, WAIT, 2.0,
                    "the guest to lose xvdb")
+    finally:
+        destroy_vm(api, vm)
+
+
+def test_disks_through_suspend_resume_and_a_restart_of_domaind(xen, api, kit, sr, qdisk):
+    """A guest with a file disk is suspended and resumed (a new domain,
+    with a new QEMU serving the disk), domaind restarts under it, and a
+    second disk is still plugged in and seen beside the first."""
+    vm = new_vm(api, kit)
+    try:
+        new_disk(api, sr, vm, 40 * MiB, 0)
+        api("VM.start", vm, False, False)
+        d = domain_of(xen, api, vm)
+        wait_disks(xen, d["name"], {"xvda": 40 * MiB})
+        api("VM.suspend", vm)
+        assert api("VM.get_power_state", vm) == "Suspended"
+        wait_until(lambda: qemus(xen, d["domid"]) == [], 60, 1.0, "the guest's QEMU to stop")
+        api("VM.resume", vm, False, False)
+        d2 = domain_of(xen, api, vm)
+        assert len(qemus(xen, d2["domid"])) == 1
+
+        xen.run("systemctl restart xenia-domaind.service", timeout=180)
+        wait_until(lambda: xen.run("systemctl is-active xenia-domaind.service",
+                                   check=False).stdout.strip() == "active", 60, 1.0,
+                   "domaind back")
+        # the guest's QEMU lives on with the guest, not with domaind
+        assert len(qemus(xen, d2["domid"])) == 1
+        assert domain_of(xen, api, vm)["domid"] == d2["domid"]
+
+        _, vbd = new_disk(api, sr, vm, 24 * MiB, 1)
+        api("VBD.plug", vbd)
+        wait_disks(xen, d2["name"], {"xvda": 40 * MiB, "xvdb": 24 * MiB})
+        api("VM.clean_shutdown", vm)
+        assert "XENIA-GUEST-KIT stopping: poweroff" in console(xen, d2["name"])
+        wait_until(lambda: qemus(xen, d2["domid"]) == [], 60, 1.0, "the guest's QEMU to stop")
     finally:
         destroy_vm(api, vm)
 

@@ -249,8 +249,11 @@ class Host:
     wait with wait_api(); stop() kills QEMU (idempotent)."""
 
     def __init__(self, image, name="host1", switch=None, memory_mb=2048, cpus=2,
-                 extra_disks=()):
+                 extra_disks=(), cpu="qemu64"):
         self.image = image
+        # QEMU's -cpu: "qemu64" (PV guests only); "qemu64,+svm" gives Xen
+        # the AMD SVM that TCG emulates, for HVM and PVH guests.
+        self.cpu = cpu
         self.name = name
         self.dir = image.dir / name
         self.switch = switch
@@ -276,10 +279,12 @@ class Host:
         for p in (img / "vmlinuz", img / "initrd.img"):
             # -initrd separates modules with commas.
             assert "," not in str(p.resolve()), "a comma in %s" % p
-        netdev = ("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:80,"
+        # Not restrict=on: QEMU's DHCP server then offers no router and no
+        # DNS server, and dom0 gets no default route from its lease.
+        netdev = ("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80,"
                   "hostfwd=tcp:127.0.0.1:%d-:443,hostfwd=tcp:127.0.0.1:%d-:22"
                   % (self.http_port, self.https_port, self.ssh_port))
-        cmd = [QEMU, "-name", "xenia-" + self.name, "-accel", "tcg", "-cpu", "qemu64",
+        cmd = [QEMU, "-name", "xenia-" + self.name, "-accel", "tcg", "-cpu", self.cpu,
                "-m", str(self.memory_mb), "-smp", str(self.cpus), "-nodefaults",
                "-display", "none", "-monitor", "none", "-no-reboot",
                "-serial", "file:%s" % self.console_log,

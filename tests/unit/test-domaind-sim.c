@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "hypervisor/backend.h"
+#include "hypervisor/hostctl.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -2049,6 +2050,82 @@ static void test_disk_change_does_not_change_copies_taken_before(void **state)
     dm_domain_done(&before);
 }
 
+/* ---- the console (host/dmesg, host/debug_keys) ---- */
+
+static char *console(struct fx *f, bool clear)
+{
+    char *text = NULL;
+    expect_ok(f->b->ops->console_read(f->b, clear, &text));
+    assert_non_null(text);
+    return text;
+}
+
+static void test_console_starts_with_the_version_and_logs_domains(void **state)
+{
+    struct fx *f = *state;
+    char u[UUID_STR_LEN];
+    new_uuid(u);
+    int domid = create(f->b, u, 128 * MIB);
+    expect_ok(f->b->ops->destroy(f->b, u));
+    _cleanup_free_ char *text = console(f, false);
+    assert_true(strncmp(text, "(XEN) Xen version ", 18) == 0);
+    _cleanup_free_ char *built = xasprintf("domain %d (%s) built\n", domid, u);
+    _cleanup_free_ char *gone = xasprintf("domain %d (%s) destroyed\n", domid, u);
+    assert_non_null(strstr(text, built));
+    assert_non_null(strstr(text, gone));
+    assert_true(strstr(text, built) < strstr(text, gone));
+}
+
+static void test_debug_keys_answer_on_the_console_and_clear_empties_it(void **state)
+{
+    struct fx *f = *state;
+    expect_ok(f->b->ops->debug_keys(f->b, "h0"));
+    _cleanup_free_ char *text = console(f, true);
+    assert_non_null(strstr(text, "(XEN) 'h' pressed"));
+    assert_non_null(strstr(text, "(XEN) '0' pressed"));
+    _cleanup_free_ char *after = console(f, false);
+    assert_string_equal(after, "");
+}
+
+static void test_console_ring_keeps_the_newest_lines(void **state)
+{
+    (void)state;
+    struct console_ring r;
+    console_ring_init(&r, 64);
+    for (int i = 0; i < 100; i++)
+        console_ring_printf(&r, "line %d", i);
+    _cleanup_free_ char *text = console_ring_read(&r, false);
+    assert_int_equal(strlen(text), 64);
+    assert_non_null(strstr(text, "(XEN) line 99\n"));
+    assert_null(strstr(text, "line 90\n"));
+    /* A line longer than the ring leaves its tail. */
+    char long_line[200];
+    memset(long_line, 'x', sizeof(long_line) - 1);
+    long_line[sizeof(long_line) - 1] = '\0';
+    console_ring_printf(&r, "%s", long_line);
+    _cleanup_free_ char *tail = console_ring_read(&r, true);
+    assert_int_equal(strlen(tail), 64);
+    assert_string_equal(tail + 62, "x\n");
+    _cleanup_free_ char *empty = console_ring_read(&r, false);
+    assert_string_equal(empty, "");
+    console_ring_done(&r);
+}
+
+static void test_debug_keys_must_be_printable(void **state)
+{
+    (void)state;
+    assert_true(hostctl_keys_valid("h"));
+    assert_true(hostctl_keys_valid("0qr*"));
+    assert_false(hostctl_keys_valid(""));
+    assert_false(hostctl_keys_valid("a b"));
+    assert_false(hostctl_keys_valid("\x01"));
+    assert_false(hostctl_keys_valid("\xc3\xa9"));
+    char many[66];
+    memset(many, 'a', 65);
+    many[65] = '\0';
+    assert_false(hostctl_keys_valid(many));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -2135,6 +2212,10 @@ int main(void)
         T(test_reopen_keeps_hot_plugged_disks_and_refusing_guest),
         T(test_reboot_keeps_hot_plugged_disks),
         T(test_disk_change_does_not_change_copies_taken_before),
+        T(test_console_starts_with_the_version_and_logs_domains),
+        T(test_debug_keys_answer_on_the_console_and_clear_empties_it),
+        T(test_console_ring_keeps_the_newest_lines),
+        T(test_debug_keys_must_be_printable),
     };
     log_set_level("*", "warn");
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,10 @@
  * hypervisor: PV with a kernel, PV with pygrub and its arguments, PVH,
  * HVM with its boot order and platform keys, memory and vCPUs, disks
  * (qdisk for qcow2 files, phy for block devices, an empty cdrom) and nics
- * (MAC, bridge, MTU, the Open vSwitch hotplug script), and the refusal,
- * naming the parameter, of what cannot be built. */
+ * (MAC, bridge, MTU, the Open vSwitch hotplug script), the device model
+ * (QEMU: which domains need it, its path, and the channel that makes
+ * libxl start it for a PV guest so that file disks can be plugged later),
+ * and the refusal, naming the parameter, of what cannot be built. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +30,15 @@
 #define UUID "6f1c2b9e-1d4a-4c3e-9b7a-0e5f2d8c1a01"
 #define MIB ((int64_t)1 << 20)
 
+/* How build() ends: with the configuration as xen_config_build leaves
+ * it, or with xen_config_device_model applied (QEMU at TEST_DM), a PV
+ * guest getting its QEMU always or only when it needs one. */
+enum dm_step { DM_NONE, DM_PV_ALWAYS, DM_PV_WHEN_NEEDED };
+static enum dm_step dm_step;
+/* xen_config_needs_device_model of the last configuration built. */
+static bool needs_dm;
+#define TEST_DM "/opt/test/qemu-xen"
+
 /* The libxl configuration built from the domain/create parameters in
  * params_json, as libxl's JSON parsed by json-c; NULL with *ret_error
  * set when the build is refused. */
@@ -46,6 +57,9 @@ static json_object *build(const char *params_json, struct dm_error **ret_error)
         *ret_error = e;
         return NULL;
     }
+    needs_dm = xen_config_needs_device_model(&d);
+    if (dm_step != DM_NONE)
+        xen_config_device_model(&d, TEST_DM, dm_step == DM_PV_ALWAYS);
     yajl_gen g = yajl_gen_alloc(NULL);
     assert_non_null(g);
     assert_int_equal(libxl_domain_config_gen_json(g, &d), yajl_gen_status_ok);
@@ -266,6 +280,94 @@ static void test_disks_qdisk_phy_and_empty_cdrom(void **state)
     json_object_put(o);
 }
 
+/* build_ok with the device model applied (step), and whether the domain
+ * needed one in *ret_needs. */
+static json_object *build_dm_ok(const char *params_json, enum dm_step step, bool *ret_needs)
+{
+    dm_step = step;
+    json_object *o = build_ok(params_json);
+    dm_step = DM_NONE;
+    *ret_needs = needs_dm;
+    return o;
+}
+
+#define QCOW2_DISK "{\"device\":\"xvda\",\"target\":\"/srv/sr/a.qcow2\",\"format\":\"qcow2\"}"
+#define PHY_DISK "{\"device\":\"xvdb\",\"target\":\"/dev/vg/lv\"}"
+
+static void test_file_disks_and_hvm_need_the_device_model(void **state)
+{
+    (void)state;
+    bool needs = true;
+    json_object *o;
+
+    o = build_dm_ok("{" BASE("pv") ",\"kernel\":\"/k\",\"disks\":[" PHY_DISK "," QCOW2_DISK "]}",
+                    DM_NONE, &needs);
+    assert_true(needs);
+    json_object_put(o);
+    o = build_dm_ok("{" BASE("pvh") ",\"kernel\":\"/k\",\"disks\":[" QCOW2_DISK "]}", DM_NONE,
+                    &needs);
+    assert_true(needs);
+    json_object_put(o);
+    o = build_dm_ok("{" BASE("hvm") "}", DM_NONE, &needs);
+    assert_true(needs);
+    json_object_put(o);
+    /* blkback serves block devices: no QEMU for them */
+    o = build_dm_ok("{" BASE("pv") ",\"kernel\":\"/k\",\"disks\":[" PHY_DISK "]}", DM_NONE, &needs);
+    assert_false(needs);
+    json_object_put(o);
+    o = build_dm_ok("{" BASE("pv") ",\"kernel\":\"/k\"}", DM_NONE, &needs);
+    assert_false(needs);
+    json_object_put(o);
+}
+
+static void test_device_model_is_upstream_qemu_at_its_path(void **state)
+{
+    (void)state;
+    bool needs;
+    const char *types[] = {"pv", "pvh", "hvm"};
+
+    for (size_t i = 0; i < 3; i++) {
+        char params[512];
+        snprintf(params, sizeof(params),
+                 "{\"name\":\"vm1\",\"type\":\"%s\",\"memory_max\":"
+                 "1073741824,\"memory_target\":536870912,\"vcpus_max\":1,\"vcpus\":1%s}",
+                 types[i], i < 2 ? ",\"kernel\":\"/k\"" : "");
+        json_object *o = build_dm_ok(params, DM_PV_WHEN_NEEDED, &needs);
+        assert_string_equal(str_at(o, "b_info.device_model"), TEST_DM);
+        assert_string_equal(str_at(o, "b_info.device_model_version"), "qemu_xen");
+        json_object_put(o);
+    }
+}
+
+static void test_pv_guest_gets_its_qemu_through_a_channel(void **state)
+{
+    (void)state;
+    bool needs;
+    json_object *o;
+
+    /* no file disk yet: the channel alone makes libxl start QEMU, which
+     * a file disk plugged later needs */
+    o = build_dm_ok("{" BASE("pv") ",\"kernel\":\"/k\"}", DM_PV_ALWAYS, &needs);
+    assert_int_equal(json_object_array_length(at(o, "channels")), 1);
+    assert_string_equal(str_at(o, "channels.0.name"), XEN_DM_CHANNEL);
+    /* libxl's keyed union: the member is named for the connection */
+    assert_true(json_object_object_get_ex(at(o, "channels.0"), "connection.pty", NULL));
+    assert_int_equal(int_at(o, "channels.0.devid"), 0);
+    json_object_put(o);
+    o = build_dm_ok("{" BASE("pvh") ",\"kernel\":\"/k\",\"disks\":[" PHY_DISK "]}", DM_PV_ALWAYS,
+                    &needs);
+    assert_string_equal(str_at(o, "channels.0.name"), XEN_DM_CHANNEL);
+    json_object_put(o);
+    /* QEMU not wanted for PV guests that do not need it: no channel */
+    o = build_dm_ok("{" BASE("pv") ",\"kernel\":\"/k\"}", DM_PV_WHEN_NEEDED, &needs);
+    assert_null(at(o, "channels"));
+    json_object_put(o);
+    /* an HVM guest has its QEMU anyway */
+    o = build_dm_ok("{" BASE("hvm") "}", DM_PV_ALWAYS, &needs);
+    assert_null(at(o, "channels"));
+    json_object_put(o);
+}
+
 static void test_nics_mac_bridge_mtu_and_script(void **state)
 {
     (void)state;
@@ -362,6 +464,9 @@ int main(void)
         cmocka_unit_test(test_hvm_uefi_device_model_takes_ovmf),
         cmocka_unit_test(test_hvm_keys_leave_a_pv_domain_alone),
         cmocka_unit_test(test_disks_qdisk_phy_and_empty_cdrom),
+        cmocka_unit_test(test_file_disks_and_hvm_need_the_device_model),
+        cmocka_unit_test(test_device_model_is_upstream_qemu_at_its_path),
+        cmocka_unit_test(test_pv_guest_gets_its_qemu_through_a_channel),
         cmocka_unit_test(test_nics_mac_bridge_mtu_and_script),
         cmocka_unit_test(test_boot_that_cannot_be_built_is_refused),
         cmocka_unit_test(test_bad_platform_values_are_refused),

@@ -3,8 +3,8 @@
  * locked VIF may send only from its MAC and allowed addresses (XCP's
  * rules and priorities); a disabled one nothing; VIFs of a VLAN count on
  * its parent bridge; and the table ends with the plain switch. Tables
- * are installed by several ovs-ofctl at a time (a stand-in script here),
- * each with its own result. */
+ * are installed over OpenFlow on every bridge at once (stand-in switches
+ * here), each with its own result. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,14 +16,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/jsonrpc.h"
 #include "lib/util.h"
 #include "networkd/config.h"
 #include "networkd/flows.h"
+#include "networkd/openflow.h"
 
 typedef struct jsonrpc_error *(*setter_fn)(json_object *doc, json_object *p,
                                            const struct cfg_check *c);
@@ -114,73 +116,172 @@ static void test_disabled_vif_sends_nothing(void **state)
     json_object_put(doc);
 }
 
-static char *slurp(const char *path)
+/* A stand-in ovs-vswitchd for one bridge: answers HELLO, the port
+ * description (vif1.0 is port 7), the bundle; counts the flows added in
+ * the bundle; in mode "reject" refuses the second flow, in "silent" never
+ * answers. */
+struct fake_switch {
+    char path[128];
+    const char *mode;
+    int listen_fd;
+    pthread_t thread;
+    int flows, deletes, committed;
+    uint32_t in_port;
+};
+
+static void send_msg(int fd, uint8_t type, uint32_t xid, const void *body, size_t blen)
 {
-    FILE *f = fopen(path, "re");
-    char buf[4096];
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    return f ? xstrdup(buf) : NULL;
+    uint8_t h[8] = {OFP_VERSION_14,
+                    type,
+                    (uint8_t)((8 + blen) >> 8),
+                    (uint8_t)(8 + blen),
+                    (uint8_t)(xid >> 24),
+                    (uint8_t)(xid >> 16),
+                    (uint8_t)(xid >> 8),
+                    (uint8_t)xid};
+    assert_int_equal(write(fd, h, 8), 8);
+    if (blen)
+        assert_int_equal(write(fd, body, blen), (ssize_t)blen);
 }
 
-/* A stand-in ovs-ofctl: keeps the flow file it is given under the target
- * socket's name, and fails, saying why, for bridge "bad". */
+static bool read_full(int fd, uint8_t *buf, size_t len)
+{
+    for (size_t got = 0; got < len;) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    return true;
+}
+
+static void *fake_switch_run(void *arg)
+{
+    struct fake_switch *fs = arg;
+    int fd = accept(fs->listen_fd, NULL, NULL);
+    uint8_t buf[4096];
+    int adds = 0;
+
+    while (fd >= 0 && read_full(fd, buf, 8)) {
+        size_t len = of_msg_len(buf, 8);
+        uint32_t xid = of_msg_xid(buf);
+        if (len < 8 || len > sizeof(buf) || !read_full(fd, buf + 8, len - 8))
+            break;
+        if (streq(fs->mode, "silent"))
+            continue;
+        if (buf[1] == OFPT_HELLO) {
+            send_msg(fd, OFPT_HELLO, xid, NULL, 0);
+        } else if (buf[1] == OFPT_MULTIPART_REQUEST) {
+            uint8_t body[8 + 40] = {0, OFPMP_PORT_DESC};
+            uint8_t *port = body + 8;
+            port[3] = 7;  /* port_no */
+            port[5] = 40; /* length */
+            memcpy(port + 16, "vif1.0", 6);
+            send_msg(fd, OFPT_MULTIPART_REPLY, xid, body, sizeof(body));
+        } else if (buf[1] == OFPT_BUNDLE_ADD_MESSAGE) {
+            const uint8_t *fm = buf + 16;
+            assert_int_equal(fm[1], OFPT_FLOW_MOD);
+            assert_int_equal(of_msg_xid(fm), xid);
+            if (fm[25] == 3) /* OFPFC_DELETE */
+                fs->deletes++;
+            else if (++adds == 2 && streq(fs->mode, "reject")) {
+                uint8_t body[4] = {0, 5, 0, 0}; /* FLOW_MOD_FAILED */
+                send_msg(fd, OFPT_ERROR, xid, body, sizeof(body));
+            } else {
+                fs->flows++;
+                /* a match's first OXM is its in_port, when it has one */
+                if (fm[52] == 0x80 && fm[53] == 0 && fm[54] == 0 && fm[55] == 4)
+                    fs->in_port = (uint32_t)fm[56] << 24 | (uint32_t)fm[57] << 16 |
+                                  (uint32_t)fm[58] << 8 | fm[59];
+            }
+        } else if (buf[1] == OFPT_BARRIER_REQUEST) {
+            send_msg(fd, OFPT_BARRIER_REPLY, xid, NULL, 0);
+        } else if (buf[1] == OFPT_BUNDLE_CONTROL) {
+            uint8_t body[8] = {0};
+            memcpy(body, buf + 8, 8);
+            body[5] = buf[13] == OFPBCT_COMMIT_REQUEST ? OFPBCT_COMMIT_REPLY : OFPBCT_OPEN_REPLY;
+            if (buf[13] == OFPBCT_COMMIT_REQUEST)
+                fs->committed = 1;
+            send_msg(fd, OFPT_BUNDLE_CONTROL, xid, body, sizeof(body));
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static void fake_switch_start(struct fake_switch *fs, const char *dir, const char *bridge,
+                              const char *mode)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(fs->path, sizeof(fs->path), "%s/%s.mgmt", dir, bridge);
+    assert_true(strlen(fs->path) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, fs->path, strlen(fs->path) + 1);
+    fs->mode = mode;
+    fs->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fs->listen_fd >= 0);
+    assert_int_equal(bind(fs->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fs->listen_fd, 4), 0);
+    assert_int_equal(pthread_create(&fs->thread, NULL, fake_switch_run, fs), 0);
+}
+
+static void fake_switch_stop(struct fake_switch *fs)
+{
+    /* the client has closed its end: the thread's read ends */
+    assert_int_equal(pthread_join(fs->thread, NULL), 0);
+    close(fs->listen_fd);
+    unlink(fs->path);
+}
+
 static void test_tables_are_installed_together_each_with_its_result(void **state)
 {
     (void)state;
     char dir[] = "/tmp/test-networkd-flows-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char *ofctl = xasprintf("%s/ofctl", dir);
-    FILE *f = fopen(ofctl, "we");
-    assert_non_null(f);
-    /* args: -t 30 -O OpenFlow14 --bundle replace-flows unix:<dir>/<br>.mgmt <file> */
-    fprintf(f, "#!/bin/sh\n"
-               "[ \"$5\" = --bundle ] && [ \"$6\" = replace-flows ] || exit 3\n"
-               "t=${7#unix:}\n"
-               "case \"$t\" in */bad.mgmt) echo \"bad: no such bridge\" >&2; exit 1;; esac\n"
-               "cp \"$8\" \"$t.got\"\n");
-    fclose(f);
-    assert_int_equal(chmod(ofctl, 0700), 0);
+    static const char table[] = "priority=4000,in_port=\"vif1.0\",actions=drop\n"
+                                "priority=6000,in_port=\"vif1.0\",ip,nw_src=10.0.0.1,"
+                                "actions=normal\n"
+                                "priority=0,actions=normal\n";
+    const char *modes[] = {"ok", "reject", "ok", "silent", "ok", "ok"};
+    struct fake_switch fs[6] = {0};
+    struct flows_job jobs[7];
+    char names[7][16];
 
-    struct flows_job jobs[12];
-    char names[12][16];
-    for (int i = 0; i < 12; i++) {
-        snprintf(names[i], sizeof(names[i]), i == 5 ? "bad" : "br%d", i);
-        jobs[i] = (struct flows_job){.bridge = names[i],
-                                     .text = i % 2 ? "priority=0,actions=normal\n" : "odd\n"};
+    for (int i = 0; i < 7; i++) {
+        snprintf(names[i], sizeof(names[i]), "br%d", i);
+        jobs[i] = (struct flows_job){.bridge = names[i], .text = table};
+        if (i < 6)
+            fake_switch_start(&fs[i], dir, names[i], modes[i]);
     }
-    flows_apply_all(ofctl, dir, dir, jobs, 12, 4);
-    for (int i = 0; i < 12; i++) {
-        if (i == 5) {
-            assert_int_equal(jobs[i].result, -EIO);
-            assert_non_null(strstr(jobs[i].why, "bad: no such bridge"));
-        } else {
-            char *path = xasprintf("%s/%s.mgmt.got", dir, names[i]);
-            char *got = slurp(path);
-            assert_int_equal(jobs[i].result, 0);
-            assert_null(jobs[i].why);
-            assert_non_null(got);
-            assert_string_equal(got, jobs[i].text);
-            unlink(path);
-            free(path);
-            free(got);
-        }
+    /* br5's table names a port the bridge lacks; br6 has no socket */
+    jobs[5].text = "priority=4000,in_port=\"vif9.0\",actions=drop\n";
+    flows_apply_all(dir, jobs, 7, 2000);
+    for (int i = 0; i < 6; i++)
+        fake_switch_stop(&fs[i]);
+    for (int i = 0; i < 5; i += 2) {
+        assert_int_equal(jobs[i].result, 0);
+        assert_null(jobs[i].why);
+        /* the old table deleted and the new one added, in one bundle */
+        assert_int_equal(fs[i].deletes, 1);
+        assert_int_equal(fs[i].flows, 3);
+        assert_int_equal(fs[i].committed, 1);
+        /* vif1.0 by the number the switch gave it */
+        assert_int_equal(fs[i].in_port, 7);
+    }
+    assert_int_equal(jobs[1].result, -EIO);
+    assert_non_null(strstr(jobs[1].why, "FLOW_MOD_FAILED"));
+    assert_non_null(strstr(jobs[1].why, "nw_src=10.0.0.1"));
+    /* a refused flow: no commit of the rest */
+    assert_int_equal(fs[1].committed, 0);
+    assert_int_equal(jobs[3].result, -ETIMEDOUT);
+    assert_non_null(strstr(jobs[3].why, "did not answer"));
+    assert_int_equal(jobs[5].result, -EINVAL);
+    assert_non_null(strstr(jobs[5].why, "vif9.0"));
+    assert_true(jobs[6].result < 0);
+    assert_non_null(strstr(jobs[6].why, "br6.mgmt"));
+    for (int i = 0; i < 7; i++)
         free(jobs[i].why);
-    }
-    /* every child reaped, the flow and error files gone */
-    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-    unlink(ofctl);
     assert_int_equal(rmdir(dir), 0);
-    free(ofctl);
-
-    /* an ovs-ofctl that cannot be run */
-    struct flows_job j = {.bridge = "br0", .text = "x\n"};
-    flows_apply_all("/nonexistent/ovs-ofctl", "/tmp", "/tmp", &j, 1, 8);
-    assert_true(j.result < 0);
-    assert_non_null(j.why);
-    free(j.why);
 }
 
 int main(void)

@@ -23,6 +23,7 @@
 #define V1 "5b4cc2c1-7f4e-4b6e-8f7e-2f4d1c9a0b01"
 #define V2 "5b4cc2c1-7f4e-4b6e-8f7e-2f4d1c9a0b02"
 #define V3 "5b4cc2c1-7f4e-4b6e-8f7e-2f4d1c9a0b03"
+#define V4 "5b4cc2c1-7f4e-4b6e-8f7e-2f4d1c9a0b04"
 
 /* What `pvs --reportformat json -o pv_name,vg_name /dev/vdb` printed for
  * a PV of an SR, and for a PV in no VG. */
@@ -101,6 +102,7 @@ static void test_sr_used_counts_outside_the_pool_and_the_pool_data(void **state)
         mk_lv(LVM_POOL_LV, 900 << 20, 10.0),
         mk_lv("LV-" V1, 200 << 20, 45.0),
     };
+    struct lvm_lv no_pool[] = {mk_lv("MGT", 64 << 20, -1)};
 
     /* 1000 - 4 free - 900 pool = 96 MiB outside (MGT, pool metadata),
      * plus 10% of the pool's 900 MiB. */
@@ -109,6 +111,9 @@ static void test_sr_used_counts_outside_the_pool_and_the_pool_data(void **state)
     assert_int_equal(lvm_sr_used(&vg, lvs, 1), 996 << 20);
     assert_ptr_equal(lvm_find_lv(lvs, 3, "LV-" V1), &lvs[2]);
     assert_null(lvm_find_lv(lvs, 3, "LV-" V2));
+    /* What a copy into the SR may fill: the pool's data not in use. */
+    assert_int_equal(lvm_pool_free(lvs, 3), (900 << 20) - (90 << 20));
+    assert_int_equal(lvm_pool_free(no_pool, 1), -1);
 }
 
 static void add_vdi(struct sr_meta *m, const char *uuid, int64_t size)
@@ -130,18 +135,22 @@ static void test_recovery_plan(void **state)
     memcpy(m.uuid, SR, UUID_STR_LEN);
     add_vdi(&m, V1, 8 << 20); /* its LV is there, same size */
     add_vdi(&m, V2, 8 << 20); /* its LV is gone: forgotten */
-    /* V3's LV is not in the metadata: an interrupted create or snapshot,
-     * or a delete that committed: removed. V1 was extended to 12 MiB by a
-     * resize that did not commit. MGT and the pool are not VDIs. */
+    /* V3's LV, made by storaged (tagged), is not in the metadata: an
+     * interrupted create, snapshot or copy, or a delete that committed:
+     * removed. V4's LV was made by someone else (no tag), for
+     * vdi_introduce: left alone. V1 was extended to 12 MiB by a resize
+     * that did not commit. MGT and the pool are not VDIs. */
     struct lvm_lv lvs[] = {
-        mk_lv("MGT", 64 << 20, -1),
-        mk_lv(LVM_POOL_LV, 900 << 20, 1.0),
-        mk_lv("LV-" V1, 12 << 20, 0),
-        mk_lv("LV-" V3, 8 << 20, 0),
+        mk_lv("MGT", 64 << 20, -1),   mk_lv(LVM_POOL_LV, 900 << 20, 1.0),
+        mk_lv("LV-" V1, 12 << 20, 0), mk_lv("LV-" V3, 8 << 20, 0),
+        mk_lv("LV-" V4, 8 << 20, 0),
     };
-    lvm_plan_recover(&m, lvs, 4, &p);
+    lvs[2].tagged = lvs[3].tagged = true;
+    lvm_plan_recover(&m, lvs, 5, &p);
     assert_int_equal(p.n_orphans, 1);
     assert_string_equal(p.orphans[0], V3);
+    assert_int_equal(p.n_foreign, 1);
+    assert_string_equal(p.foreign[0], V4);
     assert_int_equal(p.n_missing, 1);
     assert_string_equal(p.missing[0], V2);
     assert_int_equal(p.n_resized, 1);
@@ -153,14 +162,15 @@ static void test_recovery_plan(void **state)
     sr_meta_remove(&m, V2);
     sr_meta_find(&m, V1)->virtual_size = 12 << 20;
     add_vdi(&m, V3, 8 << 20);
-    lvm_plan_recover(&m, lvs, 4, &p);
-    assert_int_equal(p.n_orphans + p.n_missing + p.n_resized, 0);
+    add_vdi(&m, V4, 8 << 20); /* introduced: its LV is a VDI's now */
+    lvm_plan_recover(&m, lvs, 5, &p);
+    assert_int_equal(p.n_orphans + p.n_foreign + p.n_missing + p.n_resized, 0);
     lvm_plan_done(&p);
 
     /* An empty VG (lvs listed nothing) forgets every VDI: the caller runs
      * the plan only on a report lvs gave. */
     lvm_plan_recover(&m, NULL, 0, &p);
-    assert_int_equal(p.n_missing, 2);
+    assert_int_equal(p.n_missing, 3);
     lvm_plan_done(&p);
     sr_meta_done(&m);
 }

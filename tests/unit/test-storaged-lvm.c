@@ -32,7 +32,9 @@ static const char VGS[] = "  {\n"
                           "      ]\n"
                           "  }\n";
 
-/* An SR's VG as lvs lists it: MGT, the pool, a VDI and its snapshot. */
+/* An SR's VG as lvs lists it: MGT, the pool, a VDI and its snapshot
+ * (both made by storaged, so tagged; the snapshot also has a tag of
+ * someone else's). */
 static const char LVS[] =
     "{\"report\": [{\"lv\": ["
     "{\"lv_name\":\"MGT\", \"lv_size\":\"67108864\", \"lv_attr\":\"-wi-ao----\", "
@@ -40,9 +42,11 @@ static const char LVS[] =
     "{\"lv_name\":\"xenia-pool\", \"lv_size\":\"10737418240\", \"lv_attr\":\"twi-aotz--\", "
     "\"pool_lv\":\"\", \"origin\":\"\", \"data_percent\":\"3.52\"},"
     "{\"lv_name\":\"LV-" V1 "\", \"lv_size\":\"1073741824\", \"lv_attr\":\"Vwi-a-tz--\", "
-    "\"pool_lv\":\"xenia-pool\", \"origin\":\"\", \"data_percent\":\"25.00\"},"
+    "\"pool_lv\":\"xenia-pool\", \"origin\":\"\", \"data_percent\":\"25.00\", "
+    "\"lv_tags\":\"xenia-vdi\"},"
     "{\"lv_name\":\"LV-" V2 "\", \"lv_size\":\"1073741824\", \"lv_attr\":\"Vwi---tz-k\", "
-    "\"pool_lv\":\"xenia-pool\", \"origin\":\"LV-" V1 "\", \"data_percent\":\"0.00\"}"
+    "\"pool_lv\":\"xenia-pool\", \"origin\":\"LV-" V1 "\", \"data_percent\":\"0.00\", "
+    "\"lv_tags\":\"backup,xenia-vdi\"}"
     "]}]}";
 
 static void test_names_follow_xcp_and_map_back(void **state)
@@ -96,10 +100,13 @@ static void test_command_lines(void **state)
     _cleanup_free_ char *pool = xasprintf("%s/xenia-pool", vg);
     expect_cmd(LVM_THIN_CREATE, &a,
                (const char *[]){"lvcreate", "-q", "-y", "--thin", "-V", "1073741824b", "-n", lv,
-                                pool, NULL});
+                                "--addtag", "xenia-vdi", pool, NULL});
     _cleanup_free_ char *vglv = xasprintf("%s/%s", vg, lv);
     expect_cmd(LVM_SNAPSHOT, &a,
-               (const char *[]){"lvcreate", "-q", "-y", "-s", "-kn", "-n", snap, vglv, NULL});
+               (const char *[]){"lvcreate", "-q", "-y", "-s", "-kn", "-n", snap, "--addtag",
+                                "xenia-vdi", vglv, NULL});
+    expect_cmd(LVM_ADDTAG, &a,
+               (const char *[]){"lvchange", "-q", "--addtag", "xenia-vdi", vglv, NULL});
     expect_cmd(LVM_EXTEND, &a, (const char *[]){"lvextend", "-q", "-L", "1073741824b", vglv, NULL});
     expect_cmd(LVM_REMOVE, &a, (const char *[]){"lvremove", "-q", "-y", vglv, NULL});
     expect_cmd(LVM_ACTIVATE, &a, (const char *[]){"lvchange", "-q", "-ay", vglv, NULL});
@@ -110,10 +117,38 @@ static void test_command_lines(void **state)
     expect_cmd(LVM_PVREMOVE, &a, (const char *[]){"pvremove", "-q", "-y", "/dev/sdb", NULL});
     expect_cmd(LVM_REPORT_LVS, &a,
                (const char *[]){"lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
-                                "lv_name,lv_size,lv_attr,pool_lv,origin,data_percent", vg, NULL});
+                                "lv_name,lv_size,lv_attr,pool_lv,origin,data_percent,lv_tags", vg,
+                                NULL});
     expect_cmd(LVM_REPORT_VGS, &a,
                (const char *[]){"vgs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
                                 "vg_name,vg_size,vg_free", vg, NULL});
+}
+
+/* With the SR's device given, every command looks at that device only:
+ * --devices comes right after the command's name. */
+static void test_command_lines_limited_to_the_srs_device(void **state)
+{
+    (void)state;
+    const char *vg = "VG_XenStorage-" SR, *lv = "LV-" V1;
+    struct lvm_args a = {.dev = "/dev/vdc", .vg = vg, .lv = lv, .devices = "/dev/vdc"};
+    _cleanup_free_ char *vglv = xasprintf("%s/%s", vg, lv);
+
+    expect_cmd(LVM_PVCREATE, &a,
+               (const char *[]){"pvcreate", "--devices", "/dev/vdc", "-q", "-y", "/dev/vdc", NULL});
+    expect_cmd(LVM_REMOVE, &a,
+               (const char *[]){"lvremove", "--devices", "/dev/vdc", "-q", "-y", vglv, NULL});
+    expect_cmd(LVM_REPORT_VGS, &a,
+               (const char *[]){"vgs", "--devices", "/dev/vdc", "--reportformat", "json", "--units",
+                                "b", "--nosuffix", "-o", "vg_name,vg_size,vg_free", vg, NULL});
+    struct lvm_args whole = {.vg = vg, .devices = "/dev/vdc"};
+    expect_cmd(LVM_DEACTIVATE, &whole,
+               (const char *[]){"vgchange", "--devices", "/dev/vdc", "-q", "-an", vg, NULL});
+    struct lvm_cmd c;
+    /* Not a path: it would be read as an option or a name. */
+    a.devices = "vdc";
+    assert_int_equal(lvm_cmd_build(LVM_REMOVE, &a, &c), -EINVAL);
+    a.devices = "--all";
+    assert_int_equal(lvm_cmd_build(LVM_REMOVE, &a, &c), -EINVAL);
 }
 
 static void test_command_lines_refuse_bad_arguments(void **state)
@@ -136,6 +171,7 @@ static void test_command_lines_refuse_bad_arguments(void **state)
         -EINVAL);
     assert_int_equal(lvm_cmd_build(LVM_SNAPSHOT, &(struct lvm_args){.vg = vg, .lv = "LV-" V1}, &c),
                      -EINVAL);
+    assert_int_equal(lvm_cmd_build(LVM_ADDTAG, &(struct lvm_args){.vg = vg}, &c), -EINVAL);
 }
 
 static void test_parse_vgs_report(void **state)
@@ -168,9 +204,26 @@ static void test_parse_lvs_report(void **state)
     assert_int_equal(lvm_lv_used(&lvs[2]), 268435456);
     assert_true(lvm_lv_active(&lvs[2]));
     assert_string_equal(lvs[3].origin, "LV-" V1);
+    assert_false(lvs[0].tagged);
+    assert_true(lvs[2].tagged);
+    assert_true(lvs[3].tagged);
     assert_false(lvm_lv_active(&lvs[3]));
     assert_true(lvm_lv_uuid(lvs[3].name, uuid));
     assert_string_equal(uuid, V2);
+    lvm_lvs_free(lvs, n);
+
+    /* Only the whole tag counts; a report without lv_tags has none. */
+    assert_int_equal(lvm_parse_lvs("{\"report\":[{\"lv\":["
+                                   "{\"lv_name\":\"a\",\"lv_size\":\"1\",\"lv_attr\":\"\","
+                                   "\"pool_lv\":\"\",\"origin\":\"\",\"data_percent\":\"\","
+                                   "\"lv_tags\":\"xenia-vdi2,old-xenia-vdi\"},"
+                                   "{\"lv_name\":\"b\",\"lv_size\":\"1\",\"lv_attr\":\"\","
+                                   "\"pool_lv\":\"\",\"origin\":\"\",\"data_percent\":\"\"}]}]}",
+                                   &lvs, &n, NULL),
+                     0);
+    assert_int_equal(n, 2);
+    assert_false(lvs[0].tagged);
+    assert_false(lvs[1].tagged);
     lvm_lvs_free(lvs, n);
 
     assert_int_equal(lvm_parse_lvs("{\"report\":[{\"lv\":[]}]}", &lvs, &n, NULL), 0);
@@ -230,6 +283,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_follow_xcp_and_map_back),
         cmocka_unit_test(test_command_lines),
+        cmocka_unit_test(test_command_lines_limited_to_the_srs_device),
         cmocka_unit_test(test_command_lines_refuse_bad_arguments),
         cmocka_unit_test(test_parse_vgs_report),
         cmocka_unit_test(test_parse_lvs_report),

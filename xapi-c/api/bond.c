@@ -261,12 +261,7 @@ static struct api_error *set_mode(struct call *c)
     struct api_error *e = api_lookup(C_Bond, arg_str(c, 1), &b);
     if (!e)
         net_tx_set(tx, b, FIDX(Bond, mode), arg_str(c, 2));
-    if (!e)
-        e = net_tx_apply(tx);
-    e = net_tx_end(tx, e);
-    if (!e)
-        out_void(c->out);
-    return e;
+    return net_tx_finish(tx, e, c->out);
 }
 
 static struct api_error *set_property(struct call *c)
@@ -277,39 +272,13 @@ static struct api_error *set_property(struct call *c)
     db_wrlock();
     struct api_error *e = api_lookup(C_Bond, arg_str(c, 1), &b);
     if (!e) {
-        /* the map with name set to value */
-        struct strbuf sb;
-        struct strlist_iter it;
-        const char *k, *v;
-        strbuf_init(&sb, 64);
-        strbuf_addc(&sb, '{');
-        strlist_iter_init(&it, b->v[FIDX(Bond, properties)]);
-        while (strlist_iter_next(&it, &k, &v))
-            if (!streq(k, name)) {
-                if (sb.len > 1)
-                    strbuf_addc(&sb, ',');
-                strlist_add_quoted(&sb, k, strlen(k));
-                strbuf_addc(&sb, ':');
-                strlist_add_quoted(&sb, v, strlen(v));
-            }
-        strlist_iter_done(&it);
-        if (sb.len > 1)
-            strbuf_addc(&sb, ',');
-        strlist_add_quoted(&sb, name, strlen(name));
-        strbuf_addc(&sb, ':');
-        strlist_add_quoted(&sb, value, strlen(value));
-        strbuf_addc(&sb, '}');
-        e = check_props(b->v[FIDX(Bond, mode)], sb.buf);
+        char *props = strmap_with(b->v[FIDX(Bond, properties)], name, value);
+        e = check_props(b->v[FIDX(Bond, mode)], props);
         if (!e)
-            net_tx_set(tx, b, FIDX(Bond, properties), sb.buf);
-        strbuf_done(&sb);
+            net_tx_set(tx, b, FIDX(Bond, properties), props);
+        free(props);
     }
-    if (!e)
-        e = net_tx_apply(tx);
-    e = net_tx_end(tx, e);
-    if (!e)
-        out_void(c->out);
-    return e;
+    return net_tx_finish(tx, e, c->out);
 }
 
 void bond_register(void);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cleanup.h"
 #include "lib/strlist.h"
 #include "lib/util.h"
 #include "xapi-c/api.h"
@@ -18,6 +19,21 @@
 static bool is_null_ref(const char *ref)
 {
     return !*ref || streq(ref, "OpaqueRef:NULL");
+}
+
+/* The first ref of a set's canonical text (scratch: a static buffer,
+ * valid until the next call), or "". */
+static const char *first_ref(const char *set)
+{
+    static __thread char out[64];
+    struct strlist_iter it;
+    const char *ref;
+    out[0] = '\0';
+    strlist_iter_init(&it, set);
+    if (strlist_iter_next(&it, NULL, &ref))
+        snprintf(out, sizeof(out), "%s", ref);
+    strlist_iter_done(&it);
+    return out;
 }
 
 /* The PIF named by argument i, which must be this host's. db lock held. */
@@ -41,12 +57,7 @@ static struct api_error *my_host(const struct call *c, int i)
 /* Runs a change built under the lock: applied, then sent to networkd. */
 static struct api_error *finish(struct call *c, struct net_tx *tx, struct api_error *e)
 {
-    if (!e)
-        e = net_tx_apply(tx);
-    e = net_tx_end(tx, e);
-    if (!e)
-        out_void(c->out);
-    return e;
+    return net_tx_finish(tx, e, c->out);
 }
 
 static bool valid_ip(int af, const char *s)
@@ -150,6 +161,9 @@ static struct api_error *check_removable(const struct row *p)
         e = api_failf(OPERATION_NOT_ALLOWED, "the PIF is a bond's: use Bond.destroy");
     else if (!is_null_ref(p->v[FIDX(PIF, bond_slave_of)]))
         e = api_fail(PIF_ALREADY_BONDED, p->ref);
+    else if (strlist_count(db_value(p, FIDX(PIF, tunnel_transport_PIF_of), &scratch)) > 0 ||
+             strlist_count(db_value(p, FIDX(PIF, tunnel_access_PIF_of), &scratch)) > 0)
+        e = api_fail(PIF_TUNNEL_STILL_EXISTS, p->ref);
     strbuf_done(&scratch);
     return e;
 }
@@ -203,6 +217,19 @@ static struct api_error *plug(struct call *c)
     struct api_error *e = my_pif(c, 1, &p);
     if (!e && !is_null_ref(p->v[FIDX(PIF, bond_slave_of)]))
         e = api_fail(CANNOT_PLUG_BOND_SLAVE, p->ref);
+    /* A tunnel's access PIF needs its transport plugged, with an address
+     * (XCP's plug). */
+    size_t it = 0;
+    const struct row *t;
+    while (!e && db_next(C_tunnel, &it, &t)) {
+        if (!streq(t->v[FIDX(tunnel, access_PIF)], p->ref))
+            continue;
+        const struct row *tp = db_get(C_PIF, t->v[FIDX(tunnel, transport_PIF)]);
+        if (tp && streq(tp->v[FIDX(PIF, ip_configuration_mode)], "None"))
+            e = api_fail(TRANSPORT_PIF_NOT_CONFIGURED, tp->ref);
+        else if (tp)
+            net_tx_set(tx, tp, FIDX(PIF, currently_attached), "true");
+    }
     if (!e)
         net_tx_set(tx, p, FIDX(PIF, currently_attached), "true");
     return finish(c, tx, e);
@@ -218,6 +245,18 @@ static struct api_error *unplug(struct call *c)
         e = api_fail(PIF_DOES_NOT_ALLOW_UNPLUG, p->ref);
     if (!e && streq(p->v[FIDX(PIF, management)], "true"))
         e = api_fail(PIF_IS_MANAGEMENT_INTERFACE, p->ref);
+    /* The tunnels over a transport PIF go down with it (XCP's unplug). */
+    size_t it = 0;
+    const struct row *t;
+    while (!e && db_next(C_tunnel, &it, &t)) {
+        const struct row *a = streq(t->v[FIDX(tunnel, transport_PIF)], p->ref)
+                                  ? db_get(C_PIF, t->v[FIDX(tunnel, access_PIF)])
+                                  : NULL;
+        if (a && streq(a->v[FIDX(PIF, management)], "true"))
+            e = api_fail(PIF_IS_MANAGEMENT_INTERFACE, a->ref);
+        else if (a)
+            net_tx_set(tx, a, FIDX(PIF, currently_attached), "false");
+    }
     if (!e)
         net_tx_set(tx, p, FIDX(PIF, currently_attached), "false");
     return finish(c, tx, e);
@@ -396,9 +435,153 @@ static struct api_error *get_management_interface(struct call *c)
     return e;
 }
 
+/* ---- properties (gro), as XCP's set_property ---- */
+
+static struct api_error *set_property(struct call *c)
+{
+    const struct row *p = NULL;
+    const char *name = arg_str(c, 2), *value = arg_str(c, 3);
+    struct net_tx *tx = net_tx_new();
+    struct strbuf scratch;
+    strbuf_init(&scratch, 0);
+    db_wrlock();
+    struct api_error *e = my_pif(c, 1, &p);
+    if (!e && (!streq(name, "gro") || (!streq(value, "on") && !streq(value, "off")))) {
+        _cleanup_free_ char *what = xasprintf("%s = %s", name, value);
+        e = api_fail(INVALID_VALUE, "properties", what);
+    }
+    /* Only bond masters and unbonded physical PIFs have properties. */
+    const char *bond = e ? "" : first_ref(db_value(p, FIDX(PIF, bond_master_of), &scratch));
+    if (!e && ((!*bond && !streq(p->v[FIDX(PIF, physical)], "true")) ||
+               !is_null_ref(p->v[FIDX(PIF, bond_slave_of)])))
+        e = api_fail(CANNOT_CHANGE_PIF_PROPERTIES, p->ref);
+    if (!e) {
+        _cleanup_free_ char *props = strmap_with(p->v[FIDX(PIF, properties)], name, value);
+        net_tx_set(tx, p, FIDX(PIF, properties), props);
+        /* A bond's members take its properties (networkd applies them to
+         * the NICs). */
+        size_t it = 0;
+        const struct row *r;
+        while (*bond && db_next(C_PIF, &it, &r))
+            if (streq(r->v[FIDX(PIF, bond_slave_of)], bond))
+                net_tx_set(tx, r, FIDX(PIF, properties), props);
+    }
+    strbuf_done(&scratch);
+    return finish(c, tx, e);
+}
+
+/* ---- the records alone, as XCP's db_introduce and db_forget ---- */
+
+static struct api_error *db_forget(struct call *c)
+{
+    const struct row *p = NULL;
+    struct net_tx *tx = net_tx_new();
+    db_wrlock();
+    struct api_error *e = api_lookup(C_PIF, arg_str(c, 1), &p);
+    if (!e) {
+        /* Only the record goes (no check, no unplug), as in XCP; its
+         * metrics go with it unless another PIF (a tunnel's) shares them. */
+        const struct row *m = db_get(C_PIF_metrics, p->v[FIDX(PIF, metrics)]);
+        size_t it = 0;
+        const struct row *r;
+        while (m && db_next(C_PIF, &it, &r))
+            if (r != p && streq(r->v[FIDX(PIF, metrics)], m->ref))
+                m = NULL;
+        if (m)
+            net_tx_delete(tx, m);
+        net_tx_delete(tx, p);
+    }
+    return finish(c, tx, e);
+}
+
+static struct api_error *db_introduce(struct call *c)
+{
+    /* Parameters by position, as the message declares them. */
+    enum {
+        DEVICE = 1,
+        NETWORK,
+        HOST,
+        MAC,
+        MTU,
+        VLAN,
+        PHYSICAL,
+        IPMODE,
+        IP,
+        NETMASK,
+        GATEWAY,
+        DNS,
+        BOND_SLAVE_OF,
+        VLAN_MASTER_OF,
+        MANAGEMENT,
+        OTHER_CONFIG,
+        DISALLOW_UNPLUG,
+        IPV6MODE,
+        IPV6,
+        IPV6_GATEWAY,
+        PRIMARY,
+        MANAGED,
+        PROPERTIES
+    };
+    static const struct {
+        int arg, field;
+    } copy[] = {{DEVICE, FIDX(PIF, device)},
+                {NETWORK, FIDX(PIF, network)},
+                {HOST, FIDX(PIF, host)},
+                {MAC, FIDX(PIF, MAC)},
+                {MTU, FIDX(PIF, MTU)},
+                {VLAN, FIDX(PIF, VLAN)},
+                {PHYSICAL, FIDX(PIF, physical)},
+                {IPMODE, FIDX(PIF, ip_configuration_mode)},
+                {IP, FIDX(PIF, IP)},
+                {NETMASK, FIDX(PIF, netmask)},
+                {GATEWAY, FIDX(PIF, gateway)},
+                {DNS, FIDX(PIF, DNS)},
+                {VLAN_MASTER_OF, FIDX(PIF, VLAN_master_of)},
+                {MANAGEMENT, FIDX(PIF, management)},
+                {OTHER_CONFIG, FIDX(PIF, other_config)},
+                {DISALLOW_UNPLUG, FIDX(PIF, disallow_unplug)},
+                {IPV6MODE, FIDX(PIF, ipv6_configuration_mode)},
+                {IPV6, FIDX(PIF, IPv6)},
+                {IPV6_GATEWAY, FIDX(PIF, ipv6_gateway)},
+                {PRIMARY, FIDX(PIF, primary_address_type)},
+                {MANAGED, FIDX(PIF, managed)},
+                {PROPERTIES, FIDX(PIF, properties)}};
+    const struct row *r = NULL;
+    char pref[64], mref[64];
+    struct net_tx *tx = net_tx_new();
+    db_wrlock();
+    struct api_error *e = api_lookup(C_network, arg_str(c, NETWORK), &r);
+    if (!e)
+        e = api_lookup(C_host, arg_str(c, HOST), &r);
+    if (!e && !is_null_ref(arg_str(c, VLAN_MASTER_OF)))
+        e = api_lookup(C_VLAN, arg_str(c, VLAN_MASTER_OF), &r);
+    if (!e && !network_valid_mac(arg_str(c, MAC)))
+        e = api_fail(MAC_INVALID, arg_str(c, MAC));
+    if (!e) {
+        char **m = api_new_row(C_PIF_metrics, mref);
+        net_tx_create(tx, C_PIF_metrics, mref, m);
+        char **v = api_new_row(C_PIF, pref);
+        for (size_t i = 0; i < ELEMENTSOF(copy); i++)
+            api_set_val(v, copy[i].field, arg_str(c, copy[i].arg));
+        /* XCP records it unplugged and in no bond, whatever was given. */
+        api_set_val(v, FIDX(PIF, currently_attached), "false");
+        api_set_val(v, FIDX(PIF, bond_slave_of), "OpaqueRef:NULL");
+        api_set_val(v, FIDX(PIF, metrics), mref);
+        net_tx_create(tx, C_PIF, pref, v);
+        e = net_tx_apply(tx);
+    }
+    e = net_tx_end(tx, e);
+    if (!e)
+        out_string(c->out, pref);
+    return e;
+}
+
 void pif_register(void);
 void pif_register(void)
 {
+    api_register(M_PIF_set_property, set_property);
+    api_register(M_PIF_db_forget, db_forget);
+    api_register(M_PIF_db_introduce, db_introduce);
     api_register(M_PIF_scan, scan);
     api_register(M_PIF_introduce, introduce);
     api_register(M_PIF_forget, forget);

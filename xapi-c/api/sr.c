@@ -530,9 +530,11 @@ static struct api_error *sr_get_supported_types(struct call *c)
     return NULL;
 }
 
+void sr_checks_register(void);
 void sr_register(void);
 void sr_register(void)
 {
+    sr_checks_register();
     api_register(M_SR_create, sr_create);
     api_register(M_SR_introduce, sr_introduce);
     api_register(M_SR_forget, sr_forget);

@@ -379,6 +379,14 @@ static struct api_error *vbd_eject(struct call *c)
     return run_op(c, "eject", do_eject);
 }
 
+static struct api_error *vbd_assert_attachable(struct call *c)
+{
+    struct api_error *e = vbdops_assert_attachable(arg_str(c, 1));
+    if (!e)
+        out_void(c->out);
+    return e;
+}
+
 void vbd_register(void);
 void vbd_register(void)
 {
@@ -389,4 +397,5 @@ void vbd_register(void)
     api_register(M_VBD_unplug_force, vbd_unplug_force);
     api_register(M_VBD_insert, vbd_insert);
     api_register(M_VBD_eject, vbd_eject);
+    api_register(M_VBD_assert_attachable, vbd_assert_attachable);
 }

@@ -118,18 +118,6 @@ static struct api_error *vif_create(struct call *c)
     return e;
 }
 
-/* Ends a change built under the lock: applied, sent to networkd when
- * there is one (an attached VIF implies one). */
-static struct api_error *finish(struct call *c, struct net_tx *tx, struct api_error *e)
-{
-    if (!e)
-        e = net_tx_apply(tx);
-    e = net_tx_end(tx, e);
-    if (!e)
-        out_void(c->out);
-    return e;
-}
-
 static struct api_error *vif_destroy(struct call *c)
 {
     const struct row *vif = NULL;
@@ -140,7 +128,7 @@ static struct api_error *vif_destroy(struct call *c)
         e = api_fail(OPERATION_NOT_ALLOWED, "VIF is currently attached to a running VM");
     if (!e)
         net_tx_delete(tx, vif);
-    return finish(c, tx, e);
+    return net_tx_finish(tx, e, c->out);
 }
 
 /* domaind's hot-plug waits for the hotplug script and the guest. */
@@ -295,7 +283,7 @@ static struct api_error *vif_move(struct call *c)
         e = api_lookup(C_network, arg_str(c, 2), &net);
     if (!e)
         net_tx_set(tx, vif, FIDX(VIF, network), net->ref);
-    return finish(c, tx, e);
+    return net_tx_finish(tx, e, c->out);
 }
 
 static struct api_error *set_locking_mode(struct call *c)
@@ -306,7 +294,7 @@ static struct api_error *set_locking_mode(struct call *c)
     struct api_error *e = api_lookup(C_VIF, arg_str(c, 1), &vif);
     if (!e)
         net_tx_set(tx, vif, FIDX(VIF, locking_mode), arg_str(c, 2));
-    return finish(c, tx, e);
+    return net_tx_finish(tx, e, c->out);
 }
 
 /* set_/add_/remove_ipv4_allowed and ipv6: op 's', 'a' or 'r'. */
@@ -348,7 +336,7 @@ static struct api_error *allowed(struct call *c, int f, int af, char op)
     if (!e)
         net_tx_set(tx, vif, f, sb.buf);
     strbuf_done(&sb);
-    return finish(c, tx, e);
+    return net_tx_finish(tx, e, c->out);
 }
 
 #define ALLOWED(name, fld, af, op)                                                                 \
@@ -363,9 +351,88 @@ ALLOWED(set_ipv6_allowed, ipv6_allowed, AF_INET6, 's')
 ALLOWED(add_ipv6_allowed, ipv6_allowed, AF_INET6, 'a')
 ALLOWED(remove_ipv6_allowed, ipv6_allowed, AF_INET6, 'r')
 
+/* ---- the guest's own address configuration, as XCP's configure_ipv4/6 ---- */
+
+/* Whether s is "address/prefix" of family af; the address part to addr. */
+static bool cidr(const char *s, int af, char addr[64])
+{
+    const char *slash = strchr(s, '/');
+    unsigned char buf[16];
+    int max = af == AF_INET ? 32 : 128;
+    if (!slash || (size_t)(slash - s) >= 64 || !slash[1] || strlen(slash + 1) > 3 ||
+        strspn(slash + 1, "0123456789") != strlen(slash + 1) || atoi(slash + 1) > max)
+        return false;
+    snprintf(addr, 64, "%.*s", (int)(slash - s), s);
+    return inet_pton(af, addr, buf) == 1;
+}
+
+/* XCP's checks and the fields it records. The guest agent takes them
+ * from xenstore on XCP; here they are recorded only (domaind has no path
+ * to the guest for them yet), and XCP refuses a VM whose guest agent
+ * does not announce feature-static-ip-setting, which a Xenia guest never
+ * does yet. */
+static struct api_error *configure(struct call *c, int af)
+{
+    const struct row *vif = NULL;
+    const char *mode = arg_str(c, 2), *address = arg_str(c, 3), *gateway = arg_str(c, 4);
+    bool v4 = af == AF_INET;
+    char addr[64];
+    struct net_tx *tx = net_tx_new();
+    db_wrlock();
+    struct api_error *e = api_lookup(C_VIF, arg_str(c, 1), &vif);
+    if (!e && streq(mode, "Static")) {
+        unsigned char buf[16];
+        if (!cidr(address, af, addr))
+            e = api_fail(INVALID_CIDR_ADDRESS_SPECIFIED, "address");
+        else if (streq(vif->v[FIDX(VIF, locking_mode)], "locked") &&
+                 !strlist_contains(vif->v[v4 ? FIDX(VIF, ipv4_allowed) : FIDX(VIF, ipv6_allowed)],
+                                   addr))
+            e = api_fail(ADDRESS_VIOLATES_LOCKING_CONSTRAINT, address);
+        else if (*gateway && inet_pton(af, gateway, buf) != 1)
+            e = api_fail(INVALID_IP_ADDRESS_SPECIFIED, "gateway");
+    }
+    if (!e) {
+        const struct row *vm = db_get(C_VM, vif->v[FIDX(VIF, VM)]);
+        const struct row *gm =
+            vm ? db_get(C_VM_guest_metrics, vm->v[FIDX(VM, guest_metrics)]) : NULL;
+        char *feature =
+            gm ? strmap_get(gm->v[FIDX(VM_guest_metrics, other)], "feature-static-ip-setting")
+               : NULL;
+        if (!feature || !streq(feature, "1"))
+            e = api_fail(VM_LACKS_FEATURE, vif->v[FIDX(VIF, VM)]);
+        free(feature);
+    }
+    if (!e) {
+        struct strbuf set;
+        strbuf_init(&set, 64);
+        strbuf_addc(&set, '[');
+        strlist_add_quoted(&set, address, strlen(address)); /* XCP: [address], even "" */
+        strbuf_addc(&set, ']');
+        net_tx_set(tx, vif,
+                   v4 ? FIDX(VIF, ipv4_configuration_mode) : FIDX(VIF, ipv6_configuration_mode),
+                   mode);
+        net_tx_set(tx, vif, v4 ? FIDX(VIF, ipv4_addresses) : FIDX(VIF, ipv6_addresses), set.buf);
+        net_tx_set(tx, vif, v4 ? FIDX(VIF, ipv4_gateway) : FIDX(VIF, ipv6_gateway), gateway);
+        strbuf_done(&set);
+    }
+    return net_tx_finish(tx, e, c->out);
+}
+
+static struct api_error *configure_ipv4(struct call *c)
+{
+    return configure(c, AF_INET);
+}
+
+static struct api_error *configure_ipv6(struct call *c)
+{
+    return configure(c, AF_INET6);
+}
+
 void vif_register(void);
 void vif_register(void)
 {
+    api_register(M_VIF_configure_ipv4, configure_ipv4);
+    api_register(M_VIF_configure_ipv6, configure_ipv6);
     api_register_generic(C_VIF, MK_CREATE, vif_create);
     api_register_generic(C_VIF, MK_DESTROY, vif_destroy);
     api_register(M_VIF_plug, vif_plug);

@@ -8,8 +8,10 @@
  * suspended VM's memory image is a VDI on an SR (vm_suspend.c), which
  * checkpoint keeps in a snapshot and revert gives back. Clone, copy,
  * snapshot, and the disks of revert and provision are vm_copy.c's; data
- * sources are vm_datasources.c's. */
+ * sources are vm_datasources.c's; the messages that only read or set the
+ * record are vm_messages.c's. */
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <time.h>
 
 #include "xapi-c/api.h"
+#include "xapi-c/api/host.h"
 #include "xapi-c/api/vm_copy.h"
 #include "xapi-c/api/vm_suspend.h"
 #include "xapi-c/config.h"
@@ -256,9 +259,21 @@ static struct api_error *create_domain(const char *vm, bool paused)
     return e;
 }
 
+/* VM.start and resume pick a host: none when this one is disabled. */
+static struct api_error *any_host(void)
+{
+    struct api_error *e = host_assert_enabled(xapi_state.host_ref); /* host.h */
+    if (e) {
+        api_error_free(e);
+        return api_fail(NO_HOSTS_AVAILABLE);
+    }
+    return NULL;
+}
+
 static struct api_error *do_start(struct call *c, const char *vm)
 {
-    return create_domain(vm, arg_bool(c, 2));
+    struct api_error *e = any_host();
+    return e ? e : create_domain(vm, arg_bool(c, 2));
 }
 
 static struct api_error *start(struct call *c)
@@ -269,6 +284,8 @@ static struct api_error *start(struct call *c)
 static struct api_error *do_start_on(struct call *c, const char *vm)
 {
     struct api_error *e = check_host(arg_str(c, 2));
+    if (!e)
+        e = host_assert_enabled(arg_str(c, 2));
     return e ? e : create_domain(vm, arg_bool(c, 3));
 }
 
@@ -310,6 +327,15 @@ static bool is_suspended(const char *vm)
     bool s = r && streq(r->v[FIDX(VM, power_state)], "Suspended");
     db_unlock();
     return s;
+}
+
+static bool is_paused(const char *vm)
+{
+    db_rdlock();
+    const struct row *r = db_get(C_VM, vm);
+    bool p = r && streq(r->v[FIDX(VM, power_state)], "Paused");
+    db_unlock();
+    return p;
 }
 
 static struct api_error *do_clean_shutdown(struct call *c, const char *vm)
@@ -364,6 +390,17 @@ static struct api_error *do_unpause(struct call *c, const char *vm)
     return domain_op(vm, "domain/unpause", NULL);
 }
 
+/* Fault injection for the tests: XENIA_TEST_CRASH=<point> kills xapi
+ * (SIGKILL, as a crash would) when it reaches that point. */
+static void crash_point(const char *point)
+{
+    const char *want = getenv("XENIA_TEST_CRASH");
+    if (want && streq(want, point)) {
+        log_warning("XENIA_TEST_CRASH: dying at %s", point);
+        raise(SIGKILL);
+    }
+}
+
 /* Suspends the running VM into a new suspend VDI, which its suspend_VDI
  * names once the domain is saved; on failure the VDI goes again. */
 static struct api_error *suspend_to_sr(const char *vm)
@@ -373,6 +410,7 @@ static struct api_error *suspend_to_sr(const char *vm)
     struct api_error *e = vm_suspend_vdi_new(vm, vdi);
     if (e)
         return e;
+    crash_point("suspend-vdi-made");
     if (!(e = vm_suspend_vdi_attach(vdi, true, &path))) {
         json_object *p = uuid_params(vm);
         add_str(p, "path", path);
@@ -431,28 +469,51 @@ static struct api_error *resume_common(const char *vm, bool paused)
 
 static struct api_error *do_resume(struct call *c, const char *vm)
 {
-    return resume_common(vm, arg_bool(c, 2));
+    struct api_error *e = any_host();
+    return e ? e : resume_common(vm, arg_bool(c, 2));
 }
 
 static struct api_error *do_resume_on(struct call *c, const char *vm)
 {
     struct api_error *e = check_host(arg_str(c, 2));
+    if (!e)
+        e = host_assert_enabled(arg_str(c, 2));
     return e ? e : resume_common(vm, arg_bool(c, 3));
 }
 
+/* As XCP: the record is forced to Halted whatever the VM is (a template,
+ * a snapshot too), except the control domain, and a VM whose domain still
+ * exists here (DOMAIN_EXISTS: resetting would lose track of it). */
 static struct api_error *do_power_state_reset(struct call *c, const char *vm)
 {
     (void)c;
-    json_object *p = uuid_params(vm), *dom = NULL;
-    struct api_error *e = domains_call(vm, "domain/get", p, 30, &dom);
-    json_object_put(p);
-    json_object_put(dom);
-    if (!e) /* the domain is there: resetting would lie about it */
-        return api_fail(OPERATION_NOT_ALLOWED, "The VM's domain still exists on this host");
-    api_error_free(e);
+    db_rdlock();
+    const struct row *r = db_get(C_VM, vm);
+    bool live = r && vmops_state_bit(r->v[FIDX(VM, power_state)]) & (PS_RUNNING | PS_PAUSED);
+    db_unlock();
+    if (live) {
+        json_object *p = uuid_params(vm), *dom = NULL;
+        struct api_error *e = domains_call(vm, "domain/get", p, 30, &dom);
+        json_object_put(p);
+        json_object_put(dom);
+        if (!e)
+            return api_fail(DOMAIN_EXISTS, vm);
+        api_error_free(e);
+    }
     vm_suspend_vdi_drop(vm); /* a Suspended VM reset to Halted has no image */
     vmops_record(vm, NULL);
     return NULL;
+}
+
+static struct api_error *op_power_state_reset(struct call *c)
+{
+    const struct row *r = NULL;
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VM, arg_str(c, 1), &r);
+    if (!e && streq(r->v[FIDX(VM, is_control_domain)], "true"))
+        e = api_fail(CANNOT_RESET_CONTROL_DOMAIN, r->ref);
+    db_unlock();
+    return e ? e : run_op(c, "power_state_reset", do_power_state_reset);
 }
 
 static struct api_error *do_dynamic_range(struct call *c, const char *vm)
@@ -521,7 +582,6 @@ OP_HANDLER(unpause, "unpause")
 OP_HANDLER(suspend, "suspend")
 OP_HANDLER(resume, "resume")
 OP_HANDLER(resume_on, "resume_on")
-OP_HANDLER(power_state_reset, "power_state_reset")
 OP_HANDLER(dynamic_range, "changing_dynamic_range")
 OP_HANDLER(vcpus_live, "changing_VCPUs_live")
 OP_HANDLER(provision, "provision")
@@ -709,7 +769,9 @@ static struct api_error *vm_checkpoint(struct call *c)
     struct api_error *e = vmops_begin(vm, "checkpoint", key), *why;
     if (e)
         return e;
-    bool running = !is_suspended(vm);
+    /* As XCP: a running VM is suspended for its memory; a paused one is
+     * snapshotted as it is, without (a Halted snapshot, as VM.snapshot) */
+    bool suspended = is_suspended(vm), running = !suspended && !is_paused(vm);
     if (running && (why = suspend_to_sr(vm))) {
         log_warning("VM %s: checkpoint: suspend failed: %s", vm, why->code);
         /* XCP names its own failures; a missing suspend SR is the VM's */
@@ -720,10 +782,11 @@ static struct api_error *vm_checkpoint(struct call *c)
             e = api_fail(VM_CHECKPOINT_SUSPEND_FAILED, vm);
         }
     }
-    if (!e && !vm_suspend_vdi_get(vm, image))
+    bool with_image = running || suspended;
+    if (!e && with_image && !vm_suspend_vdi_get(vm, image))
         e = api_fail(VM_REQUIRES_VDI, vm, "OpaqueRef:NULL");
     if (!e)
-        e = vm_snapshot_take(vm, arg_str(c, 2), image, ref);
+        e = vm_snapshot_take(vm, arg_str(c, 2), with_image ? image : NULL, ref);
     if (running && is_suspended(vm) && (why = resume_common(vm, false))) {
         log_warning("VM %s: checkpoint: resume failed: %s", vm, why->code);
         api_error_free(why);
@@ -752,6 +815,8 @@ static struct api_error *boot_check(const char *vm, const char *host)
     int64_t mem = e ? 0 : val_int(r, FIDX(VM, memory_static_max));
     int64_t vcpus = e ? 0 : val_int(r, FIDX(VM, VCPUs_at_startup));
     db_unlock();
+    if (!e)
+        e = host_assert_enabled(host);
     if (!e)
         e = domains_call(vm, "host/info", NULL, 30, &info);
     if (!e) {
@@ -807,6 +872,7 @@ static struct api_error *get_boot_record(struct call *c)
 }
 
 void vm_limits_register(void);
+void vm_messages_register(void);
 void vm_datasources_register(void);
 void vm_register(void);
 void vm_register(void)
@@ -841,4 +907,5 @@ void vm_register(void)
     api_register(M_VM_revert, vm_revert);
     api_register(M_VM_checkpoint, vm_checkpoint);
     vm_datasources_register();
+    vm_messages_register();
 }

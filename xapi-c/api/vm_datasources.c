@@ -5,7 +5,8 @@
  * Xenia keeps no RRDs. Every answer also brings VM_metrics up to date.
  * A vCPU's use is measured over the time since the VM's previous reading
  * here (a first reading takes two, a fifth of a second apart), where
- * XCP averages over its five-second step. */
+ * XCP averages over its five-second step. forget_data_source_archives
+ * forgets the VM's last reading. */
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include "lib/hashmap.h"
 #include "lib/util.h"
 #include "xapi-c/api.h"
+#include "xapi-c/datasources.h"
 #include "xapi-c/db.h"
 #include "xapi-c/domains.h"
 
@@ -38,19 +40,6 @@ struct sample {
 static pthread_mutex_t samples_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hashmap samples; /* VM uuid -> struct sample, the last reading */
 static bool samples_ready;
-
-/* One data source and its reading. */
-struct ds {
-    char name[16];
-    char description[48];
-    const char *units;
-    double min, max, value;
-};
-
-struct readings {
-    struct ds v[2 + MAX_VCPUS];
-    size_t n;
-};
 
 static double num(json_object *o, const char *key)
 {
@@ -119,18 +108,6 @@ static bool swap_sample(const struct sample *cur, struct sample *ret)
     return found;
 }
 
-static void add_ds(struct readings *r, const char *name, const char *description, const char *units,
-                   double min, double max, double value)
-{
-    struct ds *d = &r->v[r->n++];
-    snprintf(d->name, sizeof(d->name), "%s", name);
-    snprintf(d->description, sizeof(d->description), "%s", description);
-    d->units = units;
-    d->min = min;
-    d->max = max;
-    d->value = value;
-}
-
 /* Records what the reading says in the VM's metrics. */
 static void update_metrics(const char *vm, json_object *st, int online)
 {
@@ -153,7 +130,7 @@ static void update_metrics(const char *vm, json_object *st, int online)
 }
 
 /* Reads the VM's data sources now. A VM without a domain has none. */
-static struct api_error *read_sources(const char *vm_ref, struct readings *ret)
+static struct api_error *read_sources(const char *vm_ref, struct ds_list *ret)
 {
     char uuid[40] = "";
     int64_t static_max = 0;
@@ -168,7 +145,6 @@ static struct api_error *read_sources(const char *vm_ref, struct readings *ret)
         live = streq(ps, "Running") || streq(ps, "Paused");
     }
     db_unlock();
-    ret->n = 0;
     if (e || !live)
         return e;
 
@@ -194,10 +170,10 @@ static struct api_error *read_sources(const char *vm_ref, struct readings *ret)
     }
 
     double max = static_max > 0 ? (double)static_max : INFINITY;
-    add_ds(ret, "memory", "Memory currently allocated to VM", "B", 0, max,
-           num(st, "memory_actual"));
-    add_ds(ret, "memory_target", "Target of VM balloon driver", "B", 0, max,
-           num(st, "memory_target"));
+    ds_list_add(ret, "memory", "Memory currently allocated to VM", "B", 0, max,
+                num(st, "memory_actual"));
+    ds_list_add(ret, "memory_target", "Target of VM balloon driver", "B", 0, max,
+                num(st, "memory_target"));
     json_object *vcpus, *v;
     int online = 0;
     if (json_object_object_get_ex(st, "vcpus", &vcpus) &&
@@ -213,7 +189,10 @@ static struct api_error *read_sources(const char *vm_ref, struct readings *ret)
             char name[16], description[48];
             snprintf(name, sizeof(name), "cpu%d", i);
             snprintf(description, sizeof(description), "CPU%d usage", i);
-            add_ds(ret, name, description, "(fraction)", 0, 1, use < 0 ? 0 : use > 1 ? 1 : use);
+            ds_list_add(ret, name, description, "(fraction)", 0, 1,
+                        use < 0   ? 0
+                        : use > 1 ? 1
+                                  : use);
         }
     }
     update_metrics(vm_ref, st, online);
@@ -221,66 +200,28 @@ static struct api_error *read_sources(const char *vm_ref, struct readings *ret)
     return NULL;
 }
 
-/* The reading named name, or NULL. */
-static const struct ds *find(const struct readings *r, const char *name)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (streq(r->v[i].name, name))
-            return &r->v[i];
-    return NULL;
-}
-
-/* What XCP's rrdd answers for a data source a VM does not have. */
-static struct api_error *unknown_source(const char *name)
-{
-    return api_failf(INTERNAL_ERROR, "Rrd.Invalid_data_source(\"%s\")", name);
-}
-
 static struct api_error *get_data_sources(struct call *c)
 {
-    struct readings *r = xmalloc(sizeof(*r));
-    struct api_error *e = read_sources(arg_str(c, 1), r);
-    if (!e) {
-        out_array_begin(c->out);
-        for (size_t i = 0; i < r->n; i++) {
-            const struct ds *d = &r->v[i];
-            out_struct_begin(c->out);
-            out_member(c->out, "name_label");
-            out_string(c->out, d->name);
-            out_member(c->out, "name_description");
-            out_string(c->out, d->description);
-            out_member(c->out, "enabled");
-            out_bool(c->out, true);
-            out_member(c->out, "standard");
-            out_bool(c->out, true);
-            out_member(c->out, "units");
-            out_string(c->out, d->units);
-            out_member(c->out, "min");
-            out_double(c->out, d->min);
-            out_member(c->out, "max");
-            out_double(c->out, d->max);
-            out_member(c->out, "value");
-            out_double(c->out, d->value);
-            out_struct_end(c->out);
-        }
-        out_array_end(c->out);
-    }
-    free(r);
+    struct ds_list r = {0};
+    struct api_error *e = read_sources(arg_str(c, 1), &r);
+    if (!e)
+        ds_write_records(c->out, &r);
+    ds_list_done(&r);
     return e;
 }
 
 static struct api_error *query_data_source(struct call *c)
 {
-    struct readings *r = xmalloc(sizeof(*r));
-    struct api_error *e = read_sources(arg_str(c, 1), r);
+    struct ds_list r = {0};
+    struct api_error *e = read_sources(arg_str(c, 1), &r);
     if (!e) {
-        const struct ds *d = find(r, arg_str(c, 2));
+        const struct ds *d = ds_list_find(&r, arg_str(c, 2));
         if (d)
             out_double(c->out, d->value);
         else
-            e = unknown_source(arg_str(c, 2));
+            e = ds_unknown(arg_str(c, 2));
     }
-    free(r);
+    ds_list_done(&r);
     return e;
 }
 
@@ -288,19 +229,56 @@ static struct api_error *query_data_source(struct call *c)
  * for one the VM has is done; another is the error a query gives. */
 static struct api_error *record_data_source(struct call *c)
 {
-    struct readings *r = xmalloc(sizeof(*r));
-    struct api_error *e = read_sources(arg_str(c, 1), r);
-    if (!e && !find(r, arg_str(c, 2)))
-        e = unknown_source(arg_str(c, 2));
+    struct ds_list r = {0};
+    struct api_error *e = read_sources(arg_str(c, 1), &r);
+    if (!e && !ds_list_find(&r, arg_str(c, 2)))
+        e = ds_unknown(arg_str(c, 2));
     if (!e)
         out_void(c->out);
-    free(r);
+    ds_list_done(&r);
     return e;
+}
+
+/* XCP drops the source's archived RRD. Xenia keeps no archives: what it
+ * keeps of a VM's sources is its last vCPU reading (the start of the next
+ * cpuN rate), which goes, so the next reading measures afresh. A source
+ * the VM does not have (memory, memory_target, cpuN below VCPUs_max) is
+ * the error a query of it gives. */
+static struct api_error *forget_data_source_archives(struct call *c)
+{
+    const struct row *vm = NULL;
+    const char *name = arg_str(c, 2);
+    char uuid[40] = "";
+    int64_t vcpus = 0;
+    db_rdlock();
+    struct api_error *e = api_lookup(C_VM, arg_str(c, 1), &vm);
+    if (!e) {
+        snprintf(uuid, sizeof(uuid), "%s", vm->v[FIDX(VM, uuid)]);
+        vcpus = strtoll(vm->v[FIDX(VM, VCPUs_max)], NULL, 10);
+    }
+    db_unlock();
+    if (e)
+        return e;
+    char *end = NULL;
+    long n = strncmp(name, "cpu", 3) == 0 && name[3] >= '0' && name[3] <= '9'
+                 ? strtol(name + 3, &end, 10)
+                 : -1;
+    bool known = streq(name, "memory") || streq(name, "memory_target") ||
+                 (n >= 0 && end && !*end && n < vcpus && n < MAX_VCPUS);
+    if (!known)
+        return ds_unknown(name);
+    pthread_mutex_lock(&samples_lock);
+    if (samples_ready)
+        free(hashmap_remove(&samples, uuid));
+    pthread_mutex_unlock(&samples_lock);
+    out_void(c->out);
+    return NULL;
 }
 
 void vm_datasources_register(void);
 void vm_datasources_register(void)
 {
+    api_register(M_VM_forget_data_source_archives, forget_data_source_archives);
     api_register(M_VM_get_data_sources, get_data_sources);
     api_register(M_VM_query_data_source, query_data_source);
     api_register(M_VM_record_data_source, record_data_source);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/strlist.h"
 #include "lib/util.h"
 #include "xapi-c/api.h"
 #include "xapi-c/config.h"
@@ -72,6 +73,10 @@ struct api_error *vm_suspend_vdi_new(const char *vm_ref, char ret_vdi[64])
     api_set_val(vals, FIDX(VDI, name_label), "Suspend image");
     api_set_val(vals, FIDX(VDI, name_description), label);
     api_set_val(vals, FIDX(VDI, type), "suspend");
+    /* the mark start-up recovery knows it by (vm_suspend_vdi_recover) */
+    char *mark = xasprintf("{\"%s\":\"%s\"}", SUSPEND_IMAGE_KEY, vm_ref);
+    api_set_val(vals, FIDX(VDI, other_config), mark);
+    free(mark);
     char *size_text = xasprintf("%" PRId64, size);
     api_set_val(vals, FIDX(VDI, virtual_size), size_text);
     free(size_text);
@@ -195,4 +200,46 @@ void vm_suspend_vdi_drop(const char *vm_ref)
     /* a reference to a VDI that went (destroyed by a client) goes too */
     vm_suspend_vdi_set(vm_ref, "OpaqueRef:NULL");
     vm_suspend_vdi_forget(vdi);
+}
+
+/* Whether the VM ref has a suspend or a checkpoint under way, which may
+ * have made vdi_ref and not yet named it (db lock held). */
+static bool being_made(const char *vm_ref)
+{
+    const struct row *vm = db_get(C_VM, vm_ref);
+    if (!vm)
+        return false;
+    const char *ops = vm->v[FIDX(VM, current_operations)];
+    return strstr(ops, "\"suspend\"") || strstr(ops, "\"checkpoint\"");
+}
+
+bool vm_suspend_vdi_recover(void)
+{
+    char(*orphans)[64] = NULL;
+    size_t n = 0, it = 0;
+    const struct row *vdi;
+    db_rdlock();
+    while (db_next(C_VDI, &it, &vdi)) {
+        char *owner = strmap_get(vdi->v[FIDX(VDI, other_config)], SUSPEND_IMAGE_KEY);
+        if (owner && !still_named(vdi->ref) && !being_made(owner)) {
+            orphans = xrealloc(orphans, (n + 1) * sizeof(*orphans));
+            snprintf(orphans[n++], 64, "%s", vdi->ref);
+        }
+        free(owner);
+    }
+    db_unlock();
+    bool done = true;
+    for (size_t i = 0; i < n; i++) {
+        log_notice("suspend image %s: no VM names it (xapi stopped while it was made): deleting it",
+                   orphans[i]);
+        struct api_error *e = storage_vdi_delete(orphans[i]);
+        if (e) {
+            log_warning("suspend image %s: cannot delete it: %s %s", orphans[i], e->code,
+                        e->n ? e->params[0] : "");
+            api_error_free(e);
+            done = false;
+        }
+    }
+    free(orphans);
+    return done;
 }

@@ -39,3 +39,14 @@ void vm_suspend_vdi_forget(const char *vdi_ref);
 /* The VM lets its image go: suspend_VDI set to null, and the image
  * forgotten as above. */
 void vm_suspend_vdi_drop(const char *vm_ref);
+
+/* The other_config key that marks a suspend VDI made here, with the ref of
+ * the VM it was made for: an image xapi made and died before naming in
+ * VM.suspend_VDI is found by it. */
+#define SUSPEND_IMAGE_KEY "xenia-suspend-image-of"
+
+/* Start-up recovery: deletes every marked suspend VDI that no VM names,
+ * unless its VM has a suspend or checkpoint under way. True when nothing
+ * is left to do (false: a deletion failed, try again later). Blocks;
+ * takes the db lock. */
+bool vm_suspend_vdi_recover(void);

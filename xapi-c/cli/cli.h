@@ -180,6 +180,10 @@ int cli_print_new(struct cli_ctx *ctx, int cls, const char *ref);
 /* Creates an object of class cls from fv (cli_call_create) and prints its
  * uuid as XCP's *-create commands do; the command's exit code. */
 int cli_create_print(struct cli_ctx *ctx, int cls, const struct cli_fv *fv, size_t n);
+
+/* Prints the answer of a get_data_sources message (JSON text of its
+ * records) as XCP's *-data-source-list does: one record per source. */
+void cli_print_data_sources(struct cli_ctx *ctx, const char *json);
 /* The value of enum enum_name that text names, any case (borrowed); NULL
  * after printing XCP's "Expected one of ..." error. */
 const char *cli_enum_arg(struct cli_ctx *ctx, const char *enum_name, const char *text);

@@ -1,8 +1,11 @@
 /* Helpers the files of custom commands share (storage_ops.c, network_ops.c,
  * snapshot_ops.c): the map parameters of creation commands, uuid
  * parameters turned into refs with XCP's error, enum parameters parsed as
- * XCP's generated parsers do, and the uuid of a new object printed. */
+ * XCP's generated parsers do, the uuid of a new object printed, and data
+ * source lists. */
 #include <ctype.h>
+#include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -86,4 +89,42 @@ int cli_create_print(struct cli_ctx *ctx, int cls, const struct cli_fv *fv, size
     _cleanup_free_ char *ref = NULL;
     struct api_error *e = cli_call_create(ctx, cls, fv, n, &ref);
     return e ? cli_fail_api(ctx, e) : cli_print_new(ctx, cls, ref);
+}
+
+/* A float as OCaml's string_of_float writes it (xe prints data sources'
+ * bounds so). */
+static void ocaml_float(double v, char buf[48])
+{
+    snprintf(buf, 48, "%.12g", v);
+    if (!strpbrk(buf, ".eni"))
+        strcat(buf, ".");
+}
+
+void cli_print_data_sources(struct cli_ctx *ctx, const char *json)
+{
+    json_object *list = json_tokener_parse(json);
+    size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *ds = json_object_array_get_idx(list, i), *v;
+        struct cli_record rec = {0};
+        char lo[48] = "0.", hi[48] = "0.";
+        if (json_object_object_get_ex(ds, "min", &v))
+            ocaml_float(json_object_get_double(v), lo);
+        if (json_object_object_get_ex(ds, "max", &v))
+            ocaml_float(json_object_get_double(v), hi);
+        const char *keys[] = {"name_label", "name_description", "enabled", "standard"};
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+            v = NULL;
+            json_object_object_get_ex(ds, keys[k], &v);
+            cli_record_add(&rec, keys[k], v ? json_object_get_string(v) : "");
+        }
+        cli_record_add(&rec, "min", lo);
+        cli_record_add(&rec, "max", hi);
+        v = NULL;
+        json_object_object_get_ex(ds, "units", &v);
+        cli_record_add(&rec, "units", v ? json_object_get_string(v) : "");
+        cli_print_record(ctx, &rec);
+        cli_record_done(&rec);
+    }
+    json_object_put(list);
 }

@@ -502,6 +502,16 @@ static int cmd_vm_vif_list(struct cli_ctx *ctx)
     return 0;
 }
 
+/* XCP's command for a pool member in emergency mode (it lost its
+ * master); the message refuses on any other host. */
+static int cmd_host_emergency_management_reconfigure(struct cli_ctx *ctx)
+{
+    const char *iface = cli_arg(ctx, "interface");
+    struct api_error *e = cli_call(ctx, "host.local_management_reconfigure",
+                                   (const char *const[]){iface ? iface : ""}, 1, NULL);
+    return e ? cli_fail_api(ctx, e) : 0;
+}
+
 const struct cli_cmd cli_network_cmds[] = {
     {"network-create", PARAMS("name-label"), PARAMS("name-description", "MTU", "bridge", "managed"),
      "Create a new network.", 0, cmd_network_create, -1, NULL},
@@ -543,6 +553,10 @@ const struct cli_cmd cli_network_cmds[] = {
      "Configure IPv4 settings on a VIF.", 0, cmd_vif_configure_ipv4, -1, "VIF.configure_ipv4"},
     {"vif-configure-ipv6", PARAMS("uuid", "mode"), PARAMS("address", "gateway"),
      "Configure IPv6 settings on a VIF.", 0, cmd_vif_configure_ipv6, -1, "VIF.configure_ipv6"},
+    {"host-emergency-management-reconfigure", PARAMS("interface"), NULL,
+     "Reconfigure the management interface of this node: only use if the node is in emergency "
+     "mode.",
+     0, cmd_host_emergency_management_reconfigure, -1, "host.local_management_reconfigure"},
     {"vm-vif-list", NULL, NULL, "List the VIFs present on selected VM.", CMD_VM_SEL | CMD_STANDARD,
      cmd_vm_vif_list, -1, NULL},
     {NULL, NULL, NULL, NULL, 0, NULL, -1, NULL},

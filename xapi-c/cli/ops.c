@@ -9,6 +9,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -819,6 +820,100 @@ static int cmd_host_op(struct cli_ctx *ctx)
     return each_selected(ctx, cli_view_by_name("host"), NULL, false, op_host);
 }
 
+/* A host command whose message returns a string, printed as it came
+ * (host-dmesg, host-get-server-certificate). */
+static struct api_error *op_host_print(struct cli_ctx *ctx, const char *ref)
+{
+    _cleanup_free_ char *text = NULL;
+    struct api_error *e =
+        cli_call_str(ctx, ctx->cmd->message, (const char *const[]){ref}, 1, &text);
+    if (!e)
+        cli_print_item(ctx, text);
+    return e;
+}
+
+static int cmd_host_print(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, cli_view_by_name("host"), NULL, false, op_host_print);
+}
+
+/* host-compute-memory-overhead: the number, as xe prints an int. */
+static struct api_error *op_host_int(struct cli_ctx *ctx, const char *ref)
+{
+    _cleanup_free_ char *json = NULL;
+    struct api_error *e = cli_call(ctx, ctx->cmd->message, (const char *const[]){ref}, 1, &json);
+    if (!e) {
+        json_object *v = json_tokener_parse(json);
+        cli_print_item(ctx, v ? json_object_get_string(v) : "");
+        json_object_put(v);
+    }
+    return e;
+}
+
+static int cmd_host_int(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, cli_view_by_name("host"), NULL, false, op_host_int);
+}
+
+/* host-data-source-list: one record per data source, XCP's keys. */
+static struct api_error *op_host_ds_list(struct cli_ctx *ctx, const char *ref)
+{
+    _cleanup_free_ char *json = NULL;
+    struct api_error *e =
+        cli_call(ctx, "host.get_data_sources", (const char *const[]){ref}, 1, &json);
+    if (e)
+        return e;
+    cli_print_data_sources(ctx, json);
+    return NULL;
+}
+
+static int cmd_host_ds_list(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, cli_view_by_name("host"), NULL, false, op_host_ds_list);
+}
+
+/* host-data-source-query, -record, -forget: the message with
+ * data-source; a query prints the value as xe does ("%f"). */
+static struct api_error *op_host_ds(struct cli_ctx *ctx, const char *ref)
+{
+    _cleanup_free_ char *json = NULL;
+    struct api_error *e = cli_call(
+        ctx, ctx->cmd->message, (const char *const[]){ref, cli_arg(ctx, "data-source")}, 2, &json);
+    if (!e && streq(ctx->cmd->message, "host.query_data_source")) {
+        json_object *v = json_tokener_parse(json);
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%f", v ? json_object_get_double(v) : 0);
+        cli_print_item(ctx, buf);
+        json_object_put(v);
+    }
+    return e;
+}
+
+static int cmd_host_ds(struct cli_ctx *ctx)
+{
+    return each_selected(ctx, cli_view_by_name("host"), PARAMS("data-source"), false, op_host_ds);
+}
+
+/* host-send-debug-keys, host-set-hostname-live: host-uuid= and one
+ * string. */
+static int cmd_host_uuid_str(struct cli_ctx *ctx)
+{
+    _cleanup_free_ char *host = cli_ref_arg(ctx, C_host, "host-uuid");
+    if (!host)
+        return 1;
+    const char *arg = cli_arg(ctx, ctx->cmd->reqd[1]);
+    struct api_error *e =
+        cli_call(ctx, ctx->cmd->message, (const char *const[]){host, arg}, 2, NULL);
+    return e ? cli_fail_api(ctx, e) : 0;
+}
+
+/* host-shutdown-agent: the local host's agent, no selectors. */
+static int cmd_host_shutdown_agent(struct cli_ctx *ctx)
+{
+    struct api_error *e = cli_call(ctx, "host.shutdown_agent", NULL, 0, NULL);
+    return e ? cli_fail_api(ctx, e) : 0;
+}
+
 static int cmd_host_cpu_info(struct cli_ctx *ctx)
 {
     const char *uuid = cli_arg(ctx, "uuid");
@@ -1027,6 +1122,35 @@ const struct cli_cmd cli_custom_cmds[] = {
      CMD_HOST_SEL | CMD_STANDARD, cmd_host_op, -1, "host.shutdown"},
     {"host-evacuate", NULL, NULL, "Migrate all VMs off the host.", CMD_HOST_SEL | CMD_STANDARD,
      cmd_host_op, -1, "host.evacuate"},
+    {"host-dmesg", NULL, NULL, "Get xen dmesg of the XE host.", CMD_HOST_SEL, cmd_host_print, -1,
+     "host.dmesg"},
+    {"host-get-server-certificate", NULL, NULL, "Get the server TLS certificate of a host",
+     CMD_HOST_SEL, cmd_host_print, -1, "host.get_server_certificate"},
+    {"host-compute-free-memory", NULL, NULL, "Computes the amount of free memory on the host.",
+     CMD_HOST_SEL, cmd_host_int, -1, "host.compute_free_memory"},
+    {"host-compute-memory-overhead", NULL, NULL,
+     "Computes the virtualization memory overhead of a host.", CMD_HOST_SEL, cmd_host_int, -1,
+     "host.compute_memory_overhead"},
+    {"host-data-source-list", NULL, NULL, "List the data sources that can be recorded for a Host.",
+     CMD_HOST_SEL, cmd_host_ds_list, -1, "host.get_data_sources"},
+    {"host-data-source-record", PARAMS("data-source"), NULL,
+     "Record the specified data source for a Host.", CMD_HOST_SEL, cmd_host_ds, -1,
+     "host.record_data_source"},
+    {"host-data-source-query", PARAMS("data-source"), NULL,
+     "Query the last value read from a Host data source.", CMD_HOST_SEL, cmd_host_ds, -1,
+     "host.query_data_source"},
+    {"host-data-source-forget", PARAMS("data-source"), NULL,
+     "Stop recording the specified data source for a Host, and forget all of the recorded data.",
+     CMD_HOST_SEL, cmd_host_ds, -1, "host.forget_data_source_archives"},
+    {"host-send-debug-keys", PARAMS("host-uuid", "keys"), NULL,
+     "Send specified hypervisor debug keys to specified host", 0, cmd_host_uuid_str, -1,
+     "host.send_debug_keys"},
+    {"host-set-hostname-live", PARAMS("host-uuid", "host-name"), NULL,
+     "Sets the host name to the specified string.  Both the API and lower-level system hostname "
+     "are changed.",
+     0, cmd_host_uuid_str, -1, "host.set_hostname_live"},
+    {"host-shutdown-agent", NULL, NULL, "Shut down the agent on the local host.", 0,
+     cmd_host_shutdown_agent, -1, "host.shutdown_agent"},
     {"host-cpu-info", NULL, PARAMS("uuid"), "Lists information about the host's physical CPUs.", 0,
      cmd_host_cpu_info, -1, NULL},
     {"host-get-vms-which-prevent-evacuation", PARAMS("uuid"), NULL,

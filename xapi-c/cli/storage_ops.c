@@ -5,6 +5,7 @@
  * these commands is at the end of the file. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -842,6 +843,99 @@ static int cmd_vm_cd_remove(struct cli_ctx *ctx)
     return each_vm(ctx, PARAMS("cd-name"), cd_remove);
 }
 
+/* ---- changed block tracking and SR data sources ---- */
+
+/* vdi-enable-cbt, vdi-disable-cbt, vdi-data-destroy: the message on the
+ * VDI named by uuid. */
+static int vdi_message(struct cli_ctx *ctx, const char *wire)
+{
+    _cleanup_free_ char *vdi = cli_ref_arg(ctx, C_VDI, "uuid");
+    if (!vdi)
+        return 1;
+    struct api_error *e = cli_call(ctx, wire, (const char *const[]){vdi}, 1, NULL);
+    return e ? cli_fail_api(ctx, e) : 0;
+}
+
+static int cmd_vdi_enable_cbt(struct cli_ctx *ctx)
+{
+    return vdi_message(ctx, "VDI.enable_cbt");
+}
+
+static int cmd_vdi_disable_cbt(struct cli_ctx *ctx)
+{
+    return vdi_message(ctx, "VDI.disable_cbt");
+}
+
+static int cmd_vdi_data_destroy(struct cli_ctx *ctx)
+{
+    return vdi_message(ctx, "VDI.data_destroy");
+}
+
+/* Prints the bitmap (base64) as xe does. */
+static int cmd_vdi_list_changed_blocks(struct cli_ctx *ctx)
+{
+    _cleanup_free_ char *from = cli_ref_arg(ctx, C_VDI, "vdi-from-uuid");
+    _cleanup_free_ char *to = from ? cli_ref_arg(ctx, C_VDI, "vdi-to-uuid") : NULL;
+    _cleanup_free_ char *bitmap = NULL;
+    if (!to)
+        return 1;
+    struct api_error *e =
+        cli_call_str(ctx, "VDI.list_changed_blocks", (const char *const[]){from, to}, 2, &bitmap);
+    if (e)
+        return cli_fail_api(ctx, e);
+    cli_print_item(ctx, bitmap);
+    return 0;
+}
+
+/* sr-data-source-list: one record per data source, XCP's keys. */
+static int cmd_sr_data_source_list(struct cli_ctx *ctx)
+{
+    _cleanup_free_ char *sr = cli_ref_arg(ctx, C_SR, "uuid"), *json = NULL;
+    if (!sr)
+        return 1;
+    struct api_error *e = cli_call(ctx, "SR.get_data_sources", (const char *const[]){sr}, 1, &json);
+    if (e)
+        return cli_fail_api(ctx, e);
+    cli_print_data_sources(ctx, json);
+    return 0;
+}
+
+/* sr-data-source-record, -forget: the message with data-source. */
+static int sr_data_source(struct cli_ctx *ctx, const char *wire, char **ret_json)
+{
+    _cleanup_free_ char *sr = cli_ref_arg(ctx, C_SR, "uuid");
+    if (!sr)
+        return 1;
+    struct api_error *e =
+        cli_call(ctx, wire, (const char *const[]){sr, cli_arg(ctx, "data-source")}, 2, ret_json);
+    return e ? cli_fail_api(ctx, e) : 0;
+}
+
+static int cmd_sr_data_source_record(struct cli_ctx *ctx)
+{
+    return sr_data_source(ctx, "SR.record_data_source", NULL);
+}
+
+static int cmd_sr_data_source_forget(struct cli_ctx *ctx)
+{
+    return sr_data_source(ctx, "SR.forget_data_source_archives", NULL);
+}
+
+/* Prints the value as xe does ("%f"). */
+static int cmd_sr_data_source_query(struct cli_ctx *ctx)
+{
+    _cleanup_free_ char *json = NULL;
+    int r = sr_data_source(ctx, "SR.query_data_source", &json);
+    if (r)
+        return r;
+    json_object *v = json_tokener_parse(json);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%f", json_object_get_double(v));
+    json_object_put(v);
+    cli_print_item(ctx, buf);
+    return 0;
+}
+
 const struct cli_cmd cli_storage_cmds[] = {
     {"sr-create", PARAMS("name-label", "type"),
      PARAMS("name-description", "host-uuid", "device-config:", "shared", "physical-size",
@@ -909,5 +1003,28 @@ const struct cli_cmd cli_storage_cmds[] = {
      CMD_VM_SEL | CMD_STANDARD, cmd_vm_cd_eject, -1, "VBD.eject"},
     {"vm-cd-remove", PARAMS("cd-name"), NULL, "Remove the CD drive holding cd-name from the VM(s).",
      CMD_VM_SEL, cmd_vm_cd_remove, -1, NULL},
+    {"vdi-enable-cbt", PARAMS("uuid"), NULL, "Enable changed block tracking on a VDI.", 0,
+     cmd_vdi_enable_cbt, -1, "VDI.enable_cbt"},
+    {"vdi-disable-cbt", PARAMS("uuid"), NULL, "Disable changed block tracking on a VDI.", 0,
+     cmd_vdi_disable_cbt, -1, "VDI.disable_cbt"},
+    {"vdi-data-destroy", PARAMS("uuid"), NULL,
+     "Delete the data of the VDI, but keep its changed block tracking metadata.", 0,
+     cmd_vdi_data_destroy, -1, "VDI.data_destroy"},
+    {"vdi-list-changed-blocks", PARAMS("vdi-from-uuid", "vdi-to-uuid"), NULL,
+     "Write the changed blocks between the two given VDIs to the standard output as a "
+     "base64-encoded bitmap string.",
+     0, cmd_vdi_list_changed_blocks, -1, "VDI.list_changed_blocks"},
+    {"sr-data-source-list", PARAMS("uuid"), NULL,
+     "List the data sources that can be recorded for a SR.", 0, cmd_sr_data_source_list, -1,
+     "SR.get_data_sources"},
+    {"sr-data-source-record", PARAMS("uuid", "data-source"), NULL,
+     "Record the specified data source for a SR.", 0, cmd_sr_data_source_record, -1,
+     "SR.record_data_source"},
+    {"sr-data-source-query", PARAMS("uuid", "data-source"), NULL,
+     "Query the last value read from a SR data source.", 0, cmd_sr_data_source_query, -1,
+     "SR.query_data_source"},
+    {"sr-data-source-forget", PARAMS("uuid", "data-source"), NULL,
+     "Stop recording the specified data source for a SR, and forget all of the recorded data.", 0,
+     cmd_sr_data_source_forget, -1, "SR.forget_data_source_archives"},
     {NULL, NULL, NULL, NULL, 0, NULL, -1, NULL},
 };

@@ -1,4 +1,5 @@
-/* vm-export, vm-import, vdi-export and vdi-import (xe-cli.md 4.1, 4.2): the
+/* vm-export, snapshot-export-to-template, vm-import, vdi-export and
+ * vdi-import (xe-cli.md 4.1, 4.2): the
  * command makes a task, asks the thin client to GET or PUT the file on a
  * side connection (HttpGet / HttpPut with a path on this server, xe-cli.md
  * 5) to the HTTP handlers of xapi-c/xfer.c, then reads the outcome from
@@ -141,6 +142,36 @@ static int transfer(struct cli_ctx *ctx, enum cli_cmd_tag tag, const char *label
 
 /* ---- the commands ---- */
 
+/* The export of one VM (or snapshot) into file: /export, or with
+ * metadata=true /export_metadata (ova.xml alone). */
+static int export_one(struct cli_ctx *ctx, const char *vm, const char *file)
+{
+    const char *excluded = cli_arg(ctx, "excluded-device-types");
+    bool snaps = cli_arg_bool(ctx, "include-snapshots", false);
+    char *pq;
+    int rc;
+
+    if (cli_arg_bool(ctx, "metadata", false))
+        pq = xasprintf("/export_metadata?ref=%s&export_snapshots=%s&excluded_device_types=%s", vm,
+                       snaps ? "true" : "false", excluded ? excluded : "");
+    else
+        pq = xasprintf("/export?ref=%s&use_compression=false&preserve_power_state=%s%s", vm,
+                       cli_arg_bool(ctx, "preserve-power-state", false) ? "true" : "false",
+                       snaps ? "&export_snapshots=true" : "");
+    rc = transfer(ctx, CLI_HTTP_GET, "VM.export", file, pq, NULL);
+    free(pq);
+    return rc;
+}
+
+static int check_compress(struct cli_ctx *ctx)
+{
+    const char *comp = cli_arg(ctx, "compress");
+
+    if (comp && strcasecmp(comp, "false") != 0)
+        return cli_fail(ctx, "compressed exports are not supported by this host yet");
+    return 0;
+}
+
 static int cmd_vm_export(struct cli_ctx *ctx)
 {
     static const char *const ignore[] = {"filename",
@@ -151,29 +182,48 @@ static int cmd_vm_export(struct cli_ctx *ctx)
                                          "include-snapshots",
                                          NULL};
     const char *file = cli_arg(ctx, "filename");
-    const char *comp = cli_arg(ctx, "compress");
     char **vms = NULL;
     size_t n = 0;
     int rc;
 
-    if (cli_arg_bool(ctx, "metadata", false))
-        return cli_fail(ctx, "metadata exports are not supported by this host yet");
-    if (comp && strcasecmp(comp, "false") != 0)
-        return cli_fail(ctx, "compressed exports are not supported by this host yet");
+    if ((rc = check_compress(ctx)))
+        return rc;
     if ((rc = cli_select(ctx, cli_view_by_name("vm"), ignore, false, &vms, &n)))
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
         /* Several VMs go to F, F2, F3 ... as XCP names them. */
         char *name = i == 0 ? xstrdup(file) : xasprintf("%s%zu", file, i + 1);
-        char *pq = xasprintf("/export?ref=%s&use_compression=false&preserve_power_state=%s", vms[i],
-                             cli_arg_bool(ctx, "preserve-power-state", false) ? "true" : "false");
-        rc = transfer(ctx, CLI_HTTP_GET, "VM.export", name, pq, NULL);
-        free(pq);
+        rc = export_one(ctx, vms[i], name);
         free(name);
     }
     for (size_t i = 0; i < n; i++)
         free(vms[i]);
     free(vms);
+    if (rc == 0)
+        cli_print_message(ctx, "Export succeeded");
+    return rc;
+}
+
+/* A snapshot exported as an XVA, which imports as a template (an export
+ * never carries is_a_snapshot). */
+static int cmd_snapshot_export_to_template(struct cli_ctx *ctx)
+{
+    char *snap;
+    int rc;
+
+    if ((rc = check_compress(ctx)))
+        return rc;
+    if (!(snap = cli_ref_arg(ctx, C_VM, "snapshot-uuid")))
+        return 1;
+    db_rdlock();
+    const struct row *r = db_get(C_VM, snap);
+    bool is_snap = r && streq(r->v[FIDX(VM, is_a_snapshot)], "true");
+    db_unlock();
+    if (!is_snap)
+        rc = cli_fail(ctx, "The VM given as snapshot-uuid is not a snapshot");
+    else
+        rc = export_one(ctx, snap, cli_arg(ctx, "filename"));
+    free(snap);
     if (rc == 0)
         cli_print_message(ctx, "Export succeeded");
     return rc;
@@ -231,20 +281,23 @@ static int vdi_transfer(struct cli_ctx *ctx, bool put)
 {
     const char *file = cli_arg(ctx, "filename");
     const char *format = cli_arg(ctx, "format");
-    char *vdi;
+    char *vdi, *base = NULL;
     int rc;
 
     if (!(vdi = cli_ref_arg(ctx, C_VDI, "uuid")))
         return 1;
-    char *pq = xasprintf("%s?vdi=%s&format=%s", put ? "/import_raw_vdi" : "/export_raw_vdi", vdi,
-                         format ? format : "raw");
-    if (!put && cli_arg(ctx, "base"))
-        rc = cli_fail(ctx, "differencing exports (base=) are not supported by this host yet");
-    else
-        rc = transfer(ctx, put ? CLI_HTTP_PUT : CLI_HTTP_GET, put ? "VDI.import" : "VDI.export",
-                      file, pq, NULL);
+    /* base= (the VDI whose blocks a differencing export leaves out). */
+    if (!put && cli_arg(ctx, "base") && !(base = cli_ref_arg(ctx, C_VDI, "base"))) {
+        free(vdi);
+        return 1;
+    }
+    char *pq = xasprintf("%s?vdi=%s&format=%s%s%s", put ? "/import_raw_vdi" : "/export_raw_vdi",
+                         vdi, format ? format : "raw", base ? "&base=" : "", base ? base : "");
+    rc = transfer(ctx, put ? CLI_HTTP_PUT : CLI_HTTP_GET, put ? "VDI.import" : "VDI.export", file,
+                  pq, NULL);
     free(pq);
     free(vdi);
+    free(base);
     return rc;
 }
 
@@ -263,6 +316,9 @@ const struct cli_cmd cli_transfer_cmds[] = {
      PARAMS("preserve-power-state", "compress", "metadata", "excluded-device-types",
             "include-snapshots"),
      "Export a VM to <filename>.", CMD_STANDARD | CMD_VM_SEL, cmd_vm_export, -1, NULL},
+    {"snapshot-export-to-template", PARAMS("filename", "snapshot-uuid"),
+     PARAMS("preserve-power-state", "compress", "metadata", "excluded-device-types"),
+     "Export a snapshot to <filename>.", CMD_STANDARD, cmd_snapshot_export_to_template, -1, NULL},
     {"vm-import", NULL,
      PARAMS("filename", "preserve", "sr-uuid", "force", "host-username", "host-password", "type",
             "remote-config", "dry-run", "metadata", "url", "vdi:"),
