@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t step;
     int r = 0;
 
-    if (size == 0)
+    if (size < 2) /* a step byte and at least one byte of image */
         return 0;
     step = (size_t)data[0] * 37 + 1;
     data++;
@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vhd_reader_free(s.r);
 
     /* The writer's prelude for a small size parses as far as it goes. */
-    uint64_t disk = (uint64_t)(data[0 % size]) * VHD_BLOCK / 4 / VHD_SECTOR * VHD_SECTOR;
+    uint64_t disk = (uint64_t)data[0] * VHD_BLOCK / 4 / VHD_SECTOR * VHD_SECTOR;
     uint32_t blocks[1] = {0};
     size_t len;
     uint8_t *pre = vhd_dynamic_prelude(disk, blocks, disk ? 1 : 0, (const uint8_t[16]){0}, 0, &len);
