@@ -279,9 +279,11 @@ class Host:
         for p in (img / "vmlinuz", img / "initrd.img"):
             # -initrd separates modules with commas.
             assert "," not in str(p.resolve()), "a comma in %s" % p
-        # Not restrict=on: QEMU's DHCP server then offers no router and no
-        # DNS server, and dom0 gets no default route from its lease.
-        netdev = ("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80,"
+        # restrict=on: nothing outside is reachable. (QEMU's DHCP server then
+        # offers no router, so dom0 has no default route; without it, pings
+        # to a guest that is gone leave through QEMU's NAT and stall its
+        # network for a minute.)
+        netdev = ("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:80,"
                   "hostfwd=tcp:127.0.0.1:%d-:443,hostfwd=tcp:127.0.0.1:%d-:22"
                   % (self.http_port, self.https_port, self.ssh_port))
         cmd = [QEMU, "-name", "xenia-" + self.name, "-accel", "tcg", "-cpu", self.cpu,
