@@ -8,8 +8,6 @@ an SR holding many VDIs. Starts its own host
 
 Environment: XENIA_BUILD (default build/), XENIA_BENCH_VDI_ROUNDS (default
 20), XENIA_BENCH_SCAN_VDIS (default 1000)."""
-import http.client
-import json
 import os
 import statistics
 import sys
@@ -17,29 +15,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from xeniatest import Host  # noqa: E402
+from xeniatest import Host, JsonRpcClient  # noqa: E402
 
 ROUNDS = int(os.environ.get("XENIA_BENCH_VDI_ROUNDS", "20"))
 SCAN_VDIS = int(os.environ.get("XENIA_BENCH_SCAN_VDIS", "1000"))
 GiB = 1024 ** 3
 
-
-class Client:
-    """JSON-RPC over one keep-alive HTTP connection."""
-
-    def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        self.id = 0
-
-    def __call__(self, method, *params):
-        self.id += 1
-        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": list(params),
-                           "id": self.id})
-        self.conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
-        answer = json.loads(self.conn.getresponse().read())
-        if "error" in answer:
-            raise RuntimeError("%s: %s" % (method, answer["error"]))
-        return answer["result"]
 
 
 def timed(fn, *args):
@@ -51,7 +32,7 @@ def timed(fn, *args):
 def main():
     host = Host().start()
     try:
-        c = Client(host.http_port)
+        c = JsonRpcClient(host.http_port)
         s = c("session.login_with_password", "root", host.password, "1.0", "bench")
         sr = c("pool.get_default_SR", s, c("pool.get_all", s)[0])
         rec = {"SR": sr, "type": "user", "sharable": False, "read_only": False,

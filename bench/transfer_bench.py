@@ -13,7 +13,6 @@ prints figures, judges nothing.
 Environment: XENIA_BUILD (default build/), XENIA_BENCH_TRANSFER_MIB
 (default 256)."""
 import http.client
-import json
 import os
 import subprocess
 import sys
@@ -23,28 +22,11 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from xeniatest import Host, vm_record  # noqa: E402
+from xeniatest import Host, vm_record, JsonRpcClient  # noqa: E402
 
 MIB = int(os.environ.get("XENIA_BENCH_TRANSFER_MIB", "256"))
 SIZE = MIB * 1024 * 1024
 
-
-class Client:
-    """JSON-RPC over one keep-alive HTTP connection."""
-
-    def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        self.id = 0
-
-    def __call__(self, method, *params):
-        self.id += 1
-        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": list(params),
-                           "id": self.id})
-        self.conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
-        answer = json.loads(self.conn.getresponse().read())
-        if "error" in answer:
-            raise RuntimeError("%s: %s" % (method, answer["error"]))
-        return answer["result"]
 
 
 def get(port, path, query):
@@ -93,7 +75,7 @@ def main():
     host = Host().start()
     tmp = tempfile.mkdtemp(prefix="xfer-bench-")
     try:
-        c = Client(host.http_port)
+        c = JsonRpcClient(host.http_port)
         s = c("session.login_with_password", "root", host.password, "1.0", "bench")
         sr = c("pool.get_default_SR", s, c("pool.get_all", s)[0])
         rec = {"SR": sr, "type": "user", "sharable": False, "read_only": False,

@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "hypervisor/domtable.h"
 #include "hypervisor/nic.h"
 #include "lib/cleanup.h"
+#include "lib/file.h"
 #include "lib/hashmap.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
@@ -124,57 +124,6 @@ static struct sim_dom *sim_dom(struct dt_dom *dom)
 
 /* ---- files ---- */
 
-/* Writes data to path so that path holds either its old content or all of
- * data: a temporary file and a rename, so a crash of the process never
- * leaves half a file. durable adds the fsyncs that make it survive a power
- * loss too; the simulated hypervisor's own state does without them (Xen's
- * domains do not survive a power loss either, and an fsync per step would
- * make the sim slower than the machine it simulates). A path that exists
- * and is not a regular file (a block device) is written in place. */
-static int write_file_atomic(const char *path, const char *data, size_t len, bool durable)
-{
-    _cleanup_free_ char *tmp = NULL, *dir = NULL;
-    struct stat st;
-    bool in_place = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
-    int fd, r = 0;
-
-    tmp = in_place ? xstrdup(path) : xasprintf("%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CLOEXEC | (in_place ? 0 : O_CREAT | O_TRUNC), 0600);
-    if (fd < 0)
-        return -errno;
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            break;
-        }
-        off += (size_t)n;
-    }
-    if (r == 0 && durable && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (in_place)
-        return r;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0) {
-        unlink(tmp);
-        return r;
-    }
-    if (!durable)
-        return 0;
-    dir = xstrdup(path);
-    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    return 0;
-}
-
 /* Writes a suspend image: a path that exists (a VDI that storaged made
  * for it, a file or a block device) is written in place from its start,
  * neither truncated nor replaced, for the SR owns that file; a new path is
@@ -189,16 +138,7 @@ static int write_image(const char *path, const char *data, size_t len)
         return write_file_atomic(path, data, len, true);
     if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
         return -errno;
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            break;
-        }
-        off += (size_t)n;
-    }
+    r = write_all(fd, data, len);
     if (r == 0 && fsync(fd) < 0)
         r = -errno;
     if (close(fd) < 0 && r == 0)
@@ -366,7 +306,8 @@ static int record_from_json(json_object *o, uint64_t max_generation, struct dm_d
  * on every change (it is small); domains/<uuid>.json holds the record of
  * one listed domain, written when that domain changes and removed when it
  * is destroyed; lock is flocked by the domaind that uses the directory.
- * Files are written by write_file_atomic without fsync. Destroyed domains
+ * Files are written by write_file_atomic without fsync (the simulated
+ * hypervisor's domains do not survive a power loss either, as Xen's do not). Destroyed domains
  * are remembered in memory only: sim_load says how events/watch stays
  * right across a restart that forgets them. */
 

@@ -6,7 +6,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/file.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
 #include "networkd/jsonutil.h"
@@ -114,6 +114,16 @@ static const char *str(json_object *o, const char *name)
 static struct jsonrpc_error *bad_param(const char *name, const char *why)
 {
     return jsonrpc_error_new(JSONRPC_INVALID_PARAMS, "%s: %s", name, why);
+}
+
+struct jsonrpc_error *cfg_entry_remove(json_object *doc, json_object *p, const char *key,
+                                       const char *section)
+{
+    const char *name = str(p, key);
+    if (!name)
+        return bad_param(key, "a string is required");
+    json_object_object_del(cfg_section(doc, section), name);
+    return NULL;
 }
 
 /* A required interface-name parameter. */
@@ -284,11 +294,7 @@ struct jsonrpc_error *cfg_port_set(json_object *doc, json_object *p, const struc
 
 struct jsonrpc_error *cfg_port_remove(json_object *doc, json_object *p)
 {
-    const char *name = str(p, "name");
-    if (!name)
-        return bad_param("name", "a string is required");
-    json_object_object_del(cfg_section(doc, "ports"), name);
-    return NULL;
+    return cfg_entry_remove(doc, p, "name", "ports");
 }
 
 /* ---- VLANs: fake bridges on a parent bridge ---- */
@@ -452,11 +458,7 @@ struct jsonrpc_error *cfg_bond_set(json_object *doc, json_object *p, const struc
 
 struct jsonrpc_error *cfg_bond_remove(json_object *doc, json_object *p)
 {
-    const char *name = str(p, "name");
-    if (!name)
-        return bad_param("name", "a string is required");
-    json_object_object_del(cfg_section(doc, "bonds"), name);
-    return NULL;
+    return cfg_entry_remove(doc, p, "name", "bonds");
 }
 
 /* ---- IP configuration of a bridge's (or VLAN's) interface ---- */
@@ -628,11 +630,7 @@ struct jsonrpc_error *cfg_ip_set(json_object *doc, json_object *p, const struct 
 
 struct jsonrpc_error *cfg_ip_remove(json_object *doc, json_object *p)
 {
-    const char *name = str(p, "interface");
-    if (!name)
-        return bad_param("interface", "a string is required");
-    json_object_object_del(cfg_section(doc, "ips"), name);
-    return NULL;
+    return cfg_entry_remove(doc, p, "interface", "ips");
 }
 
 /* ---- VIFs ---- */
@@ -860,43 +858,8 @@ int cfg_load(const char *path, json_object **ret, char **ret_why)
 
 int cfg_save(const char *path, json_object *doc)
 {
-    _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-    _cleanup_free_ char *dir = xstrdup(path);
-    size_t len;
-    const char *text = json_object_to_json_string_length(
-        doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED, &len);
-    int fd, r = 0;
-
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EIO;
-            break;
-        }
-        off += (size_t)n;
-    }
-    if (r == 0 && (write(fd, "\n", 1) != 1 || fsync(fd) < 0))
-        r = -errno ? -errno : -EIO;
-    close(fd);
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0) {
-        unlink(tmp);
-        return r;
-    }
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    return 0;
+    const char *text =
+        json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+    _cleanup_free_ char *line = xasprintf("%s\n", text);
+    return write_file_atomic(path, line, strlen(line), true);
 }

@@ -71,3 +71,7 @@ const char *cfg_name_owner(json_object *doc, const char *name);
 /* The section object (borrowed) and one entry of it (borrowed, or NULL). */
 json_object *cfg_section(json_object *doc, const char *section);
 json_object *cfg_entry(json_object *doc, const char *section, const char *name);
+/* Removes the entry of section that parameter key of p names (a string is
+ * required; a name that is not there is done already). */
+struct jsonrpc_error *cfg_entry_remove(json_object *doc, json_object *p, const char *key,
+                                       const char *section);

@@ -86,11 +86,7 @@ struct jsonrpc_error *cfg_tunnel_set(json_object *doc, json_object *p, const str
 
 struct jsonrpc_error *cfg_tunnel_remove(json_object *doc, json_object *p)
 {
-    const char *name = ju_str(p, "name");
-    if (!name)
-        return jsonrpc_error_new(JSONRPC_INVALID_PARAMS, "name: a string is required");
-    json_object_object_del(cfg_section(doc, "tunnels"), name);
-    return NULL;
+    return cfg_entry_remove(doc, p, "name", "tunnels");
 }
 
 json_object *tunnel_ovs_options(json_object *tunnel)
@@ -125,9 +121,5 @@ struct jsonrpc_error *cfg_nic_set(json_object *doc, json_object *p, const struct
 
 struct jsonrpc_error *cfg_nic_remove(json_object *doc, json_object *p)
 {
-    const char *name = ju_str(p, "name");
-    if (!name)
-        return jsonrpc_error_new(JSONRPC_INVALID_PARAMS, "name: a string is required");
-    json_object_object_del(cfg_section(doc, "nics"), name);
-    return NULL;
+    return cfg_entry_remove(doc, p, "name", "nics");
 }

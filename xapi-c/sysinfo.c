@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "lib/file.h"
 #include "lib/util.h"
 
 static int64_t meminfo_kb(const char *key)
@@ -26,17 +27,6 @@ static int64_t meminfo_kb(const char *key)
         }
     fclose(f);
     return v;
-}
-
-static void read_first_line(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "re");
-    buf[0] = '\0';
-    if (!f)
-        return;
-    if (fgets(buf, (int)size, f))
-        buf[strcspn(buf, "\n")] = '\0';
-    fclose(f);
 }
 
 static const char *value_of(char *line)

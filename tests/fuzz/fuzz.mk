@@ -21,7 +21,7 @@ FUZZ_SRCS_cli := xapi-c/cli/tokenise.c xapi-c/cli/proto.c lib/strbuf.c lib/util.
 # networkd's checks of what xapi sends (and the plan they feed), and its
 # OVSDB reader.
 FUZZ_SRCS_networkd-config := networkd/config.c networkd/plan.c networkd/tunnel.c networkd/jsonutil.c lib/jsonrpc.c \
-                             lib/log.c lib/strbuf.c lib/util.c
+                             lib/file.c lib/log.c lib/strbuf.c lib/util.c
 FUZZ_SRCS_networkd-ovsdb := networkd/ovsdb.c networkd/jsonutil.c lib/log.c lib/strbuf.c lib/util.c
 # What storaged reads from an SR's media (its metadata, qcow2 headers) and
 # from lvm2 (JSON reports).

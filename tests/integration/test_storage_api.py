@@ -5,12 +5,10 @@ shutdown, clone, copy, snapshot, revert and provision with their disks, and
 the SR's own metadata bringing every VDI back after SR.forget."""
 import json
 import os
-import subprocess
-import tempfile
 
 import pytest
 
-from xeniatest import Host, XenAPIError, vm_record, wait_until
+from xeniatest import Host, XenAPIError, scratch_sr, vm_record, wait_until
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2
@@ -41,22 +39,8 @@ def default_sr(s):
 @pytest.fixture
 def tmpdir_sr(s):
     """A file SR of its own in a temporary folder, destroyed afterwards."""
-    d = tempfile.mkdtemp(prefix="xsr-", dir="/tmp")
-    host = s("host.get_all")[0]
-    sr = s("SR.create", host, {"location": d}, "0", "scratch", "", "file", "user", False, {})
-    yield sr, d
-    try:
-        for vdi in s("SR.get_VDIs", sr):
-            if s("VDI.get_managed", vdi):
-                for vbd in s("VDI.get_VBDs", vdi):
-                    s("VBD.destroy", vbd)
-                s("VDI.destroy", vdi)
-        for pbd in s("SR.get_PBDs", sr):
-            s("PBD.unplug", pbd)
-        s("SR.destroy", sr)
-    except XenAPIError:
-        pass
-    subprocess.run(["rm", "-rf", d], check=False)
+    with scratch_sr(s, "scratch") as (sr, d):
+        yield sr, str(d)
 
 
 def new_vdi(s, sr, size=64 * MiB, name="disk"):

@@ -6,13 +6,12 @@ no RRDs), VDI.get_nbd_info, VBD.assert_attachable with xapi's attach
 checks, and the xe commands for them (issue 6)."""
 import os
 import subprocess
-import tempfile
 
 import pytest
 
 from test_storaged import MIB, check_consistent, file_sr, reads, vdi, write
 from test_storaged import sd, tmp  # noqa: F401  (storaged fixtures)
-from xeniatest import Host, XenAPIError, build_dir, vm_record
+from xeniatest import Host, XenAPIError, build_dir, scratch_sr, vm_record
 
 MiB = 1024 ** 2
 XE_TIMEOUT = 60
@@ -34,22 +33,8 @@ def s(shost):
 
 @pytest.fixture
 def sr(s):
-    d = tempfile.mkdtemp(prefix="xsr-", dir="/tmp")
-    host = s("host.get_all")[0]
-    ref = s("SR.create", host, {"location": d}, "0", "msgs", "", "file", "user", False, {})
-    yield ref
-    try:
-        for vdi in s("SR.get_VDIs", ref):
-            if s("VDI.get_managed", vdi):
-                for vbd in s("VDI.get_VBDs", vdi):
-                    s("VBD.destroy", vbd)
-                s("VDI.destroy", vdi)
-        for pbd in s("SR.get_PBDs", ref):
-            s("PBD.unplug", pbd)
-        s("SR.destroy", ref)
-    except XenAPIError:
-        pass
-    subprocess.run(["rm", "-rf", d], check=False, timeout=60)
+    with scratch_sr(s, "msgs") as (ref, _):
+        yield ref
 
 
 @pytest.fixture

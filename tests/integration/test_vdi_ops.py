@@ -6,12 +6,11 @@ recorded from what the operation reports, which a full SR.scan afterwards
 must find nothing to correct in."""
 import json
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from xeniatest import Host, XenAPIError, agent_answer, agent_call, vm_record, wait_until
+from xeniatest import Host, XenAPIError, agent_answer, agent_call, scratch_sr, vm_record, wait_until
 
 MiB = 1024 ** 2
 TOOL_TIMEOUT = 120
@@ -33,22 +32,8 @@ def s(shost):
 @pytest.fixture
 def sr(s):
     """A file SR of its own in a temporary folder: (ref, folder)."""
-    d = tempfile.mkdtemp(prefix="xsr-", dir="/tmp")
-    host = s("host.get_all")[0]
-    ref = s("SR.create", host, {"location": d}, "0", "ops", "", "file", "user", False, {})
-    yield ref, Path(d)
-    try:
-        for vdi in s("SR.get_VDIs", ref):
-            if s("VDI.get_managed", vdi):
-                for vbd in s("VDI.get_VBDs", vdi):
-                    s("VBD.destroy", vbd)
-                s("VDI.destroy", vdi)
-        for pbd in s("SR.get_PBDs", ref):
-            s("PBD.unplug", pbd)
-        s("SR.destroy", ref)
-    except XenAPIError:
-        pass
-    subprocess.run(["rm", "-rf", d], check=False, timeout=TOOL_TIMEOUT)
+    with scratch_sr(s, "ops", timeout=TOOL_TIMEOUT) as made:
+        yield made
 
 
 @pytest.fixture

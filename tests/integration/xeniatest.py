@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import contextlib
 import xmlrpc.client
 from pathlib import Path
 
@@ -288,6 +289,50 @@ def vm_record(**over):
     }
     rec.update(over)
     return rec
+
+
+@contextlib.contextmanager
+def scratch_sr(s, label="scratch", timeout=60):
+    """A file SR of its own in a temporary folder, made through session s:
+    yields (ref, folder); afterwards its VDIs (and their VBDs), PBDs and
+    the SR itself are destroyed and the folder removed."""
+    d = tempfile.mkdtemp(prefix="xsr-", dir="/tmp")
+    host = s("host.get_all")[0]
+    ref = s("SR.create", host, {"location": d}, "0", label, "", "file", "user", False, {})
+    try:
+        yield ref, Path(d)
+    finally:
+        try:
+            for vdi in s("SR.get_VDIs", ref):
+                if s("VDI.get_managed", vdi):
+                    for vbd in s("VDI.get_VBDs", vdi):
+                        s("VBD.destroy", vbd)
+                    s("VDI.destroy", vdi)
+            for pbd in s("SR.get_PBDs", ref):
+                s("PBD.unplug", pbd)
+            s("SR.destroy", ref)
+        except XenAPIError:
+            pass
+        subprocess.run(["rm", "-rf", d], check=False, timeout=timeout)
+
+
+class JsonRpcClient:
+    """JSON-RPC over one keep-alive HTTP connection to a host's /jsonrpc
+    (the benchmarks' client: no session handling of its own)."""
+
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.id = 0
+
+    def __call__(self, method, *params):
+        self.id += 1
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": list(params),
+                           "id": self.id})
+        self.conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+        answer = json.loads(self.conn.getresponse().read())
+        if "error" in answer:
+            raise RuntimeError("%s: %s" % (method, answer["error"]))
+        return answer["result"]
 
 
 # ---------------------------------------------------------------------------

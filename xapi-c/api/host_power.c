@@ -27,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/cleanup.h"
+#include "lib/file.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/strlist.h"
@@ -52,40 +54,11 @@ static char *state_file(const char *name)
     return xasprintf("%s/%s", xapi_cfg.state_dir, name);
 }
 
-static void read_text(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "re");
-    buf[0] = '\0';
-    if (!f)
-        return;
-    if (fgets(buf, (int)size, f))
-        buf[strcspn(buf, "\n")] = '\0';
-    fclose(f);
-}
-
-/* Writes value to path whole or not at all (a temporary file and a
- * rename). */
+/* Writes value and a newline to path whole or not at all. */
 static int write_text(const char *path, const char *value)
 {
-    char *tmp = xasprintf("%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    int r = 0;
-    if (!f)
-        r = -errno;
-    else {
-        fputs(value, f);
-        fputc('\n', f);
-        if (fflush(f) != 0 || fsync(fileno(f)) < 0)
-            r = -errno;
-        if (fclose(f) != 0 && r == 0)
-            r = -errno;
-        if (r == 0 && rename(tmp, path) < 0)
-            r = -errno;
-        if (r < 0)
-            unlink(tmp);
-    }
-    free(tmp);
-    return r;
+    _cleanup_free_ char *line = xasprintf("%s\n", value);
+    return write_file_atomic(path, line, strlen(line), true);
 }
 
 /* Sets the flag name to value, or removes it when value is NULL. */
@@ -102,7 +75,7 @@ static int write_flag(const char *name, const char *value)
 static bool auto_enable(void)
 {
     char v[16], *path = state_file(AUTO_ENABLE_FILE);
-    read_text(path, v, sizeof(v));
+    read_first_line(path, v, sizeof(v));
     free(path);
     return !streq(v, "false");
 }
@@ -111,9 +84,9 @@ static bool auto_enable(void)
 static bool disabled_until_reboot(void)
 {
     char asked[64], boot[64], *path = state_file(UNTIL_REBOOT_FILE);
-    read_text(path, asked, sizeof(asked));
+    read_first_line(path, asked, sizeof(asked));
     free(path);
-    read_text(BOOT_ID_PATH, boot, sizeof(boot));
+    read_first_line(BOOT_ID_PATH, boot, sizeof(boot));
     return *asked && streq(asked, boot);
 }
 
@@ -615,7 +588,7 @@ static struct api_error *power(struct call *c, const char *op, const char *what)
         e = api_fail(OTHER_OPERATION_IN_PROGRESS, "host", host, act_what, act_key);
     if (!e) {
         /* Nothing may enable the host again until the machine restarts. */
-        read_text(BOOT_ID_PATH, boot, sizeof(boot));
+        read_first_line(BOOT_ID_PATH, boot, sizeof(boot));
         if (write_flag(UNTIL_REBOOT_FILE, boot) < 0)
             e = api_failf(INTERNAL_ERROR, "cannot record the host's %s", what);
     }
