@@ -56,6 +56,7 @@ $(SDK_OUT)/libxenserver.a: $(SDK_OBJS)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(SDK_OUT)/xenserver.pc: sdk/xenserver.pc.in
+	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(SDK_SOVERSION).21.0|g' $< > $@
 
 # The example links the shared library, as an application would; the test
