@@ -1,8 +1,9 @@
 /* VHD encoding and the streaming parser (see vhd.h). The parser never
  * seeks: it reads the footer copy, skips to the dynamic header, skips to
  * the BAT, sorts the allocated blocks by where they are stored and then
- * reads forward from one to the next, so a block stored before the BAT or
- * two blocks sharing sectors are malformed. */
+ * reads forward from one to the next. A header, BAT or block stored
+ * before what precedes it in that order could only be read by seeking
+ * back (-ESPIPE); two blocks sharing sectors are malformed (-EPROTO). */
 #include "lib/vhd.h"
 
 #include <errno.h>
@@ -222,7 +223,8 @@ struct vhd_reader {
     vhd_data_fn fn;
     void *userdata;
     enum phase phase;
-    uint64_t pos; /* bytes of the stream consumed */
+    uint64_t pos;    /* bytes of the stream consumed */
+    uint64_t length; /* the stream's, when known; else 0 */
     struct vhd_footer footer;
     bool have_footer;
     /* What the current structure is collected into. */
@@ -263,6 +265,11 @@ void vhd_reader_free(struct vhd_reader *r)
     free(r->buf);
     free(r->blocks);
     free(r);
+}
+
+void vhd_reader_set_length(struct vhd_reader *r, uint64_t len)
+{
+    r->length = len;
 }
 
 bool vhd_reader_info(const struct vhd_reader *r, enum vhd_type *ret_type, uint64_t *ret_size)
@@ -320,8 +327,12 @@ static int parse_header(struct vhd_reader *r)
      * table: refuse them rather than trust them. */
     if (r->entries > r->footer.current_size / bs + 1 || r->entries > MAX_ENTRIES)
         return -EFBIG;
+    /* Inside the header: malformed; before it: a layout for seeking. */
     if (r->table_offset < r->pos)
-        return -EPROTO;
+        return r->table_offset + (uint64_t)r->entries * 4 <= r->footer.data_offset ? -ESPIPE
+                                                                                   : -EPROTO;
+    if (r->length && r->table_offset + (uint64_t)r->entries * 4 > r->length)
+        return -EPIPE;
     r->phase = P_TO_BAT;
     return 0;
 }
@@ -343,7 +354,13 @@ static int parse_bat(struct vhd_reader *r)
         r->blocks[r->n_blocks].pos = (uint64_t)e * VHD_SECTOR;
         r->blocks[r->n_blocks].index = i;
         if (r->blocks[r->n_blocks].pos < bat_end)
-            return -EPROTO;
+            return r->blocks[r->n_blocks].pos + r->bitmap_size + r->block_size <= r->table_offset
+                       ? -ESPIPE
+                       : -EPROTO;
+        /* A block the stream cannot hold: it ends early, which is known
+         * before any data is given rather than at the end. */
+        if (r->length && r->blocks[r->n_blocks].pos + r->bitmap_size + r->block_size > r->length)
+            return -EPIPE;
         r->n_blocks++;
     }
     qsort(r->blocks, r->n_blocks, sizeof(*r->blocks), cmp_stored);
@@ -434,6 +451,8 @@ static int collected(struct vhd_reader *r)
             r->have_footer = true;
             if (r->footer.data_offset < r->pos || r->footer.data_offset > VHD_MAX_SIZE)
                 return -EPROTO;
+            if (r->length && r->footer.data_offset + VHD_HEADER_SIZE > r->length)
+                return -EPIPE;
             r->phase = P_TO_HEADER;
             return 0;
         }

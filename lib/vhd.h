@@ -59,10 +59,13 @@ uint32_t vhd_block_count(uint64_t size);
 
 /* The push parser. It calls back with the image's data as it passes: each
  * call gives len bytes of the disk at byte offset off (within its
- * current_size). What is never given is a hole: zeros for a dynamic image,
- * the parent's data for a differencing one. A dynamic image's blocks come
- * in the order they are stored, which is not always the order of their
- * offsets. The callback returns 0 or a negative errno that stops the
+ * current_size): the sectors of allocated blocks whose bit is set in the
+ * block's sector bitmap. What is never given is a hole: zeros for a
+ * dynamic image, the parent's data for a differencing one (whose parent
+ * locators are ignored). Blocks come in the order they are stored, which
+ * is not always the order of their offsets: the whole BAT is read before
+ * any data, so a sink writing at offsets needs to hold nothing. The
+ * callback returns 0 or a negative errno that stops the
  * parse and is returned by vhd_reader_feed. */
 typedef int (*vhd_data_fn)(uint64_t off, const uint8_t *data, size_t len, void *userdata);
 
@@ -74,10 +77,19 @@ struct vhd_reader;
  * end). Never fails. */
 struct vhd_reader *vhd_reader_new(vhd_data_fn fn, void *userdata);
 void vhd_reader_free(struct vhd_reader *r);
+/* The stream's length in bytes when it is known in advance (an HTTP
+ * Content-Length): then a header, BAT or block said to lie beyond it makes
+ * vhd_reader_feed return -EPIPE as soon as the structure naming it is
+ * read, before any data is given, rather than at the end. */
+void vhd_reader_set_length(struct vhd_reader *r, uint64_t len);
 /* Parses len more bytes. Returns 0, a callback's error, -EPROTO for a
- * malformed image (bad header or BAT, blocks overlapping the metadata or
- * each other), or -EFBIG for a BAT beyond what its size needs or of more
- * than 1,044,480 entries (2040 GiB in 2 MiB blocks). */
+ * malformed image (bad header or BAT, blocks overlapping each other),
+ * -EPIPE for one the stream's known length cuts short, -ESPIPE for an image a stream cannot
+ * read (the dynamic header stored before the end of the footer copy, the
+ * BAT before the end of the header, a block before the end of the BAT:
+ * valid layouts that no known writer makes, which would need seeking
+ * back), or -EFBIG for a BAT beyond what its size needs or of more than
+ * 1,044,480 entries (2040 GiB in 2 MiB blocks). */
 int vhd_reader_feed(struct vhd_reader *r, const uint8_t *buf, size_t len);
 /* At the end of the stream: 0 when the image was whole, -EPIPE when it
  * ended early, -EPROTO when a fixed image's footer is missing or does not

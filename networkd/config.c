@@ -587,6 +587,7 @@ struct jsonrpc_error *cfg_ip_set(json_object *doc, json_object *p, const struct 
     struct jsonrpc_error *e;
     const char *iface;
     json_object *v4 = NULL, *v6 = NULL, *dns = member(p, "dns"), *gw = member(p, "default_gateway");
+    json_object *dns_if = member(p, "dns_interface");
 
     (void)c;
     if ((e = get_name(p, "interface", &iface)))
@@ -603,6 +604,8 @@ struct jsonrpc_error *cfg_ip_set(json_object *doc, json_object *p, const struct 
     }
     if (gw && !json_object_is_type(gw, json_type_boolean))
         return bad_param("default_gateway", "a boolean is expected");
+    if (dns_if && !json_object_is_type(dns_if, json_type_boolean))
+        return bad_param("dns_interface", "a boolean is expected");
     if ((e = get_ipv4(iface, member(p, "ipv4"), &v4)))
         return e;
     if ((e = get_ipv6(iface, member(p, "ipv6"), &v6))) {
@@ -610,20 +613,24 @@ struct jsonrpc_error *cfg_ip_set(json_object *doc, json_object *p, const struct 
         return e;
     }
     bool is_gw = gw && json_object_get_boolean(gw);
-    /* One interface holds the default route, as with XCP's
-     * set_gateway_interface: the newest one asked for it. */
-    if (is_gw) {
-        json_object_object_foreach(ju_obj(cfg_section(doc, "ips")), other, oip)
-        {
-            (void)other;
+    bool is_dns = dns_if && json_object_get_boolean(dns_if);
+    /* One interface holds the default route, and one gives resolv.conf,
+     * as with XCP's set_gateway_interface and set_dns_interface: the
+     * newest one asked for it. */
+    json_object_object_foreach(ju_obj(cfg_section(doc, "ips")), other, oip)
+    {
+        (void)other;
+        if (is_gw)
             json_object_object_add(oip, "default_gateway", json_object_new_boolean(false));
-        }
+        if (is_dns)
+            json_object_object_add(oip, "dns_interface", json_object_new_boolean(false));
     }
     json_object *o = json_object_new_object();
     json_object_object_add(o, "ipv4", v4);
     json_object_object_add(o, "ipv6", v6);
     json_object_object_add(o, "dns", dns ? json_object_get(dns) : json_object_new_array());
     json_object_object_add(o, "default_gateway", json_object_new_boolean(is_gw));
+    json_object_object_add(o, "dns_interface", json_object_new_boolean(is_dns));
     json_object_object_add(cfg_section(doc, "ips"), iface, o);
     return NULL;
 }
@@ -815,8 +822,9 @@ struct jsonrpc_error *cfg_rebuild(json_object *in, const struct cfg_check *c, js
         json_object_put(out);
         return e;
     }
-    /* ip/set with default_gateway clears it elsewhere, so a document
-     * naming several keeps the last, as the same calls one by one would. */
+    /* ip/set with default_gateway or dns_interface clears it elsewhere,
+     * so a document naming several keeps the last, as the same calls one
+     * by one would. */
     *ret = out;
     return NULL;
 }

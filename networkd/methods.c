@@ -464,9 +464,13 @@ static const struct jsonrpc_param p_bond_set[] = {{"bridge", JP_STRING, true},
                                                   {"properties", JP_OBJECT, false},
                                                   {"mac", JP_STRING, false},
                                                   {0}};
-static const struct jsonrpc_param p_ip_set[] = {
-    {"interface", JP_STRING, true}, {"ipv4", JP_OBJECT, false},          {"ipv6", JP_OBJECT, false},
-    {"dns", JP_ARRAY, false},       {"default_gateway", JP_BOOL, false}, {0}};
+static const struct jsonrpc_param p_ip_set[] = {{"interface", JP_STRING, true},
+                                                {"ipv4", JP_OBJECT, false},
+                                                {"ipv6", JP_OBJECT, false},
+                                                {"dns", JP_ARRAY, false},
+                                                {"default_gateway", JP_BOOL, false},
+                                                {"dns_interface", JP_BOOL, false},
+                                                {0}};
 static const struct jsonrpc_param p_ip_remove[] = {{"interface", JP_STRING, true}, {0}};
 static const struct jsonrpc_param p_vif_plug[] = {{"bridge", JP_STRING, true},
                                                   {"name", JP_STRING, true},

@@ -394,7 +394,8 @@ static void release_addrs(struct addr_owner *ao, struct kernel *k, const char *i
 
 /* Addresses, DHCP and default routes of one interface (a bridge's or a
  * VLAN's); ip is its entry of "ips", or NULL for none. keep collects the
- * DHCP clients wanted, dns the DNS servers. */
+ * DHCP clients wanted, dns the DNS servers (NULL: this interface's are
+ * not wanted). */
 static void converge_ip(struct netd *n, struct kernel *k, struct addr_owner *ao, const char *iface,
                         json_object *ip, json_object *keep, json_object *dns, json_object *leases,
                         struct strbuf *errs)
@@ -456,7 +457,7 @@ static void converge_ip(struct netd *n, struct kernel *k, struct addr_owner *ao,
     json_object *list = member(ip, "dns");
     if (ju_len(list) == 0)
         list = member(lease, "dns");
-    for (size_t i = 0; i < ju_len(list); i++)
+    for (size_t i = 0; dns && i < ju_len(list); i++)
         json_object_array_add(dns, json_object_get(json_object_array_get_idx(list, i)));
     json_object_put(lease);
 }
@@ -580,7 +581,15 @@ static void converge_kernel(struct netd *n, struct kernel *k, struct addr_owner 
         } else
             set_up(k, vif, (int)json_object_get_int64(member(vf, "mtu")), errs);
     }
-    /* The default-route interface first, so that its DNS comes first. */
+    /* resolv.conf comes from the DNS interface alone when there is one
+     * (XCP's set_dns_interface); otherwise from every interface, the
+     * default-route interface first, so that its DNS comes first. */
+    bool dns_chosen = false;
+    json_object_object_foreach(ju_obj(ips), dif, dip)
+    {
+        (void)dif;
+        dns_chosen = dns_chosen || json_object_get_boolean(member(dip, "dns_interface"));
+    }
     for (int pass = 0; pass < 2; pass++) {
         const char *sections[] = {"bridges", "vlans"};
         for (size_t s = 0; s < 2; s++) {
@@ -589,8 +598,9 @@ static void converge_kernel(struct netd *n, struct kernel *k, struct addr_owner 
                 json_object *ip = member(ips, iface);
                 bool gw = json_object_get_boolean(member(ip, "default_gateway"));
                 (void)unused;
+                bool want_dns = !dns_chosen || json_object_get_boolean(member(ip, "dns_interface"));
                 if (gw == (pass == 0))
-                    converge_ip(n, k, ao, iface, ip, keep, dns, leases, errs);
+                    converge_ip(n, k, ao, iface, ip, keep, want_dns ? dns : NULL, leases, errs);
             }
         }
     }

@@ -19,8 +19,47 @@ LOG_MODULE("exec");
 
 #define MAX_CAPTURE (64 * 1024)
 
+/* The environment of a child given a listening socket: environ with
+ * LISTEN_FDS=1 and a LISTEN_PID slot that the child fills with its own pid
+ * (only it knows it), made before fork since the child may not allocate. */
+struct activation {
+    char **envp;
+    char pid[32];
+};
+
+static void activation_init(struct activation *a)
+{
+    size_t n = 0, k = 0;
+
+    while (environ[n])
+        n++;
+    a->envp = xcalloc(n + 3, sizeof(*a->envp));
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LISTEN_", 7) != 0)
+            a->envp[k++] = environ[i];
+    a->envp[k++] = (char *)"LISTEN_FDS=1";
+    a->envp[k++] = a->pid;
+}
+
+/* Writes LISTEN_PID=<pid> into the slot with async-signal-safe code. */
+static void activation_fill(struct activation *a, pid_t pid)
+{
+    char digits[16];
+    size_t n = 0, k = 0;
+
+    do
+        digits[n++] = (char)('0' + pid % 10);
+    while ((pid /= 10) > 0 && n < sizeof(digits));
+    memcpy(a->pid, "LISTEN_PID=", 11);
+    k = 11;
+    while (n > 0)
+        a->pid[k++] = digits[--n];
+    a->pid[k] = '\0';
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void child(const char *const *argv, int in, int out, int err, pid_t parent)
+static void child(const char *const *argv, int in, int out, int err, pid_t parent, int listen,
+                  struct activation *act)
 {
     sigset_t none;
     int null = in > 0 ? in : open("/dev/null", O_RDONLY);
@@ -35,6 +74,16 @@ static void child(const char *const *argv, int in, int out, int err, pid_t paren
         dup2(null, 0);
     dup2(out, 1);
     dup2(err, 2);
+    if (listen > 0) {
+        /* dup2 onto itself would keep close-on-exec. */
+        if (listen == 3)
+            fcntl(3, F_SETFD, 0);
+        else
+            dup2(listen, 3);
+        activation_fill(act, getpid());
+        execvpe(argv[0], (char *const *)argv, act->envp);
+        _exit(127);
+    }
     execvp(argv[0], (char *const *)argv);
     _exit(127);
 }
@@ -60,6 +109,8 @@ int exec_run(const char *const *argv, const struct exec_opts *opts, char **ret_s
     pid_t parent = getpid(), pid;
 
     int in_fd = opts ? opts->stdin_fd : 0, out_fd = opts ? opts->stdout_fd : 0;
+    int listen_fd = opts ? opts->listen_fd : 0;
+    struct activation act = {0};
 
     po[0] = po[1] = -1;
     if (out_fd <= 0 && pipe2(po, O_CLOEXEC) < 0)
@@ -69,15 +120,19 @@ int exec_run(const char *const *argv, const struct exec_opts *opts, char **ret_s
         close_pair(po);
         return r;
     }
+    if (listen_fd > 0)
+        activation_init(&act);
     pid = fork();
     if (pid < 0) {
         r = -errno;
+        free(act.envp);
         close_pair(po);
         close_pair(pe);
         return r;
     }
     if (pid == 0)
-        child(argv, in_fd, out_fd > 0 ? out_fd : po[1], pe[1], parent);
+        child(argv, in_fd, out_fd > 0 ? out_fd : po[1], pe[1], parent, listen_fd, &act);
+    free(act.envp);
     if (po[1] >= 0)
         close(po[1]);
     close(pe[1]);

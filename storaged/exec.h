@@ -20,6 +20,10 @@ struct exec_opts {
      * instead of /dev/null, and as its stdout instead of the captured pipe:
      * how a stream's socket reaches nbdcopy. */
     int stdin_fd, stdout_fd;
+    /* A listening socket (above 2; 0 for none) given to the child as its
+     * descriptor 3 with LISTEN_FDS=1 and LISTEN_PID set, systemd's socket
+     * activation: how qemu-nbd gets the socket it serves an import on. */
+    int listen_fd;
 };
 
 /* Runs argv[0] (looked up in PATH) with argv. Returns the exit status

@@ -7,6 +7,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "storaged/diag.h"
 #include "storaged/drivers.h"
 #include "storaged/revert.h"
 #include "storaged/stream.h"
@@ -472,8 +473,10 @@ static const struct jsonrpc_method methods[] = {
     {"job_cancel", m_job_cancel, p_job},
     {"vdi_export", sd_m_vdi_export, sd_p_vdi_stream},
     {"vdi_import", sd_m_vdi_import, sd_p_vdi_stream},
+    {"vdi_import_nbd", sd_m_vdi_import_nbd, sd_p_vdi_stream},
     {"vdi_revert", sd_m_vdi_revert, sd_p_vdi_revert},
     {"vdi_map", sd_m_vdi_map, sd_p_vdi_map},
+    {"diagnostics", sd_m_diagnostics, sd_p_diagnostics},
     {0},
 };
 

@@ -1,19 +1,27 @@
-/* vdi_export and vdi_import (see stream.h): storaged connects to the Unix
- * socket xapi named and runs
+/* vdi_export, vdi_import and vdi_import_nbd (see stream.h): storaged
+ * connects to the Unix socket xapi named and runs
  *
  *   nbdcopy -- [ qemu-nbd -r -f FMT IMAGE ] -                        (export)
  *   nbdcopy --flush -- - [ qemu-nbd --discard=unmap --detect-zeroes=unmap -f FMT IMAGE ]
  *                                                                    (import)
  *
- * with the socket as its standard output or input. qemu-nbd reads a qcow2
- * image through its whole backing chain, so the stream is what the guest
- * sees; a raw image or an LV is read the same way with -f raw. nbdcopy
- * turns runs of zeros it reads into zero requests, so an import leaves the
- * image sparse. The data never passes through storaged, which only waits
- * for nbdcopy to end: when xapi closes its end early, nbdcopy fails on
- * the socket (export) or sees the end of the stream (import) and exits;
- * when storaged dies, nbdcopy dies with it (PR_SET_PDEATHSIG) and qemu-nbd
- * ends with its only client. */
+ * with the socket as its standard output or input, or for vdi_import_nbd
+ * hands xapi (SCM_RIGHTS) a socket connected to
+ *
+ *   qemu-nbd --discard=unmap --detect-zeroes=unmap -f FMT IMAGE
+ *
+ * (socket activation on a listening socket whose name is gone before
+ * qemu-nbd starts, so that xapi's is its only client), for imports whose
+ * data does not come in the order of its offsets (VHDs). qemu-nbd reads
+ * a qcow2 image through its whole backing chain, so the stream is what
+ * the guest sees; a raw image or an LV is read the same way with -f raw.
+ * nbdcopy turns runs of zeros it reads into zero requests, so an import
+ * leaves the image sparse (qemu-nbd's --detect-zeroes does the same for
+ * xapi's NBD writes). The data never passes through storaged, which only
+ * waits for nbdcopy or qemu-nbd to end: when xapi closes its end early,
+ * nbdcopy fails on the socket (export) or sees the end of the stream
+ * (import) and exits, and qemu-nbd ends with its only client; when
+ * storaged dies, nbdcopy or qemu-nbd dies with it (PR_SET_PDEATHSIG). */
 #include "storaged/stream.h"
 
 #include <errno.h>
@@ -25,6 +33,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/fdpass.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/util.h"
@@ -105,8 +114,65 @@ static void stream_end(struct storaged *sd, const char *sr_uuid, const char *vdi
         sd_strv_remove(sr->busy, &sr->n_busy, vdi_uuid);
 }
 
-static sd_error *vdi_stream(struct storaged *sd, json_object *params, bool write)
+/* A listening socket with one connection already waiting on it, whose
+ * name is gone: no one else can reach what will serve on it. Returns 0
+ * with *ret_listen and *ret_client, or a negative errno. */
+static int private_listener(int *ret_listen, int *ret_client)
 {
+    char dir[] = "/tmp/xenia-nbd-XXXXXX";
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int l, c = -1, r = 0;
+
+    if (!mkdtemp(dir))
+        return -errno;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir);
+    l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(l, 1) < 0 ||
+        (c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(c, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+        r = -errno;
+    unlink(sun.sun_path);
+    rmdir(dir);
+    if (r < 0) {
+        if (l >= 0)
+            close(l);
+        if (c >= 0)
+            close(c);
+        return r;
+    }
+    *ret_listen = l;
+    *ret_client = c;
+    return 0;
+}
+
+/* vdi_import_nbd's work: hands xapi its connection to qemu-nbd, then
+ * waits for qemu-nbd, which ends with that connection. Returns as
+ * exec_run does. */
+static int serve_nbd(struct storaged *sd, int xapi_fd, const char *fmt, const char *path,
+                     char **ret_err)
+{
+    const char *argv[] = {"qemu-nbd", "--discard=unmap", "--detect-zeroes=unmap", "-f", fmt, path,
+                          NULL};
+    int l = -1, c = -1, r;
+
+    if ((r = private_listener(&l, &c)) < 0)
+        return r;
+    r = fd_send(xapi_fd, c);
+    close(c);
+    if (r == 0) {
+        struct exec_opts opts = {
+            .cancelled = sd->stopping, .userdata = sd->userdata, .listen_fd = l};
+        r = exec_run(argv, &opts, NULL, ret_err);
+    }
+    close(l);
+    return r;
+}
+
+enum stream_mode { STREAM_EXPORT, STREAM_IMPORT, STREAM_IMPORT_NBD };
+
+static sd_error *vdi_stream(struct storaged *sd, json_object *params, enum stream_mode mode)
+{
+    bool write = mode != STREAM_EXPORT;
     json_object *v;
     const char *sr_uuid = NULL, *vdi_uuid = NULL, *sock = NULL;
     _cleanup_free_ char *path = NULL, *err = NULL;
@@ -162,7 +228,10 @@ static sd_error *vdi_stream(struct storaged *sd, json_object *params, bool write
                              .userdata = sd->userdata,
                              .stdin_fd = write ? fd : 0,
                              .stdout_fd = write ? 0 : fd};
-    r = exec_run(write ? import_argv : export_argv, &opts, NULL, &err);
+    if (mode == STREAM_IMPORT_NBD)
+        r = serve_nbd(sd, fd, fmt, path, &err);
+    else
+        r = exec_run(write ? import_argv : export_argv, &opts, NULL, &err);
     close(fd);
     stream_end(sd, sr_id, vdi_id);
     if (r == -ECANCELED)
@@ -170,8 +239,12 @@ static sd_error *vdi_stream(struct storaged *sd, json_object *params, bool write
     if (r != 0) {
         _cleanup_free_ char *why = exec_summary(err ? err : "");
         log_warning("%s of VDI %s failed: %d %s", write ? "import" : "export", vdi_id, r, why);
-        return sd_backend_failure(SM_EIO, "VDI %s %s failed: nbdcopy: %s", vdi_id,
-                                  write ? "import" : "export", *why ? why : "(no message)");
+        if (r < 0)
+            return sd_backend_failure(SM_EIO, "VDI %s %s failed: %s", vdi_id,
+                                      write ? "import" : "export", strerror(-r));
+        return sd_backend_failure(
+            SM_EIO, "VDI %s %s failed: %s: %s", vdi_id, write ? "import" : "export",
+            mode == STREAM_IMPORT_NBD ? "qemu-nbd" : "nbdcopy", *why ? why : "(no message)");
     }
     log_info("%s of VDI %s of SR %s done", write ? "import" : "export", vdi_id, sr_id);
     return NULL;
@@ -180,13 +253,20 @@ static sd_error *vdi_stream(struct storaged *sd, json_object *params, bool write
 struct jsonrpc_error *sd_m_vdi_export(json_object *params, json_object **ret_result, void *userdata)
 {
     *ret_result = NULL;
-    return vdi_stream(userdata, params, false);
+    return vdi_stream(userdata, params, STREAM_EXPORT);
 }
 
 struct jsonrpc_error *sd_m_vdi_import(json_object *params, json_object **ret_result, void *userdata)
 {
     *ret_result = NULL;
-    return vdi_stream(userdata, params, true);
+    return vdi_stream(userdata, params, STREAM_IMPORT);
+}
+
+struct jsonrpc_error *sd_m_vdi_import_nbd(json_object *params, json_object **ret_result,
+                                          void *userdata)
+{
+    *ret_result = NULL;
+    return vdi_stream(userdata, params, STREAM_IMPORT_NBD);
 }
 
 static void lower_uuid(char out[UUID_STR_LEN], const char *uuid)

@@ -15,6 +15,12 @@ struct jsonrpc_error *sd_m_vdi_export(json_object *params, json_object **ret_res
                                       void *userdata);
 struct jsonrpc_error *sd_m_vdi_import(json_object *params, json_object **ret_result,
                                       void *userdata);
+/* vdi_import_nbd: as vdi_import, but storaged sends xapi over the socket
+ * (SCM_RIGHTS, with one byte) a socket connected to qemu-nbd serving the
+ * image writable, and answers when qemu-nbd has ended, which it does when
+ * xapi closes that connection. */
+struct jsonrpc_error *sd_m_vdi_import_nbd(json_object *params, json_object **ret_result,
+                                          void *userdata);
 extern const struct jsonrpc_param sd_p_vdi_stream[];
 
 /* vdi_map: the blocks of a VDI that hold data (with base_uuid: the blocks

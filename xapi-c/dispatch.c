@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "diagstats.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "marshal.h"
@@ -216,11 +217,19 @@ static void list_methods(struct strbuf *body, const struct rpc_call *rc, enum wi
 struct api_error *dispatch_run(struct call *c)
 {
     const struct method *m = c->m;
+    uint64_t start = diagstats_clock();
+    struct diagstats_busy saved;
+    struct api_error *e;
+    diagstats_enter(m->wire, start, &saved);
     if (m->fn)
-        return m->fn(c);
-    if (m->kind != MK_CUSTOM)
-        return generic_call(c, m->kind, m->cls, m->field);
-    return api_fail(MESSAGE_NOT_IMPLEMENTED, m->wire);
+        e = m->fn(c);
+    else if (m->kind != MK_CUSTOM)
+        e = generic_call(c, m->kind, m->cls, m->field);
+    else
+        e = api_fail(MESSAGE_NOT_IMPLEMENTED, m->wire);
+    diagstats_leave(&saved);
+    diagstats_call(m, m->wire, diagstats_clock() - start);
+    return e;
 }
 
 static void dispatch_call(const struct rpc_call *rc, enum wire w, const struct http_request *req,

@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "diagstats.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -248,6 +250,13 @@ static void make_request(struct http_listener *l, struct MHD_Connection *conn, c
     };
 }
 
+/* Whether the client asked to close the connection after this request. */
+static bool client_closes(struct MHD_Connection *conn)
+{
+    const char *c = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+    return c && strcasecmp(c, "close") == 0;
+}
+
 static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *conn, const char *url,
                              const char *method, struct request_state *st)
 {
@@ -260,8 +269,10 @@ static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *con
 
     /* A pre-flight is answered here: xapi's answer does not depend on the
      * path, and the RPC layer never needs to see it. */
-    if (streq(method, MHD_HTTP_METHOD_OPTIONS))
+    if (streq(method, MHD_HTTP_METHOD_OPTIONS)) {
+        diagstats_http(method, url, false);
         return queue(conn, MHD_HTTP_OK, NULL, NULL, 0, 0, false);
+    }
 
     make_request(l, conn, url, method, peer, &req);
     req.body = st->body.buf;
@@ -270,6 +281,7 @@ static enum MHD_Result serve(struct http_listener *l, struct MHD_Connection *con
     strbuf_init(&resp.body, 0);
 
     s->fn(&req, &resp, s->userdata);
+    diagstats_http(method, url, resp.close || resp.hijacked || client_closes(conn));
 
     body = strbuf_detach(&resp.body, &len);
     strbuf_done(&resp.body);
@@ -328,8 +340,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st = xcalloc(1, sizeof(*st));
         *con_cls = st;
         if (!streq(method, MHD_HTTP_METHOD_OPTIONS) &&
-            (st->stream = stream_claim(l, conn, url, method)))
+            (st->stream = stream_claim(l, conn, url, method))) {
+            /* A stream's handler closes the connection after it. */
+            diagstats_http(method, url, true);
             return MHD_YES;
+        }
         if (cl > 0 && (uint64_t)cl > max_body) {
             st->too_large = true;
             return queue_too_large(conn);

@@ -426,9 +426,82 @@ static json_object *pif_ip(const struct row *p)
         json_object_array_add(dns, json_object_new_string(t));
     free(list);
     json_object_object_add(ip, "dns", dns);
-    json_object_object_add(ip, "default_gateway",
-                           json_object_new_boolean(streq(p->v[FIDX(PIF, management)], "true")));
     return ip;
+}
+
+/* Whether the PIF's other_config says key=true. */
+static bool other_config_true(const struct row *p, const char *key)
+{
+    char *v = strmap_get(p->v[FIDX(PIF, other_config)], key);
+    bool yes = v && streq(v, "true");
+    free(v);
+    return yes;
+}
+
+/* Whether the PIF has an address of its primary type, XCP's condition
+ * for a gateway or DNS interface. */
+static bool has_primary_address(const struct row *p)
+{
+    bool v6 = streq(p->v[FIDX(PIF, primary_address_type)], "IPv6");
+    return !streq(p->v[v6 ? FIDX(PIF, ipv6_configuration_mode) : FIDX(PIF, ip_configuration_mode)],
+                  "None");
+}
+
+/* The interface (the ips entry) whose flag key prev (the configuration
+ * networkd has) sets, if ips holds it with an address of its primary
+ * type (candidates); NULL if none. */
+static const char *previous_holder(json_object *prev, json_object *candidates, const char *key)
+{
+    json_object *ips = jget(prev, "ips");
+    if (!json_object_is_type(ips, json_type_object))
+        return NULL;
+    json_object_object_foreach(ips, iface, ip)
+    {
+        if (json_object_get_boolean(jget(ip, key)) && jget(candidates, iface))
+            return iface;
+    }
+    return NULL;
+}
+
+/* Marks the gateway or DNS interface in ips (flag key, "default_gateway"
+ * or "dns_interface"), chosen as XCP's determine_gateway_and_dns_ifs
+ * does among the interfaces with an address of their primary type
+ * (candidates, bridge -> PIF device): the one whose PIF has
+ * other_config:defaultroute=true or peerdns=true (flagged; the first by
+ * device name if several), else the management one. Without either XCP keeps the interface its
+ * networkd has (host.management_disable does not touch it) until a PIF comes up, then takes any:
+ * the one networkd has (prev) if still a candidate, else the first by device name. So disabling
+ * management keeps dom0's default route and DNS. */
+static void choose_interface(json_object *ips, json_object *candidates, json_object *flagged,
+                             const char *mgmt, json_object *prev, const char *key)
+{
+    const char *pick = NULL, *pick_dev = NULL;
+    json_object_object_foreach(flagged, fbr, fdev)
+    {
+        const char *dev = json_object_get_string(fdev);
+        if (!pick || strcmp(dev, pick_dev) < 0) {
+            pick = fbr;
+            pick_dev = dev;
+        }
+    }
+    if (!pick && mgmt && jget(candidates, mgmt))
+        pick = mgmt;
+    if (!pick)
+        pick = previous_holder(prev, candidates, key);
+    if (!pick) {
+        json_object_object_foreach(candidates, cbr, cdev)
+        {
+            const char *dev = json_object_get_string(cdev);
+            if (!pick || strcmp(dev, pick_dev) < 0) {
+                pick = cbr;
+                pick_dev = dev;
+            }
+        }
+    }
+    json_object_object_foreach(ips, iface, ip)
+    {
+        json_object_object_add(ip, key, json_object_new_boolean(pick && streq(iface, pick)));
+    }
 }
 
 static void add_vif(json_object *vifs, const struct row *vif)
@@ -574,8 +647,10 @@ static void add_nic_properties(json_object *nics)
     }
 }
 
-/* The whole configuration of this host's network; db lock held. */
-static json_object *build_config(void)
+/* The whole configuration of this host's network; prev is the one
+ * networkd has (or NULL), for the gateway and DNS interfaces; db lock
+ * held. */
+static json_object *build_config(json_object *prev)
 {
     json_object *doc = json_object_new_object();
     json_object *bridges = json_object_new_object(), *vlans = json_object_new_object();
@@ -585,6 +660,10 @@ static json_object *build_config(void)
     const struct row *r;
     struct strbuf scratch;
     char ref[64];
+    /* bridge -> device of the PIFs that may hold the default route or DNS */
+    json_object *candidates = json_object_new_object();
+    json_object *defaultroute = json_object_new_object(), *peerdns = json_object_new_object();
+    const char *mgmt = NULL;
 
     strbuf_init(&scratch, 0);
     add_str(doc, "format", "xenia-networkd");
@@ -633,9 +712,25 @@ static json_object *build_config(void)
         }
         json_object *ip =
             attached && is_null_ref(r->v[FIDX(PIF, bond_slave_of)]) ? pif_ip(r) : NULL;
-        if (ip)
+        if (ip) {
             json_object_object_add(ips, br, ip);
+            if (has_primary_address(r)) {
+                const char *dev = r->v[FIDX(PIF, device)];
+                add_str(candidates, br, dev);
+                if (other_config_true(r, "defaultroute"))
+                    add_str(defaultroute, br, dev);
+                if (other_config_true(r, "peerdns"))
+                    add_str(peerdns, br, dev);
+                if (streq(r->v[FIDX(PIF, management)], "true"))
+                    mgmt = br;
+            }
+        }
     }
+    choose_interface(ips, candidates, defaultroute, mgmt, prev, "default_gateway");
+    choose_interface(ips, candidates, peerdns, mgmt, prev, "dns_interface");
+    json_object_put(candidates);
+    json_object_put(defaultroute);
+    json_object_put(peerdns);
     it = 0;
     while (db_next(C_network, &it, &r)) {
         const char *br = r->v[FIDX(network, bridge)];
@@ -705,9 +800,17 @@ struct api_error *network_sync(void)
     if (!nw.path)
         return api_failf(INTERNAL_ERROR, "this host has no network agent (networkd)");
     pthread_mutex_lock(&nw.sync_lock);
+    /* What networkd has: which interfaces hold the default route and DNS
+     * when no PIF says (after host.management_disable). */
+    json_object *prev = nw.last_sent ? json_tokener_parse(nw.last_sent) : NULL;
+    if (!prev) {
+        struct api_error *pe = network_call("config/get", NULL, 10, &prev);
+        api_error_free(pe);
+    }
     db_rdlock();
-    json_object *doc = build_config();
+    json_object *doc = build_config(prev);
     db_unlock();
+    json_object_put(prev);
     const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
     struct api_error *e = NULL;
     if (!nw.last_sent || !streq(nw.last_sent, text)) {

@@ -3,6 +3,10 @@
 XAPI_SRCS := $(filter-out xapi-c/main.c,$(wildcard xapi-c/*.c xapi-c/api/*.c xapi-c/cli/*.c))
 # The thin CLI (cli/) writes on the TLS session libmicrohttpd made.
 LIBS += $(shell pkg-config --libs gnutls)
+# VHD imports write at offsets through NBD (xfer_vhd.c).
+LIBS += $(shell pkg-config --libs libnbd)
+# Compressed XVAs (xva_codec.c) and VM.import from a URL (xva_url.c).
+LIBS += $(shell pkg-config --libs zlib libzstd libcurl)
 XAPI_OBJS := $(XAPI_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/libxapi.a: $(XAPI_OBJS)

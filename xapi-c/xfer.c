@@ -38,7 +38,7 @@ LOG_MODULE("xfer");
 
 static const struct xfer_route *const routes[] = {
     &xfer_export_raw_vdi,       &xfer_import_raw_vdi, &xva_export_route,
-    &xva_export_metadata_route, &xva_import_route,
+    &xva_export_metadata_route, &xva_import_route,    &xva_import_metadata_route,
 };
 
 struct xfer {
@@ -242,6 +242,15 @@ const char *xfer_query(const struct xfer *x, const char *name)
         if (streq(x->query_k[i], name))
             return x->query_v[i];
     return NULL;
+}
+
+bool xfer_query_at(const struct xfer *x, size_t i, const char **ret_key, const char **ret_value)
+{
+    if (i >= x->n_query)
+        return false;
+    *ret_key = x->query_k[i];
+    *ret_value = x->query_v[i];
+    return true;
 }
 
 bool xfer_chunked(const struct xfer *x)
@@ -456,6 +465,9 @@ static void *put_worker(void *arg)
     return NULL;
 }
 
+static void pump_direct(struct xfer *x);
+static void end_upload(struct xfer *x);
+
 static void *claim(const struct http_request *req)
 {
     const struct xfer_route *route = NULL;
@@ -493,9 +505,13 @@ static void *claim(const struct http_request *req)
         goto out;
     }
     const char *task = xfer_query(x, "task_id");
+    bool from_cli = false;
     if (task) {
         db_rdlock();
-        bool known = db_get(C_task, task) != NULL;
+        const struct row *t = db_get(C_task, task);
+        bool known = t != NULL;
+        /* The CLI marks its transfer's task -1 until a handler takes it. */
+        from_cli = t && strtod(t->v[FIDX(task, progress)], NULL) < 0;
         db_unlock();
         if (!known) {
             send_error(x, 500, NULL);
@@ -539,6 +555,16 @@ static void *claim(const struct http_request *req)
             goto out;
         }
         x->worker_started = true;
+        /* The thin client (xe) sends its file once it has the 200, and
+         * closes right after the last byte: libmicrohttpd, polling a
+         * socket that shows data and the hang-up together, would drop a
+         * small body it has read but not handed over. So its body is read
+         * here, straight from the connection, before the server reads any
+         * of it. */
+        if (from_cli && !x->expect_continue) {
+            pump_direct(x);
+            end_upload(x);
+        }
     }
 out:
     api_error_free(e);

@@ -1,7 +1,7 @@
 /* Bulk data over HTTP, as xapi serves it beside the RPC paths (xenapi.md
  * 1.1): GET /export_raw_vdi, PUT /import_raw_vdi (xfer_raw.c, xfer_vhd.c),
- * GET /export, GET /export_metadata and PUT /import (xva_export.c,
- * xva_import.c). xfer.c claims these requests from the HTTP server before
+ * GET /export, GET /export_metadata, PUT /import and PUT /import_metadata
+ * (xva_export.c, xva_import.c). xfer.c claims these requests from the HTTP server before
  * their body is read (http_stream_handler), authenticates them as XCP
  * does (session_id=, or HTTP basic auth, or the host's Unix socket), runs
  * them under the task the client named with task_id= (or a new one),
@@ -42,6 +42,9 @@ struct xfer_route {
 /* The request's query parameter name, or NULL (copied at claim time, so
  * valid for the whole request). */
 const char *xfer_query(const struct xfer *x, const char *name);
+/* The i-th query parameter in *ret_key and *ret_value (borrowed, valid
+ * for the whole request): false past the last one. */
+bool xfer_query_at(const struct xfer *x, size_t i, const char **ret_key, const char **ret_value);
 /* The request's Content-Length, or -1 when it has none. */
 int64_t xfer_content_length(const struct xfer *x);
 /* Whether the body comes with Transfer-Encoding: chunked. */
@@ -74,7 +77,8 @@ int xfer_read_full(struct xfer *x, void *buf, size_t len);
 
 /* The routes (xfer_raw.c, xva_export.c, xva_import.c). */
 extern const struct xfer_route xfer_export_raw_vdi, xfer_import_raw_vdi;
-extern const struct xfer_route xva_export_route, xva_export_metadata_route, xva_import_route;
+extern const struct xfer_route xva_export_route, xva_export_metadata_route, xva_import_route,
+    xva_import_metadata_route;
 
 /* The object of class cls named by a ref or a uuid (db lock held), or
  * NULL. */

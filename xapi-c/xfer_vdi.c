@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "lib/fdpass.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "api.h"
@@ -33,6 +34,7 @@ struct xfer_vdi {
     int done_pipe[2]; /* the thread closes [1] when storaged answered */
     pthread_t thread;
     bool write;
+    const char *method;
     json_object *params;
     struct api_error *err;
 };
@@ -41,8 +43,7 @@ static void *call_thread(void *arg)
 {
     struct xfer_vdi *v = arg;
 
-    v->err =
-        storage_call(v->write ? "vdi_import" : "vdi_export", v->params, STREAM_CALL_TIMEOUT, NULL);
+    v->err = storage_call(v->method, v->params, STREAM_CALL_TIMEOUT, NULL);
     close(v->done_pipe[1]);
     v->done_pipe[1] = -1;
     return NULL;
@@ -87,8 +88,9 @@ static void vdi_free(struct xfer_vdi *v)
     free(v);
 }
 
-struct api_error *xfer_vdi_open(const char *vdi_ref, bool write, struct xfer_vdi **ret,
-                                int64_t *ret_size)
+/* Calls storaged's method on the VDI and waits for it to connect. */
+static struct api_error *vdi_open(const char *vdi_ref, const char *method, bool write,
+                                  struct xfer_vdi **ret, int64_t *ret_size)
 {
     char name[64], sr[64] = "";
     int64_t size = 0;
@@ -107,6 +109,7 @@ struct api_error *xfer_vdi_open(const char *vdi_ref, bool write, struct xfer_vdi
     struct xfer_vdi *v = xcalloc(1, sizeof(*v));
     v->fd = v->listen_fd = v->done_pipe[0] = v->done_pipe[1] = -1;
     v->write = write;
+    v->method = method;
     v->listen_fd = listen_abstract(name);
     if (v->listen_fd < 0 || pipe2(v->done_pipe, O_CLOEXEC) < 0) {
         e = api_failf(INTERNAL_ERROR, "cannot make the VDI stream's socket: %s",
@@ -158,6 +161,33 @@ struct api_error *xfer_vdi_open(const char *vdi_ref, bool write, struct xfer_vdi
     return NULL;
 }
 
+struct api_error *xfer_vdi_open(const char *vdi_ref, bool write, struct xfer_vdi **ret,
+                                int64_t *ret_size)
+{
+    return vdi_open(vdi_ref, write ? "vdi_import" : "vdi_export", write, ret, ret_size);
+}
+
+struct api_error *xfer_vdi_open_nbd(const char *vdi_ref, struct xfer_vdi **ret, int *ret_nbd_fd,
+                                    int64_t *ret_size)
+{
+    struct xfer_vdi *v = NULL;
+    int64_t size = 0;
+    struct api_error *e = vdi_open(vdi_ref, "vdi_import_nbd", true, &v, &size);
+
+    if (e)
+        return e;
+    int fd = fd_recv(v->fd, CONNECT_TIMEOUT_MS);
+    if (fd < 0) {
+        e = xfer_vdi_close(v, true);
+        return e ? e
+                 : api_failf(INTERNAL_ERROR, "storaged did not open the disk of VDI %s", vdi_ref);
+    }
+    *ret = v;
+    *ret_nbd_fd = fd;
+    *ret_size = size;
+    return NULL;
+}
+
 int xfer_vdi_fd(const struct xfer_vdi *v)
 {
     return v->fd;
@@ -169,7 +199,7 @@ struct api_error *xfer_vdi_close(struct xfer_vdi *v, bool abort)
 
     if (!v)
         return NULL;
-    if (v->write && !abort)
+    if (v->write && !abort && strcmp(v->method, "vdi_import") == 0)
         shutdown(v->fd, SHUT_WR); /* the end of the data: nbdcopy flushes and exits */
     else {
         close(v->fd);

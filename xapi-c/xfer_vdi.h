@@ -18,6 +18,15 @@ struct xfer_vdi;
  * (bounded), or fails with storaged's error (VDI_IN_USE, ...). */
 struct api_error *xfer_vdi_open(const char *vdi_ref, bool write, struct xfer_vdi **ret,
                                 int64_t *ret_size);
+/* Opens the VDI vdi_ref for writing at any offset: *ret_nbd_fd (the
+ * caller's, to close) is a socket connected to an NBD server (qemu-nbd
+ * run by storaged's vdi_import_nbd) serving the disk, to be spoken to
+ * with libnbd. Close it before xfer_vdi_close(*ret, ...), which waits
+ * until that server has ended; having flushed before closing it is what
+ * makes the data safe. Blocks until storaged has connected (bounded), or
+ * fails with storaged's error. */
+struct api_error *xfer_vdi_open_nbd(const char *vdi_ref, struct xfer_vdi **ret, int *ret_nbd_fd,
+                                    int64_t *ret_size);
 /* The socket: a blocking stream of the disk's bytes. Borrowed. */
 int xfer_vdi_fd(const struct xfer_vdi *v);
 /* Ends the stream and frees v: after a write, the end of the data is

@@ -5,8 +5,12 @@
  * BAT for exactly those blocks, then reads the disk's stream from storaged
  * and sends the listed blocks, each behind its sector bitmap, and the
  * footer: the length is known before the first byte. An import parses a
- * dynamic or fixed VHD as it arrives (lib/vhd.h) and writes the disk's
- * stream to storaged in order, holes as zeros that storaged keeps sparse. */
+ * dynamic, differencing or fixed VHD as it arrives (lib/vhd.h) and writes
+ * what it holds at its offsets through NBD, on a connection to qemu-nbd
+ * that storaged hands over (vdi_import_nbd): the blocks may be stored in
+ * any order, and nothing but the current write (2 MiB at most) and the
+ * BAT is held in memory. Raw imports keep storaged's ordered stream
+ * (xfer_raw.c), which is faster for data that comes in order. */
 #include "xfer_vhd.h"
 
 #include <errno.h>
@@ -15,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <libnbd.h>
 
 #include "api.h"
 #include "db.h"
@@ -211,27 +217,102 @@ out:
     return NULL;
 }
 
-/* The import's writer: the disk's stream to storaged, in order. */
-struct sink {
-    struct vhd_reader *reader;
-    int fd;
-    uint64_t pos;  /* bytes written into the stream */
-    uint64_t size; /* the VDI's */
-    bool too_small, out_of_order, differencing;
+/* The import's writer: each piece of data at its offset on the disk,
+ * through NBD, runs that follow one another gathered into one write of up
+ * to WRITE_MAX bytes. IN_FLIGHT writes may be under way at once, so that
+ * reading the upload and writing the disk overlap: that is all the memory
+ * an import holds besides the BAT. */
+#define WRITE_MAX (2 * 1024 * 1024)
+#define IN_FLIGHT 4
+
+struct sink;
+
+struct slot {
+    struct sink *sink;
+    uint8_t *buf;
+    bool busy; /* its write is under way */
 };
 
-static int write_zeros(struct sink *s, uint64_t to)
-{
-    static const uint8_t zero[64 * 1024];
+struct sink {
+    struct vhd_reader *reader;
+    struct nbd_handle *nbd;
+    struct slot slots[IN_FLIGHT];
+    unsigned cur;     /* the slot being filled */
+    uint64_t buf_off; /* where its data goes */
+    size_t buf_len;
+    uint64_t size; /* the VDI's */
+    bool too_small;
+    int write_errno; /* the first failed write's */
+    char *nbd_error; /* why writing failed */
+};
 
-    while (s->pos < to) {
-        size_t n = to - s->pos < sizeof(zero) ? (size_t)(to - s->pos) : sizeof(zero);
-        int r = xfer_fd_write_all(s->fd, zero, n);
-        if (r < 0)
-            return r;
-        s->pos += n;
+static int write_done(void *user_data, int *error)
+{
+    struct slot *sl = user_data;
+
+    sl->busy = false;
+    if (*error && !sl->sink->write_errno)
+        sl->sink->write_errno = *error;
+    return 1;
+}
+
+/* Notes the first failure; returns it as a negative errno. */
+static int sink_failed(struct sink *s, int err, const char *what)
+{
+    if (!s->nbd_error) {
+        if (what)
+            s->nbd_error = xstrdup(what);
+        else
+            s->nbd_error = xstrdup(strerror(err));
     }
+    return -err;
+}
+
+/* Lets libnbd send and receive what it can without waiting. */
+static int sink_pump(struct sink *s)
+{
+    int r;
+
+    while ((r = nbd_poll(s->nbd, 0)) > 0)
+        ;
+    if (r < 0)
+        return sink_failed(s, EIO, nbd_get_error());
+    if (s->write_errno)
+        return sink_failed(s, s->write_errno, NULL);
     return 0;
+}
+
+/* Starts writing the slot being filled and moves on to a free one,
+ * waiting for one if all are busy. */
+static int sink_send(struct sink *s)
+{
+    struct slot *sl = &s->slots[s->cur];
+
+    if (s->buf_len) {
+        sl->busy = true;
+        nbd_completion_callback cb = {.callback = write_done, .user_data = sl};
+        if (nbd_aio_pwrite(s->nbd, sl->buf, s->buf_len, s->buf_off, cb, 0) < 0) {
+            sl->busy = false;
+            return sink_failed(s, EIO, nbd_get_error());
+        }
+        s->buf_len = 0;
+        s->cur = (s->cur + 1) % IN_FLIGHT;
+    }
+    while (s->slots[s->cur].busy && !s->write_errno)
+        if (nbd_poll(s->nbd, -1) < 0)
+            return sink_failed(s, EIO, nbd_get_error());
+    return s->write_errno ? sink_failed(s, s->write_errno, NULL) : 0;
+}
+
+/* Waits until every write started has ended. */
+static int sink_drain(struct sink *s)
+{
+    int r = sink_send(s);
+
+    while (nbd_aio_in_flight(s->nbd) > 0)
+        if (nbd_poll(s->nbd, -1) < 0)
+            return sink_failed(s, EIO, nbd_get_error());
+    return r ? r : s->write_errno ? sink_failed(s, s->write_errno, NULL) : 0;
 }
 
 static int sink_data(uint64_t off, const uint8_t *data, size_t len, void *userdata)
@@ -241,23 +322,26 @@ static int sink_data(uint64_t off, const uint8_t *data, size_t len, void *userda
     uint64_t vsize;
     int r;
 
-    /* A differencing image's holes are its parent's data, which a stream
-     * in order cannot leave alone. */
-    if (vhd_reader_info(s->reader, &t, &vsize) && t == VHD_DIFFERENCING) {
-        s->differencing = true;
-        return -ENOTSUP;
-    }
-    if (off + len > s->size) {
+    /* The image's size is known from its first sector (a dynamic or
+     * differencing image's): a bigger one is refused before anything is
+     * written, where XCP fails on the first write past the end. */
+    if ((vhd_reader_info(s->reader, &t, &vsize) && vsize > s->size) || off + len > s->size) {
         s->too_small = true;
         return -EFBIG;
     }
-    if (off < s->pos) {
-        s->out_of_order = true;
-        return -ERANGE;
+    while (len > 0) {
+        if (s->buf_len && (off != s->buf_off + s->buf_len || s->buf_len == WRITE_MAX) &&
+            (r = sink_send(s)) < 0)
+            return r;
+        if (!s->buf_len)
+            s->buf_off = off;
+        size_t n = WRITE_MAX - s->buf_len < len ? WRITE_MAX - s->buf_len : len;
+        memcpy(s->slots[s->cur].buf + s->buf_len, data, n);
+        s->buf_len += n;
+        off += n;
+        data += n;
+        len -= n;
     }
-    if ((r = write_zeros(s, off)) < 0 || (r = xfer_fd_write_all(s->fd, data, len)) < 0)
-        return r;
-    s->pos += len;
     return 0;
 }
 
@@ -270,17 +354,35 @@ static struct api_error *import_error(const char *vdi_ref, const struct sink *s,
         snprintf(limit, sizeof(limit), "%lld", (long long)s->size);
         return api_fail(VDI_TOO_SMALL, vdi_ref, limit);
     }
-    if (s->differencing)
-        return api_failf(INTERNAL_ERROR, "Importing a differencing VHD is not supported: import "
-                                         "a dynamic or fixed VHD");
-    if (s->out_of_order)
-        return api_failf(INTERNAL_ERROR, "VHD blocks stored out of the order of their offsets are "
-                                         "not supported");
+    if (s->nbd_error)
+        return api_failf(INTERNAL_ERROR, "Writing VDI %s failed: %s", vdi_ref, s->nbd_error);
     if (r == -EPIPE)
         return api_fail(IMPORT_ERROR_PREMATURE_EOF);
+    if (r == -ESPIPE)
+        return api_failf(INTERNAL_ERROR,
+                         "The VHD stores its BAT or a block before the structure that points to "
+                         "it: it cannot be imported as a stream");
     if (r == -EPROTO || r == -EFBIG)
         return api_failf(INTERNAL_ERROR, "The VHD stream is malformed");
     return NULL;
+}
+
+/* Connects libnbd to the socket fd (taken) and opens the disk. */
+static struct nbd_handle *nbd_open_fd(int fd, char **ret_error)
+{
+    struct nbd_handle *nbd = nbd_create();
+
+    if (!nbd) {
+        close(fd);
+        *ret_error = xstrdup(nbd_get_error() ? nbd_get_error() : "libnbd failed");
+        return NULL;
+    }
+    if (nbd_connect_socket(nbd, fd) < 0) {
+        *ret_error = xstrdup(nbd_get_error() ? nbd_get_error() : "NBD handshake failed");
+        nbd_close(nbd);
+        return NULL;
+    }
+    return nbd;
 }
 
 /* The new VDI of an upload without vdi=: the image's size from its first
@@ -291,11 +393,13 @@ static struct api_error *new_vdi(struct xfer *x, const char *sr_ref, const uint8
     struct vhd_footer f;
     int64_t len = xfer_content_length(x);
 
+    /* A differencing image's holes are a parent's data that a new VDI does
+     * not have: it is refused, as XCP refuses any VHD without vdi=. */
     if (vhd_footer_parse(first, &f) == 0 && f.disk_type == VHD_DYNAMIC)
         return xfer_vdi_new_imported(sr_ref, (int64_t)f.current_size, ret_ref);
     if (vhd_footer_parse(first, &f) == 0 && f.disk_type == VHD_DIFFERENCING)
-        return api_failf(INTERNAL_ERROR, "Importing a differencing VHD is not supported: import "
-                                         "a dynamic or fixed VHD");
+        return api_failf(INTERNAL_ERROR, "Importing a differencing VHD needs the VDI it applies "
+                                         "to (vdi=)");
     /* A fixed image: its data, then its footer. */
     if (len < VHD_FOOTER_SIZE || (len - VHD_FOOTER_SIZE) % VHD_SECTOR)
         return api_failf(INTERNAL_ERROR, "The VHD stream is malformed");
@@ -310,8 +414,9 @@ struct api_error *xfer_vhd_import(struct xfer *x, const char *vdi_ref, const cha
     uint8_t first[VHD_FOOTER_SIZE];
     char made[64];
     struct api_error *e;
-    struct sink s = {.fd = -1};
-    int r = 0;
+    struct sink s = {0};
+    int r = 0, fd = -1;
+    char *why = NULL;
 
     if (!vdi_ref) {
         if (xfer_read_full(x, first, sizeof(first)) < 0)
@@ -321,15 +426,26 @@ struct api_error *xfer_vhd_import(struct xfer *x, const char *vdi_ref, const cha
         vdi_ref = made;
         got = sizeof(first);
     }
-    if ((e = xfer_vdi_open(vdi_ref, true, &sv, &size)))
+    if ((e = xfer_vdi_open_nbd(vdi_ref, &sv, &fd, &size)))
         return e;
-    s.fd = xfer_vdi_fd(sv);
+    if (!(s.nbd = nbd_open_fd(fd, &why))) {
+        e = xfer_vdi_close(sv, true);
+        if (!e)
+            e = api_failf(INTERNAL_ERROR, "Opening VDI %s failed: %s", vdi_ref, why);
+        free(why);
+        return e;
+    }
     s.size = (uint64_t)size;
+    for (int i = 0; i < IN_FLIGHT; i++)
+        s.slots[i] = (struct slot){.sink = &s, .buf = xmalloc(WRITE_MAX)};
     s.reader = vhd_reader_new(sink_data, &s);
+    int64_t expect = xfer_content_length(x);
+    if (expect > 0)
+        vhd_reader_set_length(s.reader, (uint64_t)expect);
     if (got)
         r = vhd_reader_feed(s.reader, first, sizeof(first));
     uint8_t *buf = xmalloc(1024 * 1024);
-    int64_t expect = xfer_content_length(x);
+    bool cancelled = false;
     while (r == 0) {
         ssize_t n = xfer_read(x, buf, 1024 * 1024);
         if (n < 0) {
@@ -339,12 +455,11 @@ struct api_error *xfer_vhd_import(struct xfer *x, const char *vdi_ref, const cha
         if (n == 0)
             break;
         if (xfer_cancelled(x)) {
-            free(buf);
-            vhd_reader_free(s.reader);
-            api_error_free(xfer_vdi_close(sv, true));
-            return api_fail(TASK_CANCELLED, xfer_task(x));
+            cancelled = true;
+            r = -ECANCELED;
+            break;
         }
-        if ((r = vhd_reader_feed(s.reader, buf, (size_t)n)) < 0)
+        if ((r = vhd_reader_feed(s.reader, buf, (size_t)n)) < 0 || (r = sink_pump(&s)) < 0)
             break;
         got += (uint64_t)n;
         if (expect > 0)
@@ -355,26 +470,31 @@ struct api_error *xfer_vhd_import(struct xfer *x, const char *vdi_ref, const cha
         r = vhd_reader_finish(s.reader);
     enum vhd_type t = VHD_DYNAMIC;
     uint64_t vsize = 0;
-    if (r == 0 && vhd_reader_info(s.reader, &t, &vsize)) {
-        if (t == VHD_DIFFERENCING) {
-            s.differencing = true;
-            r = -ENOTSUP;
-        } else if (vsize > s.size) {
-            s.too_small = true;
-            r = -EFBIG;
-        } else
-            /* What the image leaves out up to its size is zeros. */
-            r = write_zeros(&s, vsize);
+    /* A fixed image's size is known at its end. */
+    if (r == 0 && vhd_reader_info(s.reader, &t, &vsize) && vsize > s.size) {
+        s.too_small = true;
+        r = -EFBIG;
     }
+    if (r == 0)
+        r = sink_drain(&s);
+    if (r == 0 && nbd_flush(s.nbd, 0) < 0)
+        r = sink_failed(&s, EIO, nbd_get_error());
+    if (r == 0)
+        nbd_shutdown(s.nbd, 0);
+    /* Closing the connection ends qemu-nbd, and so storaged's call;
+     * writes still under way are dropped with it. */
+    nbd_close(s.nbd);
     vhd_reader_free(s.reader);
+    for (int i = 0; i < IN_FLIGHT; i++)
+        free(s.slots[i].buf);
     if (r < 0) {
-        e = import_error(vdi_ref, &s, r);
+        e = cancelled ? api_fail(TASK_CANCELLED, xfer_task(x)) : import_error(vdi_ref, &s, r);
+        free(s.nbd_error);
         struct api_error *se = xfer_vdi_close(sv, true);
         if (e) {
             api_error_free(se);
             return e;
         }
-        /* A failed write: storaged's answer says why. */
         return se ? se : api_failf(INTERNAL_ERROR, "the disk %s stopped taking data", vdi_ref);
     }
     if ((e = xfer_vdi_close(sv, false)))

@@ -4,7 +4,10 @@
  * reference between them turned into the export's "Ref:<n>" ids and every
  * other one into OpaqueRef:NULL (sets keep only exported members); then
  * each disk that is not a CD nor in an ISO library, read through storaged,
- * in 1 MiB chunks with SHA-1 checksums, chunks of zeros left out.
+ * in 1 MiB chunks with SHA-1 checksums, chunks of zeros left out. With
+ * use_compression=true|gzip|zstd the whole archive goes through gzip or
+ * zstd (xva_codec.h), as XCP's export handler pipes it; any other value
+ * means none, as there.
  *
  * GET /export_metadata?uuid=|ref=: the same archive with ova.xml alone, of
  * a VM in any power state, which it keeps (XCP's metadata_handler with
@@ -32,6 +35,7 @@
 #include "xfer.h"
 #include "xfer_vdi.h"
 #include "xva.h"
+#include "xva_codec.h"
 
 LOG_MODULE("xva");
 
@@ -61,6 +65,7 @@ struct export_req {
      * ("" until then). */
     char task[64];
     struct ids ids;
+    enum xva_codec codec;
     /* The disks to stream, sorted by id. */
     struct disk *disks;
     size_t n_disks;
@@ -215,13 +220,9 @@ static int prepare(struct xfer *x, struct export_req *rq, struct api_error **ret
         *ret_err = api_failf(INTERNAL_ERROR, "Missing uuid or ref query parameter");
         return 500;
     }
-    if (!rq->metadata && comp && *comp && strcasecmp(comp, "false") != 0) {
-        *ret_err = api_failf(INTERNAL_ERROR,
-                             "Compressed exports (use_compression=%s) are not "
-                             "supported by this host",
-                             comp);
-        return 500;
-    }
+    /* XCP's metadata handler never compresses: it ignores the parameter. */
+    if (!rq->metadata)
+        rq->codec = xva_codec_of_string(comp);
     if (!rq->metadata && xfer_query(x, "export_snapshots") &&
         streq(xfer_query(x, "export_snapshots"), "true")) {
         *ret_err = api_failf(INTERNAL_ERROR, "Exports with snapshots are not supported yet");
@@ -403,16 +404,21 @@ static char *ova_xml(const struct export_req *rq, size_t *ret_len)
     return text;
 }
 
+static int to_client(void *arg, const void *buf, size_t len)
+{
+    return xfer_write(arg, buf, len);
+}
+
 /* One tar member: header, data, padding to the block size. */
-static int tar_member(struct xfer *x, const char *name, const void *data, size_t len)
+static int tar_member(struct xva_out *o, const char *name, const void *data, size_t len)
 {
     char block[XVA_BLOCK];
     static const char zeros[XVA_BLOCK];
 
     xva_tar_header(block, name, len, time(NULL));
-    if (xfer_write(x, block, sizeof(block)) < 0 || (len && xfer_write(x, data, len) < 0))
+    if (xva_out_write(o, block, sizeof(block)) < 0 || (len && xva_out_write(o, data, len) < 0))
         return -EPIPE;
-    if (len % XVA_BLOCK && xfer_write(x, zeros, XVA_BLOCK - len % XVA_BLOCK) < 0)
+    if (len % XVA_BLOCK && xva_out_write(o, zeros, XVA_BLOCK - len % XVA_BLOCK) < 0)
         return -EPIPE;
     return 0;
 }
@@ -423,7 +429,7 @@ static int tar_member(struct xfer *x, const char *name, const void *data, size_t
 #define FRAME_SIZE (XVA_BLOCK + XVA_CHUNK + 3 * XVA_BLOCK)
 
 /* The chunk of len bytes at frame + XVA_BLOCK as its two members. */
-static int chunk_member(struct xfer *x, const char *id, uint64_t no, unsigned char *frame,
+static int chunk_member(struct xva_out *o, const char *id, uint64_t no, unsigned char *frame,
                         size_t len)
 {
     char name[64], hex[2 * SHA_DIGEST_LENGTH + 1];
@@ -445,11 +451,11 @@ static int chunk_member(struct xfer *x, const char *id, uint64_t no, unsigned ch
     memset(frame + at, 0, XVA_BLOCK);
     memcpy(frame + at, hex, strlen(hex));
     at += XVA_BLOCK;
-    return xfer_write(x, frame, at);
+    return xva_out_write(o, frame, at);
 }
 
-static struct api_error *send_disk(struct xfer *x, const char *vdi, const char *id, uint64_t *done,
-                                   uint64_t total)
+static struct api_error *send_disk(struct xfer *x, struct xva_out *o, const char *vdi,
+                                   const char *id, uint64_t *done, uint64_t total)
 {
     struct xfer_vdi *sv = NULL;
     int64_t size = 0;
@@ -483,10 +489,10 @@ static struct api_error *send_disk(struct xfer *x, const char *vdi, const char *
         bool edge = no == 0 || off + want >= (uint64_t)size;
         int r = 0;
         if (edge || !xva_is_zero(buf, want)) {
-            r = chunk_member(x, id, no, frame, want);
+            r = chunk_member(o, id, no, frame, want);
             last = time(NULL);
         } else if (time(NULL) - last >= KEEPALIVE_SECONDS) {
-            r = chunk_member(x, id, no, frame, 0);
+            r = chunk_member(o, id, no, frame, 0);
             last = time(NULL);
         }
         if (r < 0) {
@@ -512,17 +518,21 @@ static void release(struct export_req *rq)
     *rq->task = '\0';
 }
 
-static struct api_error *export_stream(struct xfer *x);
+static struct api_error *export_stream(struct xfer *x, struct xva_out *o);
 
 static struct api_error *export_run(struct xfer *x)
 {
-    struct api_error *e = export_stream(x);
+    struct export_req *rq = xfer_data(x);
+    struct xva_out *o = xva_out_new(rq->codec, to_client, x);
+    struct api_error *e = export_stream(x, o);
+
+    xva_out_free(o);
 
     release(xfer_data(x));
     return e;
 }
 
-static struct api_error *export_stream(struct xfer *x)
+static struct api_error *export_stream(struct xfer *x, struct xva_out *o)
 {
     struct export_req *rq = xfer_data(x);
     uint64_t total = 0, done = 0;
@@ -536,20 +546,21 @@ static struct api_error *export_stream(struct xfer *x)
     const struct row *vm = db_get(C_VM, rq->vm);
     snprintf(name, sizeof(name), "%s.xva", vm ? vm->v[FIDX(VM, uuid)] : "vm");
     db_unlock();
-    log_info("exporting VM %s: %zu objects, %zu disks", rq->vm, rq->ids.n, rq->n_disks);
+    log_info("exporting VM %s: %zu objects, %zu disks, compression %s", rq->vm, rq->ids.n,
+             rq->n_disks, xva_codec_name(rq->codec));
     if (xfer_send_head(x, "application/octet-stream", -1, name) < 0 ||
-        tar_member(x, "ova.xml", xml, len) < 0) {
+        tar_member(o, "ova.xml", xml, len) < 0) {
         free(xml);
         return api_failf(INTERNAL_ERROR, "the client went away");
     }
     free(xml);
     for (size_t i = 0; i < rq->n_disks; i++) {
-        struct api_error *e = send_disk(x, rq->disks[i].vdi, rq->disks[i].id, &done, total);
+        struct api_error *e = send_disk(x, o, rq->disks[i].vdi, rq->disks[i].id, &done, total);
         if (e)
             return e;
     }
     static const char end[2 * XVA_BLOCK];
-    if (xfer_write(x, end, sizeof(end)) < 0)
+    if (xva_out_write(o, end, sizeof(end)) < 0 || xva_out_finish(o) < 0)
         return api_failf(INTERNAL_ERROR, "the client went away");
     return NULL;
 }
@@ -575,11 +586,15 @@ static struct api_error *metadata_run(struct xfer *x)
 
     log_info("exporting the metadata of VM %s: %zu objects", rq->vm, rq->ids.n);
     release(rq);
+    struct xva_out *o = xva_out_new(XVA_PLAIN, to_client, x);
     int r = xfer_send_head(x, "application/octet-stream", (int64_t)total, "export.xva");
     if (r == 0)
-        r = tar_member(x, "ova.xml", xml, len);
+        r = tar_member(o, "ova.xml", xml, len);
     free(xml);
-    if (r < 0 || xfer_write(x, end, sizeof(end)) < 0)
+    if (r == 0)
+        r = xva_out_write(o, end, sizeof(end));
+    xva_out_free(o);
+    if (r < 0)
         return api_failf(INTERNAL_ERROR, "the client went away");
     return NULL;
 }

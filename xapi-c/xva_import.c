@@ -7,7 +7,18 @@
  * then by bridge, and made when neither matches; a VIF gets a new MAC
  * unless restoring. CDs of ISO libraries are matched by location in the
  * ISO SRs here, or left empty. A failed import leaves nothing behind
- * (unless force=true, as XCP does). The task's result is the new VMs. */
+ * (unless force=true, as XCP does). The task's result is the new VMs.
+ * The archive may come compressed with gzip or zstd (xva_codec.h), and
+ * from a URL as well (VM.import, xva_url.c).
+ *
+ * PUT /import_metadata?restore=&force=&dry_run=&vdi:<uuid>=<uuid>: an
+ * archive of ova.xml alone (GET /export_metadata) read back as XCP's
+ * metadata import does: no disk is made or written; SRs are the ones of
+ * the same uuid here, and each VDI is the one vdi:<its uuid> names, else
+ * the one with its location in the SR of its uuid (VDI_LOCATION_MISSING
+ * when there is none, VDI_CONTENT_ID_MISSING when the SR is not here
+ * either; with force=true the disk is left out instead). dry_run makes
+ * nothing and answers an empty set. */
 #include <errno.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -27,10 +38,13 @@
 #include "out.h"
 #include "rpc.h"
 #include "storage.h"
+#include "taskcancel.h"
 #include "vmops.h"
 #include "xfer.h"
 #include "xfer_vdi.h"
 #include "xva.h"
+#include "xva_codec.h"
+#include "xva_import.h"
 
 LOG_MODULE("xva");
 
@@ -48,6 +62,14 @@ struct obj {
 struct import_req {
     char sr[64];
     bool restore, force;
+    bool metadata, dry_run; /* /import_metadata */
+    /* vdi:<uuid>=<uuid> of a metadata import: from, to */
+    char (*map_from)[40], (*map_to)[40];
+    size_t n_map;
+    struct xfer *x; /* the request, or NULL (a URL import) */
+    char task[64];
+    struct xva_in *in;
+    unsigned last_permille;
     struct rpc_call call; /* ova.xml decoded */
     struct obj *objs;
     size_t n;
@@ -61,6 +83,9 @@ static void import_free(void *p)
         return;
     rpc_call_done(&rq->call);
     free(rq->objs);
+    free(rq->map_from);
+    free(rq->map_to);
+    xva_in_free(rq->in);
     free(rq);
 }
 
@@ -76,6 +101,8 @@ static int import_prepare(struct xfer *x, struct api_error **ret_err)
     struct import_req *rq = xcalloc(1, sizeof(*rq));
 
     xfer_set_data(x, rq);
+    rq->x = x;
+    snprintf(rq->task, sizeof(rq->task), "%s", xfer_task(x));
     rq->restore = flag(x, "restore");
     rq->force = flag(x, "force");
     if (!arg)
@@ -110,17 +137,44 @@ static int import_prepare(struct xfer *x, struct api_error **ret_err)
 
 /* ---- reading the archive ---- */
 
+static bool job_cancelled(struct import_req *rq)
+{
+    return rq->x ? xfer_cancelled(rq->x) : task_cancel_requested(rq->task);
+}
+
+static void job_progress(struct import_req *rq, uint64_t done, uint64_t total)
+{
+    if (rq->x) {
+        xfer_progress(rq->x, done, total);
+        return;
+    }
+    unsigned pm = total ? (unsigned)(done >= total ? 1000 : done * 1000 / total) : 0;
+    if (pm < rq->last_permille + 10 || pm >= 1000)
+        return;
+    rq->last_permille = pm;
+    task_progress(rq->task, pm / 1000.0);
+}
+
+/* Reads len bytes of the archive, or fails as XCP does: a premature end,
+ * or compressed data that does not decompress. */
+static struct api_error *in_read(struct import_req *rq, void *buf, size_t len)
+{
+    int r = xva_in_read_full(rq->in, buf, len);
+    if (r == -EBADMSG)
+        return api_failf(IMPORT_ERROR, "%s", xva_in_why(rq->in));
+    return r < 0 ? api_fail(IMPORT_ERROR_PREMATURE_EOF) : NULL;
+}
+
 /* The next member's header: 1, 0 at the archive's end, or an error. */
-static struct api_error *next_member(struct xfer *x, struct xva_member *m, bool *ret_end)
+static struct api_error *next_member(struct import_req *rq, struct xva_member *m, bool *ret_end)
 {
     unsigned char block[XVA_BLOCK];
+    struct api_error *e;
 
     for (;;) {
-        if (xfer_read_full(x, block, sizeof(block)) < 0)
-            return api_fail(IMPORT_ERROR_PREMATURE_EOF);
+        if ((e = in_read(rq, block, sizeof(block))))
+            return e;
         int r = xva_tar_parse(block, m);
-        if (r == -ENOTSUP)
-            return api_failf(IMPORT_ERROR, "compressed archives are not supported by this host");
         if (r < 0)
             return api_failf(IMPORT_ERROR, "not a tar archive (bad header checksum)");
         *ret_end = r == 1;
@@ -131,21 +185,21 @@ static struct api_error *next_member(struct xfer *x, struct xva_member *m, bool 
         uint64_t left = (m->size + XVA_BLOCK - 1) / XVA_BLOCK * XVA_BLOCK;
         while (left > 0) {
             size_t n = left > sizeof(block) ? sizeof(block) : (size_t)left;
-            if (xfer_read_full(x, block, n) < 0)
-                return api_fail(IMPORT_ERROR_PREMATURE_EOF);
+            if ((e = in_read(rq, block, n)))
+                return e;
             left -= n;
         }
     }
 }
 
 /* Reads a member's data (len bytes) and its padding. */
-static struct api_error *read_data(struct xfer *x, void *buf, uint64_t len)
+static struct api_error *read_data(struct import_req *rq, void *buf, uint64_t len)
 {
     unsigned char pad[XVA_BLOCK];
-    if ((len && xfer_read_full(x, buf, (size_t)len) < 0) ||
-        (len % XVA_BLOCK && xfer_read_full(x, pad, XVA_BLOCK - len % XVA_BLOCK) < 0))
-        return api_fail(IMPORT_ERROR_PREMATURE_EOF);
-    return NULL;
+    struct api_error *e = len ? in_read(rq, buf, (size_t)len) : NULL;
+    if (!e && len % XVA_BLOCK)
+        e = in_read(rq, pad, XVA_BLOCK - len % XVA_BLOCK);
+    return e;
 }
 
 /* ---- ova.xml ---- */
@@ -364,6 +418,82 @@ static struct api_error *map_vdi(struct import_req *rq, struct obj *o)
     return e;
 }
 
+/* Metadata: the SR of the exported one's uuid, if this pool has it. */
+static void map_sr_by_uuid(struct obj *o)
+{
+    char *uuid = field_text(o, FIDX(SR, uuid));
+
+    db_rdlock();
+    const struct row *r = uuid ? db_get_by_uuid(C_SR, uuid) : NULL;
+    if (r)
+        snprintf(o->ref, sizeof(o->ref), "%s", r->ref);
+    else
+        log_warning("import: no SR with uuid %s: its VDIs are looked for one by one",
+                    uuid ? uuid : "");
+    db_unlock();
+    free(uuid);
+}
+
+/* The VDI of uuid, or NULL (db lock held). */
+static const struct row *vdi_by_uuid(const char *uuid)
+{
+    return uuid ? db_get_by_uuid(C_VDI, uuid) : NULL;
+}
+
+/* Metadata: the VDI an exported one stands for, as XCP's metadata import
+ * finds it: the vdi:<uuid>= mapping, else by location in the SR of the
+ * same uuid, else the VDI its other_config's maps_to names. */
+static struct api_error *find_vdi(struct import_req *rq, struct obj *o)
+{
+    char *sr_id = field_text(o, FIDX(VDI, SR));
+    struct obj *sro = sr_id ? find_obj(rq, sr_id) : NULL;
+    char *ct = sro ? field_text(sro, FIDX(SR, content_type)) : NULL;
+    bool iso = ct && streq(ct, "iso");
+    free(sr_id);
+    free(ct);
+    if (iso)
+        return map_vdi(rq, o); /* by location in an ISO library, or empty */
+    char *uuid = field_text(o, FIDX(VDI, uuid));
+    char *loc = field_text(o, FIDX(VDI, location));
+    char *oc = field_text(o, FIDX(VDI, other_config));
+    char *maps_to = oc ? strmap_get(oc, "maps_to") : NULL;
+    const char *to = NULL;
+    struct api_error *e = NULL;
+
+    for (size_t i = 0; uuid && i < rq->n_map; i++)
+        if (streq(rq->map_from[i], uuid))
+            to = rq->map_to[i];
+    db_rdlock();
+    const struct row *r = NULL;
+    if (to)
+        r = vdi_by_uuid(to);
+    if (!r && sro && *sro->ref && loc) {
+        size_t it = 0;
+        const struct row *v;
+        while (!r && db_next(C_VDI, &it, &v))
+            if (streq(v->v[FIDX(VDI, SR)], sro->ref) && streq(v->v[FIDX(VDI, location)], loc))
+                r = v;
+    }
+    if (!r && maps_to)
+        r = db_get(C_VDI, maps_to);
+    if (r)
+        snprintf(o->ref, sizeof(o->ref), "%s", r->ref);
+    else if (rq->force)
+        log_warning("import: found no VDI with location = %s: ignoring error because "
+                    "'--force' is set",
+                    loc ? loc : "");
+    else if (sro && *sro->ref)
+        e = api_fail(VDI_LOCATION_MISSING, sro->ref, loc ? loc : "");
+    else
+        e = api_error_new("VDI_CONTENT_ID_MISSING", NULL, 0);
+    db_unlock();
+    free(uuid);
+    free(loc);
+    free(oc);
+    free(maps_to);
+    return e;
+}
+
 /* The VM: a new row (restore keeps the uuid, replacing a halted VM that
  * has it when this one is newer or the import is forced). */
 static struct api_error *map_vm(struct import_req *rq, struct obj *o)
@@ -407,7 +537,7 @@ static struct api_error *map_vm(struct import_req *rq, struct obj *o)
         db_unlock();
     }
     free(version);
-    if (e) {
+    if (e || rq->dry_run) {
         free(uuid);
         return e;
     }
@@ -445,6 +575,14 @@ static struct api_error *map_devices(struct import_req *rq)
                 FIDX(VBD, current_operations), FIDX(VBD, allowed_operations)};
             char **v = row_from(rq, o, o->ref, skip, ELEMENTSOF(skip));
             if (streq(v[FIDX(VBD, VM)], "OpaqueRef:NULL")) {
+                api_free_row(C_VBD, v);
+                *o->ref = '\0';
+                continue;
+            }
+            if (streq(v[FIDX(VBD, VDI)], "OpaqueRef:NULL") && rq->metadata &&
+                !streq(v[FIDX(VBD, type)], "CD") && !streq(v[FIDX(VBD, type)], "Floppy")) {
+                /* a disk not found (force=true): left out, as XCP omits it */
+                log_warning("import: VBD %s left out: its disk was not found", o->id);
                 api_free_row(C_VBD, v);
                 *o->ref = '\0';
                 continue;
@@ -583,7 +721,7 @@ static bool checksum_ok(const char *name, const unsigned char *data, size_t len,
     return sum_len == 16 && strncasecmp(hex, sum, 16) == 0;
 }
 
-static struct api_error *read_disks(struct xfer *x, struct import_req *rq, bool *ret_bad_sums)
+static struct api_error *read_disks(struct import_req *rq, bool *ret_bad_sums)
 {
     struct sink k = {0};
     struct xva_member m, cm;
@@ -597,11 +735,11 @@ static struct api_error *read_disks(struct xfer *x, struct import_req *rq, bool 
         if (rq->objs[i].stream)
             total += (uint64_t)rq->objs[i].size;
     while (!e) {
-        if (xfer_cancelled(x)) {
-            e = api_fail(TASK_CANCELLED, xfer_task(x));
+        if (job_cancelled(rq)) {
+            e = api_fail(TASK_CANCELLED, rq->task);
             break;
         }
-        if ((e = next_member(x, &m, &end)) || end)
+        if ((e = next_member(rq, &m, &end)) || end)
             break;
         char *slash = strchr(m.name, '/');
         char *digits = slash ? slash + 1 : NULL;
@@ -623,10 +761,10 @@ static struct api_error *read_disks(struct xfer *x, struct import_req *rq, bool 
             e = api_failf(IMPORT_ERROR, "chunk %s lies outside its disk", m.name);
             break;
         }
-        if ((e = read_data(x, buf, m.size)))
+        if ((e = read_data(rq, buf, m.size)))
             break;
         /* its checksum follows */
-        if ((e = next_member(x, &cm, &end)))
+        if ((e = next_member(rq, &cm, &end)))
             break;
         char want_a[300], want_b[300];
         snprintf(want_a, sizeof(want_a), "%s.checksum", m.name);
@@ -635,7 +773,7 @@ static struct api_error *read_disks(struct xfer *x, struct import_req *rq, bool 
             e = api_fail(IMPORT_ERROR_UNEXPECTED_FILE, want_b, end ? "" : cm.name);
             break;
         }
-        if ((e = read_data(x, sum, cm.size)))
+        if ((e = read_data(rq, sum, cm.size)))
             break;
         if (!checksum_ok(cm.name, buf, (size_t)m.size, sum, (size_t)cm.size)) {
             log_warning("import: checksum mismatch for %s", m.name);
@@ -668,7 +806,7 @@ static struct api_error *read_disks(struct xfer *x, struct import_req *rq, bool 
         }
         k.off += m.size;
         done += m.size;
-        xfer_progress(x, done, total);
+        job_progress(rq, done, total);
     }
     free(buf);
     struct api_error *ce = sink_close(&k, e != NULL);
@@ -679,12 +817,13 @@ static struct api_error *read_disks(struct xfer *x, struct import_req *rq, bool 
     return e;
 }
 
-static struct api_error *import_run(struct xfer *x)
+/* Reads ova.xml and makes the objects, then (a full import) the disks:
+ * the new VMs go to ret_vms (new array of refs). */
+static struct api_error *import_archive(struct import_req *rq, char (**ret_vms)[64], size_t *ret_n)
 {
-    struct import_req *rq = xfer_data(x);
     struct xva_member m;
     bool end = false, bad_sums = false;
-    struct api_error *e = next_member(x, &m, &end);
+    struct api_error *e = next_member(rq, &m, &end);
 
     if (!e && end)
         e = api_fail(IMPORT_ERROR_PREMATURE_EOF);
@@ -695,7 +834,7 @@ static struct api_error *import_run(struct xfer *x)
     if (e)
         return e;
     char *xml = xmalloc((size_t)m.size + 1);
-    if ((e = read_data(x, xml, m.size))) {
+    if ((e = read_data(rq, xml, m.size))) {
         free(xml);
         return e;
     }
@@ -704,17 +843,22 @@ static struct api_error *import_run(struct xfer *x)
     free(xml);
     if (e)
         return e;
+    log_info("import%s: %zu objects, compression %s", rq->metadata ? " of metadata" : "", rq->n,
+             xva_codec_name(xva_in_codec(rq->in)));
 
-    /* SRs map to the target; then VDIs, networks, the VM, its devices. */
+    /* SRs map to the target (metadata: to the SR of the same uuid); then
+     * VDIs, networks, the VM, its devices. */
     for (size_t i = 0; !e && i < rq->n; i++)
-        if (rq->objs[i].cls == C_SR)
+        if (rq->objs[i].cls == C_SR && !rq->metadata)
             snprintf(rq->objs[i].ref, sizeof(rq->objs[i].ref), "%s", rq->sr);
+        else if (rq->objs[i].cls == C_SR)
+            map_sr_by_uuid(&rq->objs[i]);
     for (size_t i = 0; !e && i < rq->n; i++)
         if (rq->objs[i].cls == C_VDI)
-            e = map_vdi(rq, &rq->objs[i]);
-    for (size_t i = 0; !e && i < rq->n; i++)
+            e = rq->metadata ? find_vdi(rq, &rq->objs[i]) : map_vdi(rq, &rq->objs[i]);
+    for (size_t i = 0; !e && !rq->dry_run && i < rq->n; i++)
         if (rq->objs[i].cls == C_network)
-            e = map_network(rq, &rq->objs[i], xfer_task(x));
+            e = map_network(rq, &rq->objs[i], rq->task);
     size_t n_vms = 0;
     for (size_t i = 0; !e && i < rq->n; i++)
         if (rq->objs[i].cls == C_VM) {
@@ -725,10 +869,23 @@ static struct api_error *import_run(struct xfer *x)
         }
     if (!e && n_vms == 0)
         e = api_failf(IMPORT_ERROR, "ova.xml holds no VM");
+    if (rq->dry_run) {
+        *ret_vms = NULL;
+        *ret_n = 0;
+        return e;
+    }
     if (!e)
         e = map_devices(rq);
-    if (!e)
-        e = read_disks(x, rq, &bad_sums);
+    if (!e && !rq->metadata)
+        e = read_disks(rq, &bad_sums);
+    /* A compressed stream is checked to its end (its CRC or checksum). */
+    if (!e && !rq->metadata) {
+        int r = xva_in_finish(rq->in);
+        if (r == -EBADMSG)
+            e = api_failf(IMPORT_ERROR, "%s", xva_in_why(rq->in));
+        else if (r < 0)
+            e = api_fail(IMPORT_ERROR_PREMATURE_EOF);
+    }
     if (e) {
         if (rq->force)
             log_warning("import failed (%s); force=true: nothing undone", e->code);
@@ -738,9 +895,8 @@ static struct api_error *import_run(struct xfer *x)
     }
     if (*rq->replaced && (e = drop_replaced(rq->replaced)))
         return e;
-    struct out o;
-    out_init(&o, WIRE_XML);
-    out_array_begin(&o);
+    char(*vms)[64] = xcalloc(rq->n + 1, sizeof(*vms));
+    size_t n = 0;
     for (size_t i = 0; i < rq->n; i++)
         if (rq->objs[i].cls == C_VM && *rq->objs[i].ref) {
             /* the replaced VM's uuid is free now */
@@ -764,14 +920,55 @@ static struct api_error *import_run(struct xfer *x)
                 api_error_free(api_apply(cs));
             }
             db_unlock();
-            out_string(&o, rq->objs[i].ref);
+            snprintf(vms[n++], 64, "%s", rq->objs[i].ref);
         }
+    log_info("import done: VM%s made", bad_sums ? " (with bad checksums, forced)" : "");
+    *ret_vms = vms;
+    *ret_n = n;
+    return NULL;
+}
+
+static ssize_t from_request(void *arg, void *buf, size_t len)
+{
+    return xfer_read(arg, buf, len);
+}
+
+static struct api_error *import_run(struct xfer *x)
+{
+    struct import_req *rq = xfer_data(x);
+    char(*vms)[64] = NULL;
+    size_t n = 0;
+
+    rq->in = xva_in_new(from_request, x);
+    struct api_error *e = import_archive(rq, &vms, &n);
+    if (e)
+        return e;
+    struct out o;
+    out_init(&o, WIRE_XML);
+    out_array_begin(&o);
+    for (size_t i = 0; i < n; i++)
+        out_string(&o, vms[i]);
     out_array_end(&o);
     size_t len;
     xfer_set_result(x, out_value(&o, &len));
     out_done(&o);
-    log_info("import done: VM%s made", bad_sums ? " (with bad checksums, forced)" : "");
+    free(vms);
     return NULL;
+}
+
+struct api_error *xva_import_stream(xva_read_fn fn, void *arg, const struct xva_import_opts *opts,
+                                    char (**ret_vms)[64], size_t *ret_n)
+{
+    struct import_req *rq = xcalloc(1, sizeof(*rq));
+
+    snprintf(rq->sr, sizeof(rq->sr), "%s", opts->sr);
+    snprintf(rq->task, sizeof(rq->task), "%s", opts->task ? opts->task : "");
+    rq->restore = opts->restore;
+    rq->force = opts->force;
+    rq->in = xva_in_new(fn, arg);
+    struct api_error *e = import_archive(rq, ret_vms, ret_n);
+    import_free(rq);
+    return e;
 }
 
 const struct xfer_route xva_import_route = {
@@ -780,6 +977,45 @@ const struct xfer_route xva_import_route = {
     .realm = "VM.import",
     .label = "VM.import",
     .prepare = import_prepare,
+    .run = import_run,
+    .free_data = import_free,
+};
+
+/* ---- /import_metadata ---- */
+
+static int metadata_prepare(struct xfer *x, struct api_error **ret_err)
+{
+    struct import_req *rq = xcalloc(1, sizeof(*rq));
+    const char *k, *v;
+
+    xfer_set_data(x, rq);
+    rq->x = x;
+    snprintf(rq->task, sizeof(rq->task), "%s", xfer_task(x));
+    rq->metadata = true;
+    rq->restore = flag(x, "restore");
+    rq->force = flag(x, "force");
+    rq->dry_run = flag(x, "dry_run");
+    for (size_t i = 0; xfer_query_at(x, i, &k, &v); i++) {
+        if (strncmp(k, "vdi:", 4) != 0 || !k[4])
+            continue;
+        if (strlen(k + 4) >= 40 || strlen(v) >= 40) {
+            *ret_err = api_fail(UUID_INVALID, "VDI", strlen(k + 4) >= 40 ? k + 4 : v);
+            return 500;
+        }
+        rq->map_from = xrealloc(rq->map_from, (rq->n_map + 1) * sizeof(*rq->map_from));
+        rq->map_to = xrealloc(rq->map_to, (rq->n_map + 1) * sizeof(*rq->map_to));
+        snprintf(rq->map_from[rq->n_map], 40, "%s", k + 4);
+        snprintf(rq->map_to[rq->n_map++], 40, "%s", v);
+    }
+    return 0;
+}
+
+const struct xfer_route xva_import_metadata_route = {
+    .method = "PUT",
+    .path = "/import_metadata",
+    .realm = "VM.import_metadata",
+    .label = "VM.import_metadata",
+    .prepare = metadata_prepare,
     .run = import_run,
     .free_data = import_free,
 };

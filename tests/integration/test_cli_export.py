@@ -153,9 +153,8 @@ def test_vm_import_of_a_bad_file_fails(host, s, tmp):
 def test_export_refuses_what_is_not_supported(host, s, vm_with_disk, tmp):
     vm, vdi = vm_with_disk
     code, out, err = xe(host, "vm-export", "vm=" + s("VM.get_uuid", vm),
-                        "filename=" + str(tmp / "x.xva"), "compress=zstd")
-    assert code != 0 and "not supported" in err
-    assert not (tmp / "x.xva").exists()
+                        "filename=" + str(tmp / "x.xva"), "include-snapshots=true")
+    assert code != 0 and "not supported" in err, err
 
 
 def test_export_to_an_existing_file_fails_at_once(host, s, vm_with_disk, tmp):

@@ -6,7 +6,9 @@ address DHCP gave it, SSH and the API still answering through it), a
 private network's bridge, a PV guest (the guest kit) on the management
 network whose VIF port carries XCP's external_ids and passes traffic
 (dom0 pings it through xenbr0), hot unplug and plug of that VIF in the
-running guest, and a VLAN on the management PIF."""
+running guest, a VLAN on the management PIF, and the management PIF made
+static with QEMU's gateway 10.0.2.2: dom0's default route, which
+host.management_disable keeps (then DHCP again)."""
 
 import json
 import uuid as uuidlib
@@ -194,3 +196,55 @@ def test_vlan_on_the_management_pif(host, api, mgmt):
         api("network.destroy", n)
     wait_until(lambda: not bridge_exists(host, br), 60, 1.0, "the VLAN's bridge to go")
     assert api("PIF.get_management", pif) is True
+
+
+def default_routes(host):
+    """dom0's IPv4 default routes as (gateway, device) pairs."""
+    out = host.run("ip -json -4 route show default").stdout
+    return [(r.get("gateway"), r.get("dev")) for r in json.loads(out or "[]")]
+
+
+def test_static_gateway_stays_when_management_is_disabled(host, api, mgmt):
+    """QEMU's restricted user network gives no router by DHCP: the
+    management PIF made static with the same address and QEMU's gateway
+    10.0.2.2 gives dom0 its default route, which host.management_disable
+    keeps (as XCP's networkd keeps its gateway interface). DHCP comes back
+    at the end, as the other tests found the host."""
+    ref, _ = mgmt
+    host_ref = api("host.get_all")[0]
+    rec = api("PIF.get_record", ref)
+    assert rec["ip_configuration_mode"] == "DHCP" and rec["IP"]
+    slirp = ("10.0.2.2", "xenbr0")
+    try:
+        api("PIF.reconfigure_ip", ref, "Static", rec["IP"], rec["netmask"], "10.0.2.2",
+            rec["DNS"])
+        # The API still answers through the same address.
+        assert api("PIF.get_ip_configuration_mode", ref) == "Static"
+        assert api("PIF.get_gateway", ref) == "10.0.2.2"
+        assert default_routes(host) == [slirp]
+        assert "inet %s/" % rec["IP"] in host.run("ip -4 -o addr show dev xenbr0").stdout
+
+        api("host.management_disable")
+        assert api("PIF.get_management", ref) is False
+        assert default_routes(host) == [slirp]
+        # A change of the network that makes xapi send networkd the whole
+        # configuration again keeps it too.
+        n = new_network(api, "after-disable")
+        try:
+            wait_until(lambda: bridge_exists(host, api("network.get_bridge", n)), 60, 1.0,
+                       "the new bridge")
+            assert default_routes(host) == [slirp]
+        finally:
+            api("network.destroy", n)
+
+        api("host.management_reconfigure", ref)
+        assert api("host.get_management_interface", host_ref) == ref
+        assert default_routes(host) == [slirp]
+    finally:
+        if not api("PIF.get_management", ref):
+            api("host.management_reconfigure", ref)
+        api("PIF.reconfigure_ip", ref, "DHCP", "", "", "", "")
+    wait_until(lambda: api("PIF.get_IP", ref) == rec["IP"], 120, 2.0, "the DHCP lease back")
+    assert api("PIF.get_ip_configuration_mode", ref) == "DHCP"
+    # The lease has no router: the static one is gone with the static mode.
+    wait_until(lambda: default_routes(host) == [], 60, 1.0, "the static default route to go")

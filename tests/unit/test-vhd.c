@@ -322,6 +322,121 @@ static void test_differencing_gives_marked_sectors_only(void **state)
     free(disk);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* The image of make_dynamic with its BAT moved after the blocks, as a
+ * writer that seeks may leave it: the header points there and the BAT's
+ * entries move down by the BAT's own length. */
+static uint8_t *bat_after_blocks(const uint8_t *img, size_t len)
+{
+    const uint8_t *h = img + VHD_FOOTER_SIZE;
+    uint32_t entries = (uint32_t)h[28] << 24 | (uint32_t)h[29] << 16 | (uint32_t)h[30] << 8 | h[31];
+    size_t head = VHD_FOOTER_SIZE + VHD_HEADER_SIZE;
+    size_t bat = ((size_t)entries * 4 + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
+    size_t blocks = len - head - bat - VHD_FOOTER_SIZE;
+    uint8_t *out = malloc(len);
+
+    memcpy(out, img, head);
+    memcpy(out + head, img + head + bat, blocks);
+    memcpy(out + head + blocks, img + head, bat);
+    memcpy(out + len - VHD_FOOTER_SIZE, img + len - VHD_FOOTER_SIZE, VHD_FOOTER_SIZE);
+    uint8_t *nh = out + VHD_FOOTER_SIZE;
+    for (int i = 0; i < 8; i++)
+        nh[16 + i] = (uint8_t)((uint64_t)(head + blocks) >> (56 - 8 * i));
+    memset(nh + 36, 0, 4);
+    uint32_t sum = 0;
+    for (size_t i = 0; i < VHD_HEADER_SIZE; i++)
+        sum += nh[i];
+    put32(nh + 36, ~sum);
+    for (uint32_t i = 0; i < entries; i++) {
+        uint8_t *e = out + head + blocks + 4 * (size_t)i;
+        uint32_t v = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
+        if (v != UINT32_MAX)
+            put32(e, v - (uint32_t)(bat / VHD_SECTOR));
+    }
+    return out;
+}
+
+/* Blocks before the BAT are a valid layout that only seeking back could
+ * read: refused as such, before any data is given. */
+static void test_blocks_before_the_bat_need_seeking(void **state)
+{
+    uint64_t size = 5 * 1024 * 1024;
+    uint8_t *disk = pattern_disk(size);
+    size_t len;
+    uint8_t *img = make_dynamic(disk, size, &len);
+    uint8_t *moved = bat_after_blocks(img, len);
+    struct sink s = {.disk = calloc(1, (size_t)size), .size = size};
+
+    (void)state;
+    parse_all(moved, len, 4096, &s, -ESPIPE);
+    assert_int_equal(s.calls, 0);
+    free(moved);
+    free(s.disk);
+    free(img);
+    free(disk);
+}
+
+/* With the stream's length known, a block said to lie beyond it makes
+ * the stream end early at once: nothing is given before the error. */
+static void test_known_length_refuses_blocks_beyond_it_before_any_data(void **state)
+{
+    uint64_t size = 5 * 1024 * 1024;
+    uint8_t *disk = pattern_disk(size);
+    size_t len;
+    uint8_t *img = make_dynamic(disk, size, &len);
+    struct sink s = {.disk = calloc(1, (size_t)size), .size = size};
+    struct vhd_reader *r = vhd_reader_new(sink_fn, &s);
+
+    (void)state;
+    /* Cut inside the last block: the BAT still names it. */
+    vhd_reader_set_length(r, len - VHD_FOOTER_SIZE - 1);
+    assert_int_equal(vhd_reader_feed(r, img, len - VHD_FOOTER_SIZE - 1), -EPIPE);
+    assert_int_equal(s.calls, 0);
+    vhd_reader_free(r);
+
+    /* The whole image with its true length parses. */
+    r = vhd_reader_new(sink_fn, &s);
+    vhd_reader_set_length(r, len);
+    assert_int_equal(vhd_reader_feed(r, img, len), 0);
+    assert_int_equal(vhd_reader_finish(r), 0);
+    assert_memory_equal(s.disk, disk, (size_t)size);
+    vhd_reader_free(r);
+    free(s.disk);
+    free(img);
+    free(disk);
+}
+
+/* A BAT said to lie inside the dynamic header is malformed, not a layout
+ * for seeking. */
+static void test_bat_inside_the_header_is_malformed(void **state)
+{
+    uint64_t size = 5 * 1024 * 1024;
+    uint8_t *disk = pattern_disk(size);
+    size_t len;
+    uint8_t *img = make_dynamic(disk, size, &len);
+    uint8_t *h = img + VHD_FOOTER_SIZE;
+    struct sink s = {.disk = calloc(1, (size_t)size), .size = size};
+
+    (void)state;
+    memset(h + 16, 0, 8);
+    h[22] = 0x04; /* 1024: inside the header at 512..1536 */
+    memset(h + 36, 0, 4);
+    uint32_t sum = 0;
+    for (size_t i = 0; i < VHD_HEADER_SIZE; i++)
+        sum += h[i];
+    put32(h + 36, ~sum);
+    parse_all(img, len, len, &s, -EPROTO);
+    assert_int_equal(s.calls, 0);
+    free(s.disk);
+    free(img);
+    free(disk);
+}
+
 static int failing_fn(uint64_t off, const uint8_t *data, size_t len, void *userdata)
 {
     (void)off, (void)data, (void)len, (void)userdata;
@@ -358,6 +473,9 @@ int main(void)
         cmocka_unit_test(test_blocks_stored_out_of_order_parse),
         cmocka_unit_test(test_differencing_gives_marked_sectors_only),
         cmocka_unit_test(test_callback_error_stops_parse),
+        cmocka_unit_test(test_blocks_before_the_bat_need_seeking),
+        cmocka_unit_test(test_known_length_refuses_blocks_beyond_it_before_any_data),
+        cmocka_unit_test(test_bat_inside_the_header_is_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

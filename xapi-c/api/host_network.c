@@ -27,8 +27,9 @@ static struct api_error *management_disable(struct call *c)
     while (!e && db_next(C_PIF, &it, &r))
         if (streq(r->v[FIDX(PIF, host)], xapi_state.host_ref))
             net_tx_set(tx, r, FIDX(PIF, management), "false");
-    /* The addresses stay; the default route goes with the flag, as
-     * networkd keeps it on the management interface. */
+    /* The addresses, the default route and resolv.conf stay, as on XCP:
+     * the gateway and DNS interfaces are chosen apart from the flag
+     * (network.c, choose_interface). */
     return net_tx_finish(tx, e, c->out);
 }
 

@@ -872,6 +872,7 @@ static struct api_error *get_boot_record(struct call *c)
 }
 
 void vm_limits_register(void);
+void vm_import_register(void);
 void vm_messages_register(void);
 void vm_datasources_register(void);
 void vm_register(void);
@@ -904,6 +905,7 @@ void vm_register(void)
     api_register(M_VM_provision, op_provision);
     vm_copy_register();
     vm_limits_register();
+    vm_import_register();
     api_register(M_VM_revert, vm_revert);
     api_register(M_VM_checkpoint, vm_checkpoint);
     vm_datasources_register();

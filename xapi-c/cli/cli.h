@@ -166,6 +166,8 @@ extern const struct cli_cmd cli_network_cmds[];
 extern const struct cli_cmd cli_snapshot_cmds[];
 /* vm-export, vm-import, vdi-export, vdi-import (transfer_ops.c). */
 extern const struct cli_cmd cli_transfer_cmds[];
+/* The diagnostic-* commands and host-get-*-diagnostics (diagnostic*.c). */
+extern const struct cli_cmd cli_diagnostic_cmds[];
 
 /* ---- helpers of the custom commands (cmdutil.c, ops.c, storage_ops.c) ---- */
 
@@ -221,6 +223,11 @@ int cli_parse_size(const char *s, int64_t *ret);
  * cols unless params= names others; -ENOENT if it is gone. */
 int cli_print_object(struct cli_ctx *ctx, const char *view, const char *ref,
                      const char *const *cols, const char *params);
+/* As cli_print_object with the columns cols, but the expensive fields
+ * among them are computed (as XCP's diagnostic commands print them)
+ * rather than shown as "<expensive field>"; -ENOENT if it is gone. */
+int cli_print_fields(struct cli_ctx *ctx, const char *view, const char *ref,
+                     const char *const *cols);
 /* The uuid of an object (newly allocated), or NULL. */
 char *cli_uuid_of(int cls, const char *ref);
 /* The ref of the object of class cls with this uuid (newly allocated), or

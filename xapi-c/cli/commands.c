@@ -20,8 +20,9 @@ static int cmp_cmd(const void *a, const void *b)
 
 static void init_once(void)
 {
-    static const struct cli_cmd *const parts[] = {
-        cli_custom_cmds, cli_storage_cmds, cli_network_cmds, cli_snapshot_cmds, cli_transfer_cmds};
+    static const struct cli_cmd *const parts[] = {cli_custom_cmds,   cli_storage_cmds,
+                                                  cli_network_cmds,  cli_snapshot_cmds,
+                                                  cli_transfer_cmds, cli_diagnostic_cmds};
     size_t cap = 0;
 
     cli_records_commands(&table, &n_table, &cap);

@@ -915,8 +915,8 @@ static int cmd_param_get(struct cli_ctx *ctx)
     return 0;
 }
 
-int cli_print_object(struct cli_ctx *ctx, const char *view, const char *ref,
-                     const char *const *cols, const char *params)
+static int print_object(struct cli_ctx *ctx, const char *view, const char *ref,
+                        const char *const *cols, const char *params, bool list)
 {
     const struct view *v = &views[cli_view_by_name(view)];
     struct cli_record *rec = xcalloc(1, sizeof(*rec));
@@ -929,11 +929,23 @@ int cli_print_object(struct cli_ctx *ctx, const char *view, const char *ref,
         free(rec);
         return -ENOENT;
     }
-    build_record(v, r, cols, params, true, rec, 0, &pd);
+    build_record(v, r, cols, params, list, rec, 0, &pd);
     db_unlock();
     resolve_pendings(ctx, rec, &pd, NULL);
     print_records(ctx, rec, 1, (const bool[]){true});
     return 0;
+}
+
+int cli_print_object(struct cli_ctx *ctx, const char *view, const char *ref,
+                     const char *const *cols, const char *params)
+{
+    return print_object(ctx, view, ref, cols, params, true);
+}
+
+int cli_print_fields(struct cli_ctx *ctx, const char *view, const char *ref,
+                     const char *const *cols)
+{
+    return print_object(ctx, view, ref, cols, NULL, false);
 }
 
 /* ---- writes ---- */

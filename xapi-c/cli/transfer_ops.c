@@ -3,7 +3,10 @@
  * command makes a task, asks the thin client to GET or PUT the file on a
  * side connection (HttpGet / HttpPut with a path on this server, xe-cli.md
  * 5) to the HTTP handlers of xapi-c/xfer.c, then reads the outcome from
- * the task, as XCP's CLI server does. */
+ * the task, as XCP's CLI server does. vm-export compress=true|gzip|zstd
+ * asks for a compressed archive; vm-import url= is VM.import (xapi
+ * downloads the archive itself); vm-import metadata=true sends the file to
+ * /import_metadata. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #include "xapi-c/config.h"
 #include "xapi-c/db.h"
 #include "xapi-c/tasks.h"
+#include "xapi-c/xva_codec.h"
 
 #define PARAMS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -155,21 +159,13 @@ static int export_one(struct cli_ctx *ctx, const char *vm, const char *file)
         pq = xasprintf("/export_metadata?ref=%s&export_snapshots=%s&excluded_device_types=%s", vm,
                        snaps ? "true" : "false", excluded ? excluded : "");
     else
-        pq = xasprintf("/export?ref=%s&use_compression=false&preserve_power_state=%s%s", vm,
+        pq = xasprintf("/export?ref=%s&use_compression=%s&preserve_power_state=%s%s", vm,
+                       xva_codec_name(xva_codec_of_string(cli_arg(ctx, "compress"))),
                        cli_arg_bool(ctx, "preserve-power-state", false) ? "true" : "false",
                        snaps ? "&export_snapshots=true" : "");
     rc = transfer(ctx, CLI_HTTP_GET, "VM.export", file, pq, NULL);
     free(pq);
     return rc;
-}
-
-static int check_compress(struct cli_ctx *ctx)
-{
-    const char *comp = cli_arg(ctx, "compress");
-
-    if (comp && strcasecmp(comp, "false") != 0)
-        return cli_fail(ctx, "compressed exports are not supported by this host yet");
-    return 0;
 }
 
 static int cmd_vm_export(struct cli_ctx *ctx)
@@ -186,8 +182,6 @@ static int cmd_vm_export(struct cli_ctx *ctx)
     size_t n = 0;
     int rc;
 
-    if ((rc = check_compress(ctx)))
-        return rc;
     if ((rc = cli_select(ctx, cli_view_by_name("vm"), ignore, false, &vms, &n)))
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -211,8 +205,6 @@ static int cmd_snapshot_export_to_template(struct cli_ctx *ctx)
     char *snap;
     int rc;
 
-    if ((rc = check_compress(ctx)))
-        return rc;
     if (!(snap = cli_ref_arg(ctx, C_VM, "snapshot-uuid")))
         return 1;
     db_rdlock();
@@ -229,16 +221,78 @@ static int cmd_snapshot_export_to_template(struct cli_ctx *ctx)
     return rc;
 }
 
+/* Prints the uuids of the VMs whose refs text holds (an XML-RPC or JSON
+ * array of refs), comma-separated; with none, a dry run's placeholder. */
+static void print_vms(struct cli_ctx *ctx, const char *text, bool dry_run)
+{
+    struct strbuf uuids;
+    strbuf_init(&uuids, 64);
+    for (const char *p = strstr(text, "OpaqueRef:"); p; p = strstr(p + 1, "OpaqueRef:")) {
+        size_t len = strcspn(p, "<\"");
+        char ref[64];
+        snprintf(ref, sizeof(ref), "%.*s", (int)(len < 63 ? len : 63), p);
+        char *uuid = cli_uuid_of(C_VM, ref);
+        if (uuid)
+            strbuf_addf(&uuids, "%s%s", uuids.len ? "," : "", uuid);
+        free(uuid);
+    }
+    if (!uuids.len && dry_run)
+        strbuf_adds(&uuids, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
+    cli_print_item(ctx, uuids.buf ? uuids.buf : "");
+    strbuf_done(&uuids);
+}
+
+/* Appends s to sb with what a query value may not hold percent-encoded. */
+static void add_query_value(struct strbuf *sb, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            strchr("-._~:", ch))
+            strbuf_addc(sb, (char)ch);
+        else
+            strbuf_addf(sb, "%%%02X", ch);
+    }
+}
+
+/* vm-import url=: VM.import, which downloads the archive itself. */
+static int import_url(struct cli_ctx *ctx, const char *url, const char *sr)
+{
+    const char *args[] = {url, sr, cli_arg_bool(ctx, "preserve", false) ? "true" : "false",
+                          cli_arg_bool(ctx, "force", false) ? "true" : "false"};
+    char *json = NULL;
+    struct api_error *e = cli_call_long(ctx, "VM.import", args, ELEMENTSOF(args), &json);
+    if (e)
+        return cli_fail_api(ctx, e);
+    print_vms(ctx, json ? json : "", false);
+    free(json);
+    return 0;
+}
+
 static int cmd_vm_import(struct cli_ctx *ctx)
 {
     const char *file = cli_arg(ctx, "filename");
+    const char *url = cli_arg(ctx, "url");
+    bool metadata = cli_arg_bool(ctx, "metadata", false);
+    bool dry_run = cli_arg_bool(ctx, "dry-run", false);
     char *sr = NULL, *result = NULL;
     int rc;
 
-    if (!file)
+    if (url && file) {
+        cli_print_stderr(ctx, "Invalid arguments. The 'url' and 'filename' parameters should "
+                              "not both be specified.\n");
+        return 1;
+    }
+    if (!file && !url)
         return cli_fail(ctx, "Required parameter not found: filename");
-    if (cli_arg_bool(ctx, "metadata", false) || cli_arg(ctx, "url"))
-        return cli_fail(ctx, "metadata and url imports are not supported by this host yet");
+    if (cli_arg(ctx, "type") && strcasecmp(cli_arg(ctx, "type"), "default") != 0 &&
+        strcasecmp(cli_arg(ctx, "type"), "XenServer") != 0)
+        return cli_fail(ctx, "Imports of type=%s are not supported by this host",
+                        cli_arg(ctx, "type"));
+    if (!url && !metadata && dry_run) {
+        cli_print_stderr(ctx, "Only metadata import function support dry-run\n");
+        return 1;
+    }
     if (cli_arg(ctx, "sr-uuid")) {
         if (!(sr = cli_ref_arg(ctx, C_SR, "sr-uuid")))
             return 1;
@@ -251,28 +305,31 @@ static int cmd_vm_import(struct cli_ctx *ctx)
         if (!sr)
             return cli_fail(ctx, "No SR specified and Pool default SR is null");
     }
-    char *pq = xasprintf("/import?restore=%s&force=%s&sr_id=%s",
-                         cli_arg_bool(ctx, "preserve", false) ? "true" : "false",
-                         cli_arg_bool(ctx, "force", false) ? "true" : "false", sr);
-    rc = transfer(ctx, CLI_HTTP_PUT, "VM.import", file, pq, &result);
-    free(pq);
-    free(sr);
-    if (rc == 0 && result) {
-        /* The result is the XML-RPC array of the new VMs. */
-        struct strbuf uuids;
-        strbuf_init(&uuids, 64);
-        for (const char *p = strstr(result, "OpaqueRef:"); p; p = strstr(p + 1, "OpaqueRef:")) {
-            size_t len = strcspn(p, "<");
-            char ref[64];
-            snprintf(ref, sizeof(ref), "%.*s", (int)(len < 63 ? len : 63), p);
-            char *uuid = cli_uuid_of(C_VM, ref);
-            if (uuid)
-                strbuf_addf(&uuids, "%s%s", uuids.len ? "," : "", uuid);
-            free(uuid);
-        }
-        cli_print_item(ctx, uuids.buf ? uuids.buf : "");
-        strbuf_done(&uuids);
+    if (url) {
+        rc = import_url(ctx, url, sr);
+        free(sr);
+        return rc;
     }
+    struct strbuf pq;
+    strbuf_init(&pq, 256);
+    strbuf_addf(&pq, "%s?restore=%s&force=%s&dry_run=%s&sr_id=%s",
+                metadata ? "/import_metadata" : "/import",
+                cli_arg_bool(ctx, "preserve", false) ? "true" : "false",
+                cli_arg_bool(ctx, "force", false) ? "true" : "false", dry_run ? "true" : "false",
+                sr);
+    for (size_t i = 0; i < ctx->n_args; i++)
+        if (strncmp(ctx->args[i].name, "vdi:", 4) == 0 && ctx->args[i].name[4]) {
+            strbuf_adds(&pq, "&vdi:");
+            add_query_value(&pq, ctx->args[i].name + 4);
+            strbuf_addc(&pq, '=');
+            add_query_value(&pq, ctx->args[i].value ? ctx->args[i].value : "");
+        }
+    rc = transfer(ctx, CLI_HTTP_PUT, metadata ? "VM.import_metadata" : "VM.import", file, pq.buf,
+                  &result);
+    strbuf_done(&pq);
+    free(sr);
+    if (rc == 0 && result)
+        print_vms(ctx, result, dry_run);
     free(result);
     return rc;
 }
