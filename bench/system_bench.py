@@ -4,7 +4,7 @@
 
 - boot time of the dom0 image, from starting QEMU to xapi answering;
 - VM.start of the guest kit's PV guest (the Generic Linux PV
-  template's smallest memory, 256 MiB, and 1 vCPU) through the API
+  template's smallest memory, 256 MiB, as every memory limit, and 1 vCPU) through the API
   (XML-RPC from outside QEMU, from sending the call to its answer) against
   `xl create` of the same guest in the same dom0 (timed inside dom0), the
   median of 5 each, and their ratio. The guests stay up until destroyed,
@@ -67,8 +67,11 @@ def new_vm(api):
     api("VM.set_PV_kernel", vm, xenhost.GUEST_KIT + "/vmlinuz")
     api("VM.set_PV_ramdisk", vm, xenhost.GUEST_KIT + "/initrd.img")
     api("VM.set_PV_args", vm, "console=hvc0 xenia.mode=stay")
+    # All four limits at the template's smallest memory: xl's guest has
+    # memory = maxmem, and a larger static max would build a bigger
+    # domain than xl's.
     smin = api("VM.get_memory_static_min", vm)
-    api("VM.set_memory_dynamic_range", vm, smin, smin)
+    api("VM.set_memory_limits", vm, smin, smin, smin, smin)
     assert api("VM.get_VCPUs_at_startup", vm) == "1"
     return vm, int(smin) // (1024 * 1024)
 

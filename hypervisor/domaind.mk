@@ -27,8 +27,9 @@ $(BUILD)/domaind: $(BUILD)/hypervisor/main.o $(BUILD)/libdomaind.a $(BUILD)/libx
 $(BUILD)/tests/unit/test-domaind-xen-config.o: ALL_CFLAGS += -DHAVE_YAJL_YAJL_VERSION_H
 UNIT_LIBS_domaind-xen-config = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a $(XEN_LIBS) -lyajl
 UNIT_LIBS_domaind-xen-image = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a $(XEN_LIBS)
-$(BUILD)/tests/unit/test-domaind-xen-config $(BUILD)/tests/unit/test-domaind-xen-image: \
-	$(BUILD)/libdomaind.a
+UNIT_LIBS_domaind-xen-nbd = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a $(XEN_LIBS)
+$(BUILD)/tests/unit/test-domaind-xen-config $(BUILD)/tests/unit/test-domaind-xen-image \
+	$(BUILD)/tests/unit/test-domaind-xen-nbd: $(BUILD)/libdomaind.a
 
 # The nic checks of hot-plug (nic.c), tested on their own.
 UNIT_LIBS_domaind-nic = $(BUILD)/libdomaind.a $(BUILD)/libxenia.a

@@ -34,6 +34,7 @@ struct domaind_config {
     int sim_cpus;       /* 0: the machine's */
     int sim_step_ms;
     char *device_model;
+    char *pv_device_model; /* always or when-needed */
 };
 
 static struct domaind_config cfg;
@@ -76,6 +77,10 @@ static const struct option_def domaind_option_table[] = {
      .arg = "PATH",
      .help = "the xen backend's device model (QEMU built for Xen)",
      .def = XEN_DEFAULT_DEVICE_MODEL},
+    {.name = "pv-device-model",
+     OPT_CHOICE(&cfg.pv_device_model, "always", "when-needed"),
+     .help = "whether every PV and PVH guest gets QEMU, or only those with a file disk",
+     .def = "when-needed"},
     OPTIONS_LOG_LEVEL,
     {0},
 };
@@ -175,7 +180,8 @@ int main(int argc, char **argv)
     if (!cfg.backend)
         cfg.backend = xstrdup(running_in_dom0() ? "xen" : "sim");
     if (streq(cfg.backend, "xen")) {
-        struct xen_options xo = {.device_model = cfg.device_model};
+        struct xen_options xo = {.device_model = cfg.device_model,
+                                 .pv_device_model_always = streq(cfg.pv_device_model, "always")};
         if (xen_backend_new(&xo, &b) < 0) {
             log_error("the xen backend cannot start: on a machine without Xen, run with "
                       "--backend sim");

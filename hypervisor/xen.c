@@ -29,6 +29,7 @@
 #include "hypervisor/xen-config.h"
 #include "hypervisor/xen-image.h"
 #include "hypervisor/xen-log.h"
+#include "hypervisor/xen-nbd.h"
 #include "hypervisor/xen-watch.h"
 #include "lib/cleanup.h"
 #include "lib/hashmap.h"
@@ -59,7 +60,9 @@ struct xen {
     struct backend b;
     libxl_ctx *ctx;
     xentoollog_logger *logger;
-    char *device_model; /* QEMU's path */
+    char *device_model;  /* QEMU's path */
+    bool pv_dm_always;   /* every PV and PVH guest gets QEMU, needed or not */
+    struct xen_nbd *nbd; /* file disks of domains without QEMU */
     struct xen_watch *watch;
     struct domtable t; /* of struct xen_dom; its lock guards everything below too */
     /* Domids domaind destroyed: while Xen still lists one dying (its last
@@ -374,6 +377,9 @@ static void xen_refresh_cb(void *data)
         log_error("%s", e->params[0]);
         dm_error_free(e);
     }
+    /* A domain destroyed by another than domaind (xl destroy) leaves its
+     * NBD devices to be released here. */
+    xen_nbd_reclaim(x->nbd);
 }
 
 static struct dm_error *destroy_domid(struct xen *x, uint32_t domid);
@@ -396,10 +402,12 @@ static struct dm_error *check_memory(struct xen *x, libxl_domain_config *cfg)
     return NULL;
 }
 
-/* Gives lc its device model. When QEMU is installed every PV guest gets
- * one, so that a file disk can be plugged later (libxl starts it only
- * with the domain); a domain that needs QEMU when it is not there is
- * refused here rather than by a libxl failure half-way through. */
+/* Gives lc its device model: HVM guests and those with a qdisk disk get
+ * QEMU; with pv_dm_always (and QEMU installed) every PV guest gets one
+ * too. Without it a file disk plugged later into a guest without QEMU is
+ * served through NBD (xen-nbd.h), and VM.start does not wait for a QEMU
+ * nobody needs. A domain that needs QEMU when it is not there is refused
+ * here rather than by a libxl failure half-way through. */
 static struct dm_error *apply_device_model(struct xen *x, libxl_domain_config *lc)
 {
     bool installed = access(x->device_model, X_OK) == 0;
@@ -410,7 +418,7 @@ static struct dm_error *apply_device_model(struct xen *x, libxl_domain_config *l
                         "guests are emulated by it) and %s cannot be run: %s (install "
                         "qemu-system-xen, or give domaind --device-model)",
                         x->device_model, strerror(errno));
-    xen_config_device_model(lc, x->device_model, installed);
+    xen_config_device_model(lc, x->device_model, installed && x->pv_dm_always);
     return NULL;
 }
 
@@ -642,6 +650,8 @@ static struct dm_error *destroy_domid(struct xen *x, uint32_t domid)
     pthread_mutex_lock(&x->t.lock);
     bit_put(x->reaped, domid, true);
     pthread_mutex_unlock(&x->t.lock);
+    /* libxl removed the domain's backends: its NBD devices are free. */
+    xen_nbd_reclaim(x->nbd);
     return NULL;
 }
 
@@ -1153,10 +1163,27 @@ static struct dm_error *xen_disk_attach(struct backend *b, const char *uuid, jso
         disks = dm_disks_replace(op.cfg.disks, NULL, copy);
         libxl_device_disk_init(&ld);
         xen_config_disk(&dd, &ld);
+        /* libxl refuses a qdisk disk to a domain without QEMU: the file
+         * becomes a block device for blkback. The stored configuration
+         * keeps the file, which QEMU serves when the domain is built
+         * again. */
+        _cleanup_free_ char *nbd = NULL;
+        if (xen_nbd_wanted(op.cfg.type, &dd, xen_nbd_domain_has_dm(x->nbd, op.domid)) &&
+            !(e = xen_nbd_connect(x->nbd, op.domid, &dd, &nbd))) {
+            free(ld.pdev_path);
+            ld.pdev_path = xstrdup(nbd);
+            ld.backend = LIBXL_DISK_BACKEND_PHY;
+            ld.format = LIBXL_DISK_FORMAT_RAW;
+        }
         xen_log_clear();
-        if ((rc = libxl_device_disk_add(x->ctx, op.domid, &ld, NULL)))
+        if (!e && (rc = libxl_device_disk_add(x->ctx, op.domid, &ld, NULL)))
             e = fail_libxl("cannot attach the disk", rc);
         libxl_device_disk_dispose(&ld);
+        if (nbd) {
+            xen_nbd_settled(x->nbd, nbd);
+            if (e)
+                xen_nbd_disconnect(x->nbd, nbd);
+        }
     }
     e = xen_end_dev_op(x, &op, e, disks, ret);
 out:
@@ -1193,6 +1220,9 @@ static struct dm_error *xen_disk_detach(struct backend *b, const char *uuid, con
         e = dm_fail(DM_ERR_DETACH_REJECTED, uuid, device,
                     *why ? why : "the guest did not release the device");
     }
+    /* A file served through NBD: its device goes with the disk. */
+    if (!e && ld.pdev_path)
+        xen_nbd_disconnect(x->nbd, ld.pdev_path);
     libxl_device_disk_dispose(&ld);
     return xen_end_dev_op(x, &op, e, disks, ret);
 }
@@ -1247,6 +1277,7 @@ static void xen_free(struct backend *b)
     domtable_done(&x->t);
     libxl_ctx_free(x->ctx);
     xtl_logger_destroy(x->logger);
+    xen_nbd_free(x->nbd);
     free(x->device_model);
     events_done(&x->b.events);
     free(x);
@@ -1395,6 +1426,7 @@ int xen_backend_new(const struct xen_options *o, struct backend **ret)
 
     x->b.ops = &xen_ops;
     x->device_model = xstrdup(o && o->device_model ? o->device_model : XEN_DEFAULT_DEVICE_MODEL);
+    x->pv_dm_always = o && o->pv_device_model_always;
     domtable_init(&x->t, &x->b.events, sizeof(struct xen_dom), XEN_MAX_DESTROYED, xen_refresh_table,
                   x);
     /* Nothing of domaind's is kept across its restarts, so generations
@@ -1420,6 +1452,8 @@ int xen_backend_new(const struct xen_options *o, struct backend **ret)
         r = -ENODEV;
         goto fail;
     }
+    if ((r = xen_nbd_new(&x->nbd)) < 0)
+        goto fail;
     pthread_mutex_lock(&x->t.lock);
     struct dm_error *e = xen_refresh(x);
     size_t n = x->t.domains.count;
@@ -1430,6 +1464,9 @@ int xen_backend_new(const struct xen_options *o, struct backend **ret)
         r = -EIO;
         goto fail;
     }
+    /* NBD devices left by a previous run for domains now gone, or
+     * connected just before it died and never attached. */
+    xen_nbd_reclaim(x->nbd);
     if ((r = xen_watch_start(xen_refresh_cb, x, &x->watch)) < 0)
         goto fail;
     log_notice("xen backend: Xen %d.%d%s, %zu domains besides dom0", vi->xen_version_major,

@@ -19,6 +19,9 @@
 struct xen_options {
     /* The device model (QEMU) of every domain; NULL: the default above. */
     const char *device_model;
+    /* Every PV and PVH guest gets QEMU (--pv-device-model always), not
+     * only those with a file disk at build. */
+    bool pv_device_model_always;
 };
 
 /* Opens libxl and xenstore and reads the domains Xen has. Returns 0 and

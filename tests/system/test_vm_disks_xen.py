@@ -12,11 +12,14 @@ The guest kit learns to see disks here: the test adds xen-blkfront (a
 module of dom0's kernel) and busybox's insmod to a copy of its initramfs,
 and boots it with `xenia.disks=1` (iso/guest-kit/init reports the block
 devices it sees on its console, and `xenia.readdisk=`/`xenia.writedisk=`
-read and write a disk's first bytes). File VDIs are served by QEMU's qdisk
-backend (Debian's qemu-system-xen, one QEMU per PV guest that domaind has
-libxl start): dom0 without it is a failure. Each boot under emulation
-costs a minute or more: one VM per test, the SR and the kit made once for
-the module."""
+read and write a disk's first bytes). File VDIs of a guest started with
+one are served by QEMU's qdisk backend (Debian's qemu-system-xen, one QEMU
+per such PV guest, which libxl starts with the domain): dom0 without it is
+a failure. A PV guest started without a file disk has no QEMU; a file VDI
+plugged into it is served by qemu-nbd through the kernel's NBD client and
+blkback, and its /dev/nbdN is released on unplug and with the domain, also
+across a restart of domaind. Each boot under emulation costs a minute or
+more: one VM per test, the SR and the kit made once for the module."""
 
 import json
 import uuid as uuidlib
@@ -100,6 +103,13 @@ def qemus(host, domid):
     """The device models (QEMU, xenpv) running for domid."""
     out = host.run("pgrep -a -f '^%s .*-xen-domid %d ' || true" % (QEMU, domid)).stdout
     return [line for line in out.splitlines() if "xenpv" in line]
+
+
+def nbd_served(host):
+    """dom0's NBD devices that a process serves, as {"nbdN": pid}."""
+    out = host.run("for f in /sys/block/nbd*/pid; do [ -e \"$f\" ] && "
+                   "echo \"$f $(cat $f)\"; done; true").stdout
+    return {line.split("/")[3]: int(line.split()[1]) for line in out.splitlines() if line}
 
 
 def _template(api):
@@ -228,25 +238,83 @@ def test_the_guest_sees_reads_and_writes_its_disk(xen, api, kit, sr, qdisk):
         destroy_vm(api, vm)
 
 
-def test_a_disk_plugged_into_the_running_guest_is_seen(xen, api, kit, sr, qdisk):
-    """A guest started without a file disk has its QEMU all the same, so
-    that one can be plugged into it."""
-    vm = new_vm(api, kit)
+def test_a_disk_plugged_into_a_guest_without_qemu_is_served_through_nbd(xen, api, kit, sr,
+                                                                         qdisk):
+    """A guest started without a file disk has no QEMU; a file VDI plugged
+    into it is served by qemu-nbd on a /dev/nbdN that blkback gives the
+    guest, which reads what dom0 wrote. The device survives a restart of
+    domaind, and is released by the unplug, and with the domain."""
+    vm = new_vm(api, kit, args="xenia.readdisk=xvdb")
     try:
         api("VM.start", vm, False, False)
         d = domain_of(xen, api, vm)
         wait_until(lambda: MARKER in console(xen, d["name"]), WAIT, 2.0, "the guest's marker")
-        assert len(qemus(xen, d["domid"])) == 1
-        _, vbd = new_disk(api, sr, vm, 32 * MiB, 1)
+        assert qemus(xen, d["domid"]) == [], xen.run("ps -ef").stdout
+        before = nbd_served(xen)
+        vdi, vbd = new_disk(api, sr, vm, 32 * MiB, 1)
+        path, fmt = vdi_file(xen, api, vdi)
+        xen.run("qemu-io -f %s -c 'write -P 0x59 0 16' %s" % (fmt, path))
         api("VBD.plug", vbd)
         assert api("VBD.get_currently_attached", vbd)
+        served = set(nbd_served(xen)) - set(before)
+        assert len(served) == 1, (before, nbd_served(xen))
+        dev = served.pop()
+        params = xen.run("xenstore-ls -f /local/domain/0/backend/vbd/%d" % d["domid"]).stdout
+        assert "params = \"/dev/%s\"" % dev in params, params
+        assert qemus(xen, d["domid"]) == []
         wait_disks(xen, d["name"], {"xvdb": 32 * MiB})
+        wait_until(lambda: "XENIA-GUEST-KIT readdisk xvdb: " + "Y" * 16
+                   in console(xen, d["name"]), WAIT, 2.0, "the guest to read xvdb")
+
+        # a restart of domaind finds the device in use and leaves it
+        xen.run("systemctl restart xenia-domaind.service", timeout=180)
+        wait_until(lambda: xen.run("systemctl is-active xenia-domaind.service",
+                                   check=False).stdout.strip() == "active", 60, 1.0,
+                   "domaind back")
+        assert dev in nbd_served(xen)
         api("VBD.unplug", vbd)
         assert not api("VBD.get_currently_attached", vbd)
         wait_until(lambda: disk_reports(console(xen, d["name"]))[-1] == {}, WAIT, 2.0,
                    "the guest to lose xvdb")
+        assert nbd_served(xen) == before
+
+        # plugged again, it goes with the domain
+        api("VBD.plug", vbd)
+        assert len(set(nbd_served(xen)) - set(before)) == 1
+        wait_disks(xen, d["name"], {"xvdb": 32 * MiB})
+        api("VM.hard_shutdown", vm)
+        assert nbd_served(xen) == before
     finally:
         destroy_vm(api, vm)
+
+
+def test_an_nbd_device_left_by_a_crash_is_reclaimed_when_domaind_starts(xen):
+    """A qemu-nbd of domaind's (its description names a domid) whose device
+    no vbd backend uses, as a crash between connect and attach leaves it,
+    is disconnected when domaind starts; someone else's is left alone."""
+    xen.run("modprobe nbd && for i in $(seq 50); do [ -e /sys/block/nbd15 ] && break; "
+            "sleep 0.1; done; [ -e /sys/block/nbd15 ]")
+    img = xen.run("mktemp /var/tmp/nbd-leak.XXXXXX").stdout.strip()
+    free = [i for i in range(16) if "nbd%d" % i not in nbd_served(xen)]
+    assert len(free) >= 2, nbd_served(xen)
+    ours, theirs = "nbd%d" % free[-1], "nbd%d" % free[-2]
+    try:
+        xen.run("truncate -s 8M %s %s.2 && "
+                "qemu-nbd --connect=/dev/%s --description=xenia-domaind:domid=32000 "
+                "--format=raw %s && "
+                "qemu-nbd --connect=/dev/%s --read-only --format=raw %s.2"
+                % (img, img, ours, img, theirs, img))
+        wait_until(lambda: {ours, theirs} <= set(nbd_served(xen)), 30, 0.5,
+                   "both devices served")
+        xen.run("systemctl restart xenia-domaind.service", timeout=180)
+        wait_until(lambda: xen.run("systemctl is-active xenia-domaind.service",
+                                   check=False).stdout.strip() == "active", 60, 1.0,
+                   "domaind back")
+        served = nbd_served(xen)
+        assert ours not in served and theirs in served, served
+    finally:
+        xen.run("qemu-nbd --disconnect /dev/%s; qemu-nbd --disconnect /dev/%s; rm -f %s %s.2"
+                % (ours, theirs, img, img), check=False)
 
 
 def test_disks_through_suspend_resume_and_a_restart_of_domaind(xen, api, kit, sr, qdisk):

@@ -7,7 +7,7 @@
  * (qdisk for qcow2 files, phy for block devices, an empty cdrom) and nics
  * (MAC, bridge, MTU, the Open vSwitch hotplug script), the device model
  * (QEMU: which domains need it, its path, and the channel that makes
- * libxl start it for a PV guest so that file disks can be plugged later),
+ * libxl start it for every PV guest with --pv-device-model always),
  * and the refusal, naming the parameter, of what cannot be built. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -320,6 +320,51 @@ static void test_file_disks_and_hvm_need_the_device_model(void **state)
     json_object_put(o);
 }
 
+/* --pv-device-model when-needed (the default): a PV or PVH guest gets QEMU
+ * only for a disk QEMU serves (a file, qcow2 or raw, or a CD drive, empty
+ * or not), which libxl starts QEMU for by itself: no channel is added. */
+static void test_pv_guest_gets_qemu_only_when_needed(void **state)
+{
+    (void)state;
+    bool needs;
+    json_object *o;
+    static const char *const with_qemu[] = {
+        "{" BASE("pv") ",\"kernel\":\"/k\",\"disks\":[" QCOW2_DISK "]}",
+        "{" BASE("pvh") ",\"kernel\":\"/k\",\"disks\":[{\"device\":\"xvdc\","
+                        "\"target\":\"/srv/sr/b.img\"}]}",
+        "{" BASE("pv") ",\"kernel\":\"/k\",\"disks\":[{\"device\":\"xvdd\","
+                       "\"target\":\"/srv/iso/d.iso\",\"format\":\"iso\"}]}",
+        "{" BASE("pv") ",\"kernel\":\"/k\",\"disks\":[{\"device\":\"xvdd\","
+                       "\"cdrom\":true}]}",
+    };
+    static const char *const without[] = {
+        "{" BASE("pv") ",\"kernel\":\"/k\"}",
+        "{" BASE("pvh") ",\"kernel\":\"/k\"}",
+        "{" BASE("pv") ",\"kernel\":\"/k\",\"disks\":[" PHY_DISK "]}",
+    };
+
+    for (size_t i = 0; i < sizeof(with_qemu) / sizeof(*with_qemu); i++) {
+        o = build_dm_ok(with_qemu[i], DM_PV_WHEN_NEEDED, &needs);
+        assert_true(needs);
+        assert_null(at(o, "channels"));
+        assert_string_equal(str_at(o, "disks.0.backend"), "qdisk");
+        json_object_put(o);
+    }
+    for (size_t i = 0; i < sizeof(without) / sizeof(*without); i++) {
+        o = build_dm_ok(without[i], DM_PV_WHEN_NEEDED, &needs);
+        assert_false(needs);
+        assert_null(at(o, "channels"));
+        json_object_put(o);
+        /* the old behaviour, --pv-device-model always */
+        o = build_dm_ok(without[i], DM_PV_ALWAYS, &needs);
+        assert_string_equal(str_at(o, "channels.0.name"), XEN_DM_CHANNEL);
+        json_object_put(o);
+    }
+    o = build_dm_ok("{" BASE("hvm") "}", DM_PV_WHEN_NEEDED, &needs);
+    assert_true(needs);
+    json_object_put(o);
+}
+
 static void test_device_model_is_upstream_qemu_at_its_path(void **state)
 {
     (void)state;
@@ -465,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_hvm_keys_leave_a_pv_domain_alone),
         cmocka_unit_test(test_disks_qdisk_phy_and_empty_cdrom),
         cmocka_unit_test(test_file_disks_and_hvm_need_the_device_model),
+        cmocka_unit_test(test_pv_guest_gets_qemu_only_when_needed),
         cmocka_unit_test(test_device_model_is_upstream_qemu_at_its_path),
         cmocka_unit_test(test_pv_guest_gets_its_qemu_through_a_channel),
         cmocka_unit_test(test_nics_mac_bridge_mtu_and_script),
